@@ -1,0 +1,111 @@
+//! The terminal's hardware behind small traits, with a Linux backend and a `sim` backend.
+//!
+//! The daemon only sees these traits. `sim` logs every actuator action as a JSON line to
+//! `<storage.dir>/sim-actuators.jsonl` and never touches the host; `linux` uses gpio-cdev,
+//! serialport and v4l.
+
+use std::path::PathBuf;
+use std::sync::mpsc::Sender;
+use std::time::Duration;
+
+use crate::Result;
+use crate::model::{Credential, Source};
+
+/// The door relay. Timing (pulses, hold-open) lives above it, in the door controller.
+pub trait Relay: Send {
+    /// Energises (`true`, door unlocked) or releases (`false`) the relay.
+    fn set(&mut self, open: bool) -> Result<()>;
+}
+
+/// A Wiegand frame: the bits as sent on the wire, first bit first.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WiegandBits(pub Vec<bool>);
+
+/// The Wiegand output port, towards a third-party controller.
+pub trait WiegandOut: Send {
+    /// Sends one frame with the board's pulse width and period.
+    fn send(&mut self, bits: &WiegandBits) -> Result<()>;
+}
+
+/// The RS485 port's transmit side.
+pub trait Rs485Out: Send {
+    /// Writes the bytes, driving the transceiver's driver-enable around them.
+    fn write(&mut self, data: &[u8]) -> Result<()>;
+}
+
+/// The camera: one frame on demand.
+pub trait Camera: Send {
+    /// Captures one frame as JPEG within `timeout`.
+    fn snap_jpeg(&mut self, timeout: Duration) -> Result<Vec<u8>>;
+}
+
+/// Voice and display output (a TTS, the vendor's UI, or the log).
+pub trait Announcer: Send {
+    /// Speaks `voice` and shows `display`; either may be empty.
+    fn announce(&mut self, voice: &str, display: &str);
+}
+
+/// The operating system: reboot, clock, firmware installation.
+pub trait System: Send {
+    /// Reboots the terminal (the sim board only logs it).
+    fn reboot(&mut self) -> Result<()>;
+    /// Sets the system clock to `unix_ms` (the sim board only logs it).
+    fn set_clock(&mut self, unix_ms: i64) -> Result<()>;
+    /// Installs a verified firmware file of the spec's `updateType`.
+    fn install(&mut self, update_type: &str, file: &std::path::Path) -> Result<()>;
+}
+
+/// A credential read by an input device.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputEvent {
+    /// What was read.
+    pub credential: Credential,
+    /// Which device read it.
+    pub source: Source,
+}
+
+/// Counters of input problems, shown by `facegate status`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InputStats {
+    /// Wiegand frames that failed their parity check.
+    pub wiegand_parity_errors: u64,
+    /// Wiegand pulses too short or too isolated to be bits.
+    pub wiegand_noise: u64,
+    /// Wiegand frames of a length that is not a known format (passed on as raw bits).
+    pub wiegand_unknown_length: u64,
+}
+
+/// All the hardware of one terminal, as claimed from its board profile.
+pub struct Board {
+    /// The profile's name, for logs and `status`.
+    pub name: String,
+    /// The door relay.
+    pub relay: Box<dyn Relay>,
+    /// The Wiegand output, if the profile has one.
+    pub wiegand_out: Option<Box<dyn WiegandOut>>,
+    /// The RS485 transmitter, if the profile has one.
+    pub rs485_out: Option<Box<dyn Rs485Out>>,
+    /// The camera, if the profile has one.
+    pub camera: Option<Box<dyn Camera>>,
+    /// Voice and display.
+    pub announcer: Box<dyn Announcer>,
+    /// Reboot, clock, install.
+    pub system: Box<dyn System>,
+    /// Starts the input threads (Wiegand in, RS485 in, QR reader); they send to `events`
+    /// until the receiver is dropped.
+    pub inputs: Box<dyn FnOnce(Sender<InputEvent>) -> Result<InputHandles> + Send>,
+}
+
+/// Handles on the running input threads.
+#[derive(Default)]
+pub struct InputHandles {
+    /// Live input counters.
+    pub stats: std::sync::Arc<std::sync::Mutex<InputStats>>,
+}
+
+/// Where the sim board writes its actuator log.
+pub fn sim_actuator_log(storage_dir: &std::path::Path) -> PathBuf {
+    storage_dir.join("sim-actuators.jsonl")
+}
+
+pub mod sim;
