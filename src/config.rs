@@ -192,6 +192,10 @@ pub struct UpdateSection {
     /// The new agent must register within this time or the previous binary is restored.
     #[serde(default = "default_rollback_timeout_s")]
     pub rollback_timeout_s: u64,
+    /// The agent binary the built-in installer replaces; this program's own path when empty
+    /// (on the sim board: no binary is replaced unless this is set).
+    #[serde(default)]
+    pub agent_path: PathBuf,
 }
 
 /// `[log]`: logging.
@@ -290,6 +294,7 @@ impl Default for UpdateSection {
             install_kernel: String::new(),
             sha256: String::new(),
             rollback_timeout_s: default_rollback_timeout_s(),
+            agent_path: PathBuf::new(),
         }
     }
 }
