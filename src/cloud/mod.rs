@@ -32,6 +32,7 @@ pub mod record_clear;
 pub mod record_get;
 pub mod register;
 pub mod scheduler;
+pub mod stream;
 pub mod update;
 pub mod uploader;
 

@@ -1,0 +1,91 @@
+//! `device/register` and `device/heatbeat` (spelled as the spec spells it).
+//!
+//! Registration is retried with capped exponential back-off and jitter until the cloud answers
+//! errorCode 100. A heartbeat answered with errorCode 200 means the cloud dropped the device:
+//! the scheduler registers again.
+
+use crate::cloud::{Backoff, Outcome, PollError, Session, update};
+use crate::daemon::now_ms;
+use crate::protocol::messages::{KeepAlive, KeepAliveResp, Register, RegisterResp};
+use crate::protocol::services::{Service, ServiceTable};
+use crate::protocol::{self, time};
+use crate::status::keys;
+
+/// Registers until the cloud accepts; `None` on shutdown.
+pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
+    let _ = s.store.set_state(keys::REGISTRATION, "registering");
+    let mut backoff = Backoff::new(s.cfg().cloud.retry_initial_ms, s.cfg().cloud.retry_max_ms);
+    loop {
+        if s.shared.is_shutting_down() {
+            return None;
+        }
+        if update::rollback_if_overdue(&mut s.store) {
+            s.shared.restart_requested.store(true, std::sync::atomic::Ordering::SeqCst);
+            s.shared.request_shutdown();
+            return None;
+        }
+        match register_once(s) {
+            Ok(table) => return Some(table),
+            Err(PollError::Shutdown) => return None,
+            Err(e) => {
+                let wait = backoff.next_delay();
+                log::warn!("registration failed ({e}); retrying in {} ms", wait.as_millis());
+                s.note_error(&format!("registration: {e}"));
+                crate::daemon::watchdog_ping();
+                if s.shared.sleep(wait) {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+/// One registration attempt: the services table on success.
+pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
+    let cfg = s.cfg().device.clone();
+    let register_time = (now_ms() / 1000).to_string();
+    let rand = random_token();
+    let msg = Register {
+        sign: protocol::register_sign(&cfg.device_no, &register_time, &rand),
+        msg_type: "register".into(),
+        device_no: cfg.device_no.clone(),
+        register_time,
+        rand,
+        protocol_version: cfg.protocol_version.clone(),
+        hardware_version: cfg.hardware_version.clone(),
+        software_version: cfg.software_version.clone(),
+        alg_version: cfg.alg_version.clone(),
+    };
+    let resp: RegisterResp = s.exchange(Service::Register.path(), &msg)?;
+    if resp.error_code.trim() != "100" {
+        let _ = s.store.set_state(keys::REGISTRATION, "rejected");
+        return Err(PollError::Malformed(format!("registerResp errorCode {:?}", resp.error_code)));
+    }
+    let _ = s.store.set_state(keys::REGISTRATION, "registered");
+    let _ = s.store.set_state(keys::REGISTERED_AT, &now_ms().to_string());
+    log::info!("registered with {}", s.cfg().cloud.url);
+    if let Some(ms) = time::parse_register_time_ms(&resp.register_time) {
+        crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+    }
+    update::confirm_trial(&mut s.store);
+    Ok(ServiceTable::from_register_resp(&resp))
+}
+
+/// A fresh random string for `rand`: 32 hex characters, like the spec's example.
+fn random_token() -> String {
+    (0..16).map(|_| format!("{:02x}", fastrand::u8(..))).collect()
+}
+
+/// One heartbeat; errorCode 200 asks for a new registration.
+pub fn heartbeat(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+    let msg = KeepAlive::new(s.device_no());
+    let resp: KeepAliveResp = s.exchange(Service::Heartbeat.path(), &msg)?;
+    match resp.error_code.trim() {
+        "200" | "201" => {
+            log::warn!("heartbeat answered {}: the cloud dropped this device", resp.error_code.trim());
+            let _ = s.store.set_state(keys::REGISTRATION, "dropped by the cloud");
+            Ok(Outcome::Reregister)
+        }
+        _ => Ok(Outcome::Idle),
+    }
+}
