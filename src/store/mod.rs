@@ -55,6 +55,7 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
 
 /// One connection to the facegate database. Open one per thread; they share the file safely.
+#[derive(Debug)]
 pub struct Store {
     conn: Connection,
     path: PathBuf,
@@ -346,15 +347,12 @@ impl Store {
 /// Turns an error met while opening into advice; a corrupt file gets a short `quick_check`
 /// excerpt, since that is cheap next to the failure and tells the technician what broke.
 fn open_error(path: &Path, e: rusqlite::Error) -> Error {
-    let mut err = describe(path, "opening the database", e);
-    if let Error::Store(msg) = &mut err {
-        if msg.contains("is corrupt") {
-            if let Some(detail) = quick_check(path) {
-                msg.push_str(&format!(" (quick_check: {detail})"));
-            }
-        }
+    let corrupt = e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt);
+    let err = describe(path, "opening the database", e);
+    match (err, corrupt.then(|| quick_check(path)).flatten()) {
+        (Error::Store(msg), Some(detail)) => Error::Store(format!("{msg} (quick_check: {detail})")),
+        (err, _) => err,
     }
-    err
 }
 
 fn quick_check(path: &Path) -> Option<String> {
