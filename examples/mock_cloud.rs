@@ -104,6 +104,9 @@ fn main() -> ExitCode {
         }
     }
     cloud.set_register_resp(services);
+    // It runs until killed: keep the request log (only used for printing) small.
+    cloud.keep_last(100);
+    cloud.elide_strings_over(256);
     for i in 0..args.persons {
         cloud.push_command("/person/operate", person_command(i));
     }

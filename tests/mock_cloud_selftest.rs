@@ -819,3 +819,81 @@ fn the_config_builder_merges_extra_toml_over_the_base() {
         Some(5)
     );
 }
+
+#[test]
+fn the_daemon_runner_writes_its_config_and_logs_and_cleans_up() {
+    let cloud = MockCloud::start();
+    let mut d = common::Daemon::start(&cloud.url(), "[log]\nlevel = \"info\"\n");
+    let cfg: toml::Table = std::fs::read_to_string(d.config_path())
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(cfg["cloud"]["url"].as_str(), Some(cloud.url().as_str()));
+    assert_eq!(cfg["storage"]["dir"].as_str(), d.dir().to_str());
+    assert_eq!(cfg["log"]["level"].as_str(), Some("info"));
+    assert!(d.pid().is_some());
+    // Whatever the binary does with this config, the runner can stop it and start it again.
+    d.stop();
+    assert!(!d.is_running());
+    d.restart();
+    d.kill9();
+    assert!(!d.is_running());
+    assert!(
+        d.log_text().contains("=== harness: start #2 ==="),
+        "{}",
+        d.log_text()
+    );
+    let dir = d.dir().to_path_buf();
+    drop(d);
+    assert!(!dir.exists());
+}
+
+#[test]
+fn the_actuator_log_leaves_out_a_line_still_being_written() {
+    let d = common::Daemon::prepare(|_| String::new());
+    assert!(d.actuator_log().is_empty());
+    std::fs::write(
+        d.dir().join("sim-actuators.jsonl"),
+        "{\"relay\":\"open\"}\n\n{\"relay\":\"close\"}\n{\"relay\":",
+    )
+    .unwrap();
+    assert_eq!(
+        d.actuator_log(),
+        vec![json!({"relay": "open"}), json!({"relay": "close"})]
+    );
+}
+
+#[test]
+fn the_request_log_can_be_bounded_and_long_strings_elided() {
+    let cloud = MockCloud::start();
+    let a = agent();
+    let url = format!("{}/device/heatbeat", cloud.url());
+    for i in 0..5 {
+        post_json(&a, &url, &json!({"n": i}));
+    }
+    cloud.keep_last(3);
+    assert_eq!(
+        cloud
+            .requests()
+            .iter()
+            .map(|r| r.body["n"].as_i64().unwrap())
+            .collect::<Vec<_>>(),
+        [2, 3, 4]
+    );
+    cloud.elide_strings_over(10);
+    let photo = "A".repeat(5000);
+    let r = post_json(
+        &a,
+        &url,
+        &json!({"n": 5, "deviceNo": photo.clone(), "short": "0123456789"}),
+    );
+    assert_eq!(
+        r["deviceNo"].as_str(),
+        Some(photo.as_str()),
+        "answers see the full body"
+    );
+    let reqs = cloud.requests();
+    assert_eq!(reqs.len(), 3);
+    assert_eq!(reqs[2].body["deviceNo"], "<5000 bytes elided>");
+    assert_eq!(reqs[2].body["short"], "0123456789");
+}

@@ -311,6 +311,10 @@ struct State {
     /// (bytes, times): cut the next `times` downloads after `bytes` body bytes.
     cut: Option<(usize, usize)>,
     ignore_range: bool,
+    /// Keep only this many requests in the log.
+    keep_last: usize,
+    /// Record longer JSON strings (photos) as a short placeholder.
+    elide_over: Option<usize>,
 }
 
 type Hook = Arc<dyn Fn(&Req) + Send + Sync>;
@@ -450,6 +454,8 @@ impl MockCloud {
                 files: HashMap::new(),
                 cut: None,
                 ignore_range: false,
+                keep_last: usize::MAX,
+                elide_over: None,
             }),
             stop: AtomicBool::new(false),
             next_conn: AtomicU64::new(1),
@@ -610,6 +616,21 @@ impl MockCloud {
         *lock(&self.inner.hook) = Some(Arc::new(hook));
     }
 
+    /// Keeps only the last `n` requests in the log, so a long-running mock does not grow
+    /// without bound (the default keeps all).
+    pub fn keep_last(&self, n: usize) {
+        let mut st = self.inner.state();
+        st.keep_last = n;
+        let excess = st.requests.len().saturating_sub(n);
+        st.requests.drain(..excess);
+    }
+
+    /// Records JSON strings longer than `len` bytes (Base64 photos) as "<N bytes elided>"
+    /// in the log, for syncs of many persons with photos. Answers are not affected.
+    pub fn elide_strings_over(&self, len: usize) {
+        self.inner.state().elide_over = Some(len);
+    }
+
     /// Every request received so far, oldest first.
     pub fn requests(&self) -> Vec<Req> {
         self.inner.state().requests.clone()
@@ -721,7 +742,7 @@ impl MockCloud {
     }
 
     /// Binds the same port again (retrying briefly while the kernel frees it) and serves.
-    /// Panics if the port stays taken.
+    /// Panics if the port stays taken, e.g. by another process that bound it meanwhile.
     pub fn resume(&self) {
         let mut acc = lock(&self.acceptor);
         if acc.is_some() {
@@ -1242,7 +1263,14 @@ fn decide(inner: &Inner, req: Request, conn: u64) -> (Plan, Req) {
             plan
         }
     };
+    if let Some(max) = st.elide_over {
+        elide(&mut rec.body, max);
+    }
     st.requests.push(rec.clone());
+    if st.requests.len() > st.keep_last {
+        let excess = st.requests.len() - st.keep_last;
+        st.requests.drain(..excess);
+    }
     (plan, rec)
 }
 
@@ -1259,6 +1287,15 @@ fn take_rule(st: &mut State, path: &str) -> Option<Misbehaviour> {
         st.rules.remove(i);
     }
     Some(what)
+}
+
+fn elide(v: &mut Value, max: usize) {
+    match v {
+        Value::String(s) if s.len() > max => *v = format!("<{} bytes elided>", s.len()).into(),
+        Value::Array(a) => a.iter_mut().for_each(|x| elide(x, max)),
+        Value::Object(o) => o.values_mut().for_each(|x| elide(x, max)),
+        _ => {}
+    }
 }
 
 fn transform_json(body: &[u8], f: impl FnOnce(&mut Value)) -> Vec<u8> {
