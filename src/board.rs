@@ -1,1 +1,734 @@
-//! (being written)
+//! Board profiles: which GPIO lines, serial ports and camera a terminal model uses.
+//!
+//! A profile is a TOML file (`board/*.toml`); the shipped ones are built into the binary so
+//! `sim` works with no file installed. A profile with a wrong value is refused with the file,
+//! line and key, e.g. `board/x.toml:7:8: key `relay.line`: invalid type: string "a", expected u32`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::hw::wiegand::{DecoderTiming, OutTiming, WiegandFormat};
+use crate::hw::{Board, SharedParams};
+use crate::{Error, Result};
+
+/// The shipped profiles, by name.
+pub const BUILTIN: [(&str, &str); 4] = [
+    ("sim", include_str!("../board/sim.toml")),
+    ("rpi4", include_str!("../board/rpi4.toml")),
+    ("rv1126", include_str!("../board/rv1126.toml")),
+    ("rk3568", include_str!("../board/rk3568.toml")),
+];
+
+/// Which backends a profile uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BoardKind {
+    /// Nothing touches the host; actuator actions are logged as JSON lines.
+    Sim,
+    /// gpio-cdev, serial ports and V4L2.
+    Linux,
+}
+
+/// A terminal model's hardware.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoardProfile {
+    /// Short name, for logs and `status`.
+    pub name: String,
+    /// `sim` or `linux`.
+    pub kind: BoardKind,
+    /// What the profile is for, free text.
+    #[serde(default)]
+    pub description: String,
+    /// The door relay (required on `linux`).
+    pub relay: Option<RelayProfile>,
+    /// The Wiegand input (card reader or keypad).
+    pub wiegand_in: Option<WiegandInProfile>,
+    /// The Wiegand output towards a third-party controller.
+    pub wiegand_out: Option<WiegandOutProfile>,
+    /// The RS485 port.
+    pub rs485: Option<Rs485Profile>,
+    /// A serial QR-code reader.
+    pub qr_reader: Option<QrReaderProfile>,
+    /// The camera for snapshots.
+    pub camera: Option<CameraProfile>,
+    /// Where the profile was read from, for messages.
+    #[serde(skip)]
+    pub source: String,
+}
+
+/// A GPIO output line.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RelayProfile {
+    /// The gpiochip: a path (`/dev/gpiochip0`), a name (`gpiochip0`) or a label (`pinctrl-bcm2711`).
+    pub chip: String,
+    /// The line offset on that chip.
+    pub line: u32,
+    /// The relay is energised by a low level.
+    #[serde(default)]
+    pub active_low: bool,
+}
+
+/// The Wiegand input lines.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WiegandInProfile {
+    /// The gpiochip of both lines (path, name or label).
+    pub chip: String,
+    /// Line offset of D0.
+    pub d0: u32,
+    /// Line offset of D1.
+    pub d1: u32,
+    /// The input stage inverts (an optocoupler): pulses are rising edges at the GPIO.
+    #[serde(default)]
+    pub inverted: bool,
+    /// Silence, in measured bit periods, that ends a frame (2..=16).
+    #[serde(default = "default_end_gap_bit_times")]
+    pub end_gap_bit_times: u64,
+}
+
+fn default_end_gap_bit_times() -> u64 {
+    DecoderTiming::default().end_gap_bit_times
+}
+
+/// The Wiegand output lines and timing.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WiegandOutProfile {
+    /// The gpiochip of both lines (path, name or label).
+    pub chip: String,
+    /// Line offset of D0.
+    pub d0: u32,
+    /// Line offset of D1.
+    pub d1: u32,
+    /// The output stage inverts (a transistor pulling the Wiegand line): a pulse is a high GPIO
+    /// level. Without it a pulse is a low GPIO level, the Wiegand line itself.
+    #[serde(default)]
+    pub inverted: bool,
+    /// Pulse width in microseconds (common readers: 50).
+    #[serde(default = "default_pulse_us")]
+    pub pulse_us: u32,
+    /// Bit period in microseconds (common readers: 2000).
+    #[serde(default = "default_period_us")]
+    pub period_us: u32,
+    /// Frame format: 26 or 34.
+    #[serde(default)]
+    pub bits: WiegandFormat,
+}
+
+fn default_pulse_us() -> u32 {
+    50
+}
+
+fn default_period_us() -> u32 {
+    2000
+}
+
+impl WiegandOutProfile {
+    /// The output timing in the writer's units.
+    pub fn timing(&self) -> OutTiming {
+        OutTiming {
+            pulse_ns: u64::from(self.pulse_us) * 1000,
+            period_ns: u64::from(self.period_us) * 1000,
+        }
+    }
+}
+
+/// How the RS485 transceiver's driver-enable (DE) is switched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DriverEnable {
+    /// The UART driver does it (kernel RS485 mode, TIOCSRS485, RTS as DE).
+    Kernel,
+    /// A GPIO line (`de_chip`, `de_line`) raised around each write.
+    Gpio,
+    /// The transceiver switches by itself (auto-direction modules).
+    None,
+}
+
+/// The RS485 port.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Rs485Profile {
+    /// The tty, e.g. `/dev/ttyS3`.
+    pub tty: String,
+    /// How DE is switched.
+    pub driver_enable: DriverEnable,
+    /// The gpiochip of the DE line (`driver_enable = "gpio"`).
+    pub de_chip: Option<String>,
+    /// The DE line offset (`driver_enable = "gpio"`).
+    pub de_line: Option<u32>,
+    /// DE is enabled by a low level.
+    #[serde(default)]
+    pub de_active_low: bool,
+}
+
+/// A serial QR-code reader.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QrReaderProfile {
+    /// The tty, e.g. `/dev/ttyUSB0`.
+    pub tty: String,
+    /// Baud rate (most readers: 9600 or 115200).
+    #[serde(default = "default_qr_baud")]
+    pub baud: u32,
+}
+
+fn default_qr_baud() -> u32 {
+    9600
+}
+
+/// Pixel formats a camera may be asked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum CameraFormat {
+    /// Motion JPEG: frames pass through unchanged.
+    #[serde(rename = "MJPG")]
+    Mjpg,
+    /// Packed YUV 4:2:2, encoded here.
+    #[serde(rename = "YUYV")]
+    Yuyv,
+    /// Planar YUV 4:2:0, encoded here.
+    #[serde(rename = "NV12")]
+    Nv12,
+}
+
+/// The camera.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CameraProfile {
+    /// The V4L2 device, e.g. `/dev/video0`.
+    pub device: String,
+    /// Preferred pixel format; another of the three is accepted if the driver insists.
+    pub format: CameraFormat,
+    /// Preferred width in pixels.
+    pub width: u32,
+    /// Preferred height in pixels.
+    pub height: u32,
+    /// Frames thrown away after the stream starts, while auto-exposure settles.
+    #[serde(default)]
+    pub skip_frames: u32,
+}
+
+impl BoardProfile {
+    /// The Wiegand output format (26-bit when the profile has no output).
+    pub fn wiegand_out_format(&self) -> WiegandFormat {
+        self.wiegand_out
+            .as_ref()
+            .map(|w| w.bits)
+            .unwrap_or_default()
+    }
+
+    /// The decoder timing for the Wiegand input.
+    pub fn wiegand_in_timing(&self) -> DecoderTiming {
+        let mut timing = DecoderTiming::default();
+        if let Some(w) = &self.wiegand_in {
+            timing.end_gap_bit_times = w.end_gap_bit_times;
+        }
+        timing
+    }
+
+    /// Checks what serde cannot: returns the offending key (`table.key`) and why.
+    fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
+        if self.kind == BoardKind::Linux && self.relay.is_none() {
+            return Err((
+                "relay",
+                "a linux board needs a [relay] table (chip, line)".into(),
+            ));
+        }
+        if let Some(w) = &self.wiegand_in {
+            if w.d0 == w.d1 {
+                return Err((
+                    "wiegand_in.d1",
+                    format!("D1 is line {}, the same as D0", w.d1),
+                ));
+            }
+            if !(2..=16).contains(&w.end_gap_bit_times) {
+                return Err((
+                    "wiegand_in.end_gap_bit_times",
+                    format!("{} is outside 2..=16", w.end_gap_bit_times),
+                ));
+            }
+        }
+        if let Some(w) = &self.wiegand_out {
+            if w.d0 == w.d1 {
+                return Err((
+                    "wiegand_out.d1",
+                    format!("D1 is line {}, the same as D0", w.d1),
+                ));
+            }
+            if !(20..=1000).contains(&w.pulse_us) {
+                return Err((
+                    "wiegand_out.pulse_us",
+                    format!("{} us is outside 20..=1000 us", w.pulse_us),
+                ));
+            }
+            if w.period_us < w.pulse_us * 2 || w.period_us > 20_000 {
+                return Err((
+                    "wiegand_out.period_us",
+                    format!(
+                        "{} us must be at least twice pulse_us ({}) and at most 20000",
+                        w.period_us, w.pulse_us
+                    ),
+                ));
+            }
+        }
+        if let Some(r) = &self.rs485 {
+            let gpio = r.driver_enable == DriverEnable::Gpio;
+            if gpio && r.de_chip.is_none() {
+                return Err((
+                    "rs485.de_chip",
+                    "driver_enable = \"gpio\" needs de_chip and de_line".into(),
+                ));
+            }
+            if gpio && r.de_line.is_none() {
+                return Err((
+                    "rs485.de_line",
+                    "driver_enable = \"gpio\" needs de_chip and de_line".into(),
+                ));
+            }
+            if !gpio && (r.de_chip.is_some() || r.de_line.is_some()) {
+                return Err((
+                    "rs485.driver_enable",
+                    "de_chip and de_line are only used with driver_enable = \"gpio\"".into(),
+                ));
+            }
+        }
+        if let Some(q) = &self.qr_reader {
+            if !crate::hw::serial::BAUD_RATES.contains(&q.baud) {
+                return Err((
+                    "qr_reader.baud",
+                    format!(
+                        "{} is not one of {:?}",
+                        q.baud,
+                        crate::hw::serial::BAUD_RATES
+                    ),
+                ));
+            }
+        }
+        if let Some(c) = &self.camera {
+            if c.width == 0
+                || c.height == 0
+                || c.width % 2 == 1
+                || c.width > 8192
+                || c.height > 8192
+            {
+                return Err((
+                    "camera.width",
+                    format!("{}x{} is not a usable frame size", c.width, c.height),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Parses a profile; `file` names it in error messages.
+pub fn parse_profile(text: &str, file: &str) -> Result<BoardProfile> {
+    let mut profile: BoardProfile = toml::from_str(text).map_err(|e| {
+        let offset = e.span().map_or(0, |s| s.start);
+        let key = key_at(text, offset, e.message());
+        let (line, col) = line_col(text, offset);
+        Error::Config(format!("{file}:{line}:{col}: key `{key}`: {}", e.message()))
+    })?;
+    profile.validate().map_err(|(key, message)| {
+        let (line, col) = locate(text, key);
+        Error::Config(format!("{file}:{line}:{col}: key `{key}`: {message}"))
+    })?;
+    profile.source = file.to_string();
+    Ok(profile)
+}
+
+/// Loads a profile: `spec` is a built-in name (`sim`, `rpi4`, `rv1126`, `rk3568`) or a path to a
+/// `.toml` file, relative paths being taken from `base_dir` (the configuration's directory).
+pub fn load_profile(spec: &str, base_dir: Option<&Path>) -> Result<BoardProfile> {
+    let is_name = !spec.contains('/') && !spec.ends_with(".toml");
+    if is_name {
+        return match BUILTIN.iter().find(|(name, _)| *name == spec) {
+            Some((name, text)) => parse_profile(text, &format!("board/{name}.toml (built-in)")),
+            None => Err(Error::Config(format!(
+                "board `{spec}` is not a built-in profile (built-in: {}); give the path of a .toml file for other boards",
+                BUILTIN
+                    .iter()
+                    .map(|(n, _)| *n)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        };
+    }
+    let path = match base_dir {
+        Some(base) if Path::new(spec).is_relative() => base.join(spec),
+        _ => PathBuf::from(spec),
+    };
+    let text = std::fs::read_to_string(&path)
+        .map_err(|e| Error::io_path("reading board profile", &path, e))?;
+    parse_profile(&text, &path.display().to_string())
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = text.get(..offset).unwrap_or(text);
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// The name of a `[table]` header line.
+fn header(line: &str) -> Option<String> {
+    let t = line.trim();
+    t.starts_with('[').then(|| {
+        t.trim_start_matches('[')
+            .split(']')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_string()
+    })
+}
+
+/// The `[table]` in force at byte `offset` ("" for the top level).
+fn table_at(text: &str, offset: usize) -> String {
+    let mut table = String::new();
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        if pos > offset {
+            break;
+        }
+        if let Some(name) = header(line) {
+            table = name;
+        }
+        pos += line.len();
+    }
+    table
+}
+
+/// The dotted key a serde error at `offset` is about: the key of a `key = value` line, or the
+/// field named in a "missing field" message under the table header the span points at.
+fn key_at(text: &str, offset: usize, message: &str) -> String {
+    let start = text
+        .get(..offset.min(text.len()))
+        .and_then(|b| b.rfind('\n'))
+        .map_or(0, |i| i + 1);
+    let line = text[start..].lines().next().unwrap_or("");
+    let table = table_at(text, offset);
+    let join = |key: &str| {
+        if table.is_empty() {
+            key.to_string()
+        } else {
+            format!("{table}.{key}")
+        }
+    };
+    let trimmed = line.trim();
+    if !trimmed.starts_with('[') {
+        if let Some((key, _)) = line.split_once('=') {
+            return join(key.trim());
+        }
+    }
+    let quoted = message.split('`').nth(1).unwrap_or("");
+    if message.starts_with("missing field") && !quoted.is_empty() {
+        return join(quoted);
+    }
+    if table.is_empty() {
+        "(top level)".to_string()
+    } else {
+        table
+    }
+}
+
+/// Where `table.key` is written: its own line, else its table header, else the top of the file.
+fn locate(text: &str, dotted: &str) -> (usize, usize) {
+    let (table, key) = dotted.rsplit_once('.').unwrap_or(("", dotted));
+    let mut current = String::new();
+    let mut header_at = None;
+    let mut pos = 0;
+    for line in text.split_inclusive('\n') {
+        let t = line.trim_start();
+        if let Some(name) = header(line) {
+            current = name;
+            if current == table {
+                header_at.get_or_insert(pos + (line.len() - t.len()));
+            }
+        } else if current == table {
+            if let Some(rest) = t.strip_prefix(key) {
+                if rest.trim_start().starts_with('=') {
+                    return line_col(text, pos + (line.len() - t.len()));
+                }
+            }
+        }
+        pos += line.len();
+    }
+    header_at.map_or((1, 1), |h| line_col(text, h))
+}
+
+/// How the daemon wants the board set up beyond the profile.
+#[derive(Debug, Clone)]
+pub struct BoardOptions {
+    /// Voice/display command (argv, texts appended); `None` logs announcements.
+    pub announcer_command: Option<Vec<String>>,
+    /// Reboot command (argv); default `systemctl reboot`.
+    pub reboot_command: Vec<String>,
+    /// Install command (argv) per `updateType` (`0` file system, `1` application, `3` kernel);
+    /// `{file}` is replaced by the firmware path, or the path is appended.
+    pub install_commands: BTreeMap<String, Vec<String>>,
+    /// Device parameters the backends follow live (baud, serial and Wiegand modes).
+    pub params: SharedParams,
+}
+
+impl Default for BoardOptions {
+    fn default() -> BoardOptions {
+        BoardOptions {
+            announcer_command: None,
+            reboot_command: vec!["systemctl".into(), "reboot".into()],
+            install_commands: BTreeMap::new(),
+            params: SharedParams::default(),
+        }
+    }
+}
+
+/// Claims the board's hardware: opens every configured line, port and camera. The sim board
+/// logs to `<storage_dir>/sim-actuators.jsonl`.
+pub fn claim(profile: &BoardProfile, storage_dir: &Path, opts: &BoardOptions) -> Result<Board> {
+    match profile.kind {
+        BoardKind::Sim => Ok(crate::hw::sim::board(&profile.name, storage_dir)),
+        #[cfg(target_os = "linux")]
+        BoardKind::Linux => crate::hw::linux::board(profile, opts),
+        #[cfg(not(target_os = "linux"))]
+        BoardKind::Linux => {
+            let _ = opts;
+            Err(Error::Hardware(format!(
+                "board {} needs Linux",
+                profile.name
+            )))
+        }
+    }
+}
+
+/// One line of `facegate doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorLine {
+    /// What was checked, e.g. "relay gpiochip0 line 17".
+    pub item: String,
+    /// Whether it is usable.
+    pub ok: bool,
+    /// Why not (missing, permission, busy...) or what was found.
+    pub detail: String,
+}
+
+impl std::fmt::Display for DoctorLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{:<4} {}: {}",
+            if self.ok { "OK" } else { "FAIL" },
+            self.item,
+            self.detail
+        )
+    }
+}
+
+/// Opens every configured line, port and camera of the profile (without driving any output)
+/// and says, one line per item, whether it is usable and why not.
+pub fn doctor(profile: &BoardProfile, storage_dir: &Path) -> Vec<DoctorLine> {
+    match profile.kind {
+        BoardKind::Sim => {
+            let log = crate::hw::sim_actuator_log(storage_dir);
+            let writable =
+                std::fs::metadata(storage_dir).map(|m| m.is_dir() && !m.permissions().readonly());
+            vec![DoctorLine {
+                item: format!("sim board {}", profile.name),
+                ok: matches!(writable, Ok(true)),
+                detail: match writable {
+                    Ok(true) => format!("actuator actions are logged to {}", log.display()),
+                    Ok(false) => format!("{} is not a writable directory", storage_dir.display()),
+                    Err(e) => format!("{}: {e}", storage_dir.display()),
+                },
+            }]
+        }
+        #[cfg(target_os = "linux")]
+        BoardKind::Linux => crate::hw::linux::doctor(profile),
+        #[cfg(not(target_os = "linux"))]
+        BoardKind::Linux => {
+            vec![DoctorLine {
+                item: format!("board {}", profile.name),
+                ok: false,
+                detail: "needs Linux".into(),
+            }]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_profiles_load() {
+        for (name, _) in BUILTIN {
+            let p = load_profile(name, None).unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert_eq!(p.name, name);
+            assert!(p.source.contains(&format!("board/{name}.toml")));
+        }
+        let sim = load_profile("sim", None).unwrap();
+        assert_eq!(sim.kind, BoardKind::Sim);
+        let rk = load_profile("rk3568", None).unwrap();
+        assert_eq!(rk.kind, BoardKind::Linux);
+        assert!(rk.relay.is_some());
+    }
+
+    #[test]
+    fn unknown_builtin_lists_the_known_ones() {
+        let err = load_profile("rpi5", None).unwrap_err().to_string();
+        assert!(
+            err.contains("rpi5") && err.contains("sim, rpi4, rv1126, rk3568"),
+            "{err}"
+        );
+    }
+
+    const GOOD: &str = "name = \"bench\"\nkind = \"linux\"\n\n[relay]\nchip = \"gpiochip0\"\nline = 17\n\n[wiegand_out]\nchip = \"gpiochip0\"\nd0 = 23\nd1 = 24\nbits = 34\n";
+
+    #[test]
+    fn profile_from_a_path_relative_to_the_base_dir() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("boards")).unwrap();
+        std::fs::write(dir.path().join("boards/bench.toml"), GOOD).unwrap();
+        let p = load_profile("boards/bench.toml", Some(dir.path())).unwrap();
+        assert_eq!(
+            p.relay,
+            Some(RelayProfile {
+                chip: "gpiochip0".into(),
+                line: 17,
+                active_low: false
+            })
+        );
+        let out = p.wiegand_out.as_ref().unwrap();
+        assert_eq!(
+            (out.pulse_us, out.period_us, out.bits),
+            (50, 2000, WiegandFormat::W34)
+        );
+        assert_eq!(p.wiegand_out_format(), WiegandFormat::W34);
+        let err = load_profile("boards/none.toml", Some(dir.path()))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("boards/none.toml"), "{err}");
+    }
+
+    fn error(text: &str) -> String {
+        match parse_profile(text, "x.toml").unwrap_err() {
+            Error::Config(m) => m,
+            other => panic!("not a config error: {other}"),
+        }
+    }
+
+    #[test]
+    fn wrong_values_name_file_line_and_key() {
+        let bad_type = GOOD.replace("line = 17", "line = \"17\"");
+        assert!(
+            error(&bad_type).starts_with("x.toml:6:8: key `relay.line`: invalid type"),
+            "{}",
+            error(&bad_type)
+        );
+
+        let unknown = GOOD.replace("line = 17", "line = 17\nlevel = 1");
+        assert!(
+            error(&unknown).starts_with("x.toml:7:1: key `relay.level`: unknown field `level`"),
+            "{}",
+            error(&unknown)
+        );
+
+        let missing = GOOD.replace("line = 17\n", "");
+        assert!(
+            error(&missing).starts_with("x.toml:4:1: key `relay.line`: missing field `line`"),
+            "{}",
+            error(&missing)
+        );
+
+        let kind = GOOD.replace("\"linux\"", "\"linx\"");
+        assert!(
+            error(&kind).starts_with("x.toml:2:8: key `kind`: unknown variant `linx`"),
+            "{}",
+            error(&kind)
+        );
+
+        let bits = GOOD.replace("bits = 34", "bits = 32");
+        assert!(
+            error(&bits)
+                .starts_with("x.toml:12:8: key `wiegand_out.bits`: 32 is not an output format"),
+            "{}",
+            error(&bits)
+        );
+
+        let same = GOOD.replace("d1 = 24", "d1 = 23");
+        assert_eq!(
+            error(&same),
+            "x.toml:11:1: key `wiegand_out.d1`: D1 is line 23, the same as D0"
+        );
+
+        let timing = GOOD.replace("bits = 34", "period_us = 60");
+        assert_eq!(
+            error(&timing),
+            "x.toml:12:1: key `wiegand_out.period_us`: 60 us must be at least twice pulse_us (50) and at most 20000"
+        );
+
+        let no_relay = "name = \"x\"\nkind = \"linux\"\n";
+        assert!(
+            error(no_relay).starts_with("x.toml:1:1: key `relay`: a linux board needs"),
+            "{}",
+            error(no_relay)
+        );
+
+        let de = "name = \"x\"\nkind = \"sim\"\n[rs485]\ntty = \"/dev/ttyS1\"\ndriver_enable = \"gpio\"\nde_chip = \"gpio3\"\n";
+        assert_eq!(
+            error(de),
+            "x.toml:3:1: key `rs485.de_line`: driver_enable = \"gpio\" needs de_chip and de_line"
+        );
+
+        let syntax = "name = \"x\"\nkind = \"sim\"\n[relay\n";
+        assert!(error(syntax).starts_with("x.toml:3:"), "{}", error(syntax));
+    }
+
+    #[test]
+    fn sim_claim_and_doctor() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = load_profile("sim", None).unwrap();
+        let mut board = claim(&p, dir.path(), &BoardOptions::default()).unwrap();
+        assert_eq!(board.name, "sim");
+        board.relay.set(true).unwrap();
+        let log = std::fs::read_to_string(crate::hw::sim_actuator_log(dir.path())).unwrap();
+        assert!(log.contains("\"state\":\"open\""));
+        let lines = doctor(&p, dir.path());
+        assert!(lines.iter().all(|l| l.ok), "{lines:?}");
+        let lines = doctor(&p, &dir.path().join("missing"));
+        assert!(
+            !lines[0].ok && lines[0].to_string().starts_with("FAIL"),
+            "{lines:?}"
+        );
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn linux_doctor_and_claim_report_missing_devices() {
+        let text = "name = \"ghost\"\nkind = \"linux\"\n[relay]\nchip = \"/dev/gpiochip-facegate-test\"\nline = 3\n\
+                    [rs485]\ntty = \"/dev/ttyfacegate-test\"\ndriver_enable = \"kernel\"\n\
+                    [camera]\ndevice = \"/dev/video-facegate-test\"\nformat = \"YUYV\"\nwidth = 640\nheight = 480\n";
+        let p = parse_profile(text, "ghost.toml").unwrap();
+        let lines = doctor(&p, Path::new("/tmp"));
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for l in &lines {
+            assert!(!l.ok, "{l}");
+            assert!(l.detail.contains("missing"), "{l}");
+        }
+        assert!(
+            lines[0].item.contains("relay")
+                && lines[1].item.contains("rs485")
+                && lines[2].item.contains("camera")
+        );
+        let err = match claim(&p, Path::new("/tmp"), &BoardOptions::default()) {
+            Ok(_) => panic!("claim must fail"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("/dev/gpiochip-facegate-test"), "{err}");
+    }
+}

@@ -109,3 +109,73 @@ pub fn sim_actuator_log(storage_dir: &std::path::Path) -> PathBuf {
 }
 
 pub mod sim;
+
+pub mod command;
+pub mod door;
+pub mod jpeg;
+#[cfg(target_os = "linux")]
+pub mod linux;
+pub mod serial;
+pub mod wiegand;
+
+/// The device parameters (set by the cloud through setDevInfo) that the hardware backends
+/// follow while running.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HwParams {
+    /// `entranceSerialBaudRate`, already validated (see [`serial::parse_baud`]).
+    pub serial_baud: u32,
+    /// `entranceSerialInMode`: `0` off, `4` pass-through; the vendor modes are refused.
+    pub serial_in_mode: String,
+    /// `entranceWgInMode`: `0` off, `1` IC card number.
+    pub wiegand_in_mode: String,
+    /// `entranceWgOutMode`: `0` off, `1` card number, `2` temperature (refused: no sensor).
+    pub wiegand_out_mode: String,
+}
+
+impl Default for HwParams {
+    /// Wiegand readers read cards, RS485 input is off until the cloud enables pass-through.
+    fn default() -> HwParams {
+        HwParams {
+            serial_baud: 9600,
+            serial_in_mode: "0".into(),
+            wiegand_in_mode: "1".into(),
+            wiegand_out_mode: "1".into(),
+        }
+    }
+}
+
+/// [`HwParams`] shared between the daemon (which updates them when the cloud changes device
+/// parameters) and the input threads (which read them for every frame), so no re-claim is needed.
+#[derive(Debug, Clone, Default)]
+pub struct SharedParams(std::sync::Arc<std::sync::Mutex<HwParams>>);
+
+impl SharedParams {
+    /// Wraps the initial parameters.
+    pub fn new(params: HwParams) -> SharedParams {
+        SharedParams(std::sync::Arc::new(std::sync::Mutex::new(params)))
+    }
+
+    /// A copy of the current parameters.
+    pub fn get(&self) -> HwParams {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Replaces the parameters; running input threads pick them up at their next frame or idle wake-up.
+    pub fn set(&self, params: HwParams) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = params;
+    }
+}
+
+/// Whether `e` is a camera that gave no frame in time, which the photo service reports as
+/// error code 600 ("device photo timeout").
+pub fn is_camera_timeout(e: &crate::Error) -> bool {
+    matches!(e, crate::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut)
+}
+
+/// The current time as unix milliseconds, for actuator logs.
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}

@@ -1,0 +1,260 @@
+//! The door controller: owns the relay on its own thread and times pulses and hold-open.
+//!
+//! The relay is energised while a pulse runs (`openDoorTimeDelayMs`) or while hold-open is set
+//! (`alwaysOpenDoor`), and released when the `Door` is shut down or dropped, so a stopping daemon
+//! never leaves the door unlocked.
+
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use super::Relay;
+use crate::{Error, Result};
+
+/// What the door is doing, for `status`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct DoorState {
+    /// The relay is energised (door unlocked).
+    pub open: bool,
+    /// Hold-open (`alwaysOpenDoor`) is set.
+    pub held: bool,
+    /// The last relay failure, cleared by the next successful switch.
+    pub fault: Option<String>,
+}
+
+enum Command {
+    Pulse(Duration),
+    Hold(bool),
+    Shutdown,
+}
+
+/// The door relay on its own thread.
+pub struct Door {
+    commands: Sender<Command>,
+    state: Arc<Mutex<DoorState>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Door {
+    /// Starts the door thread; the relay is released first, whatever state it was left in.
+    pub fn new(relay: Box<dyn Relay>) -> Result<Door> {
+        let (commands, rx) = mpsc::channel();
+        let state = Arc::new(Mutex::new(DoorState::default()));
+        let shared = Arc::clone(&state);
+        let thread = std::thread::Builder::new()
+            .name("door".into())
+            .spawn(move || run(relay, rx, shared))
+            .map_err(|e| Error::io("starting the door thread", e))?;
+        Ok(Door {
+            commands,
+            state,
+            thread: Some(thread),
+        })
+    }
+
+    /// Opens the door for `duration`; a pulse while open extends the opening, never shortens it.
+    pub fn pulse(&self, duration: Duration) {
+        // The thread only stops in shutdown(), after which commands have no effect by design.
+        let _ = self.commands.send(Command::Pulse(duration));
+    }
+
+    /// Sets or clears hold-open (`alwaysOpenDoor`); clearing it closes the door unless a pulse runs.
+    pub fn set_hold(&self, hold: bool) {
+        let _ = self.commands.send(Command::Hold(hold));
+    }
+
+    /// The current state.
+    pub fn state(&self) -> DoorState {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Releases the relay and stops the thread; waits until the relay is released.
+    pub fn shutdown(&mut self) {
+        let _ = self.commands.send(Command::Shutdown);
+        if let Some(thread) = self.thread.take() {
+            if thread.join().is_err() {
+                log::error!("door thread panicked; the relay may not have been released");
+            }
+        }
+    }
+}
+
+impl Drop for Door {
+    fn drop(&mut self) {
+        self.shutdown();
+    }
+}
+
+fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<DoorState>>) {
+    let mut pulse_until: Option<Instant> = None;
+    let mut hold = false;
+    // None: unknown, so the first pass always switches (releases) the relay.
+    let mut energised: Option<bool> = None;
+    let mut shutting_down = false;
+    loop {
+        let now = Instant::now();
+        if pulse_until.is_some_and(|t| t <= now) {
+            pulse_until = None;
+        }
+        let want = !shutting_down && (hold || pulse_until.is_some());
+        if energised != Some(want) {
+            let result = relay.set(want);
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            match result {
+                Ok(()) => {
+                    energised = Some(want);
+                    s.open = want;
+                    s.fault = None;
+                }
+                Err(e) => {
+                    log::error!(
+                        "door relay: could not {}: {e}",
+                        if want { "open" } else { "close" }
+                    );
+                    s.fault = Some(e.to_string());
+                }
+            }
+        }
+        state.lock().unwrap_or_else(|p| p.into_inner()).held = hold;
+        if shutting_down {
+            return;
+        }
+        let command = match pulse_until {
+            Some(t) => match commands.recv_timeout(t.saturating_duration_since(Instant::now())) {
+                Ok(c) => c,
+                Err(RecvTimeoutError::Timeout) => continue,
+                Err(RecvTimeoutError::Disconnected) => Command::Shutdown,
+            },
+            None => commands.recv().unwrap_or(Command::Shutdown),
+        };
+        match command {
+            Command::Pulse(d) => {
+                let until = Instant::now() + d;
+                pulse_until = Some(pulse_until.map_or(until, |t| t.max(until)));
+            }
+            Command::Hold(h) => hold = h,
+            Command::Shutdown => shutting_down = true,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A relay that reports every switch on a channel.
+    struct FakeRelay(Sender<bool>);
+    impl Relay for FakeRelay {
+        fn set(&mut self, open: bool) -> Result<()> {
+            self.0.send(open).unwrap();
+            Ok(())
+        }
+    }
+
+    fn door() -> (Door, Receiver<bool>) {
+        let (tx, rx) = mpsc::channel();
+        let door = Door::new(Box::new(FakeRelay(tx))).unwrap();
+        assert_eq!(next(&rx), "closed", "a new door releases the relay first");
+        (door, rx)
+    }
+
+    /// Waits until the door thread has recorded a state matching `want` (it records it just
+    /// after switching the relay); the long bound only stops a broken door from hanging the run.
+    fn settled(door: &Door, want: impl Fn(&DoorState) -> bool) -> DoorState {
+        for _ in 0..30_000 {
+            let state = door.state();
+            if want(&state) {
+                return state;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        panic!(
+            "the door never reached the expected state: {:?}",
+            door.state()
+        );
+    }
+
+    /// The next switch; the long bound only stops a broken door from hanging the test run.
+    fn next(rx: &Receiver<bool>) -> &'static str {
+        match rx
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the relay was not switched")
+        {
+            true => "open",
+            false => "closed",
+        }
+    }
+
+    #[test]
+    fn pulse_opens_then_closes() {
+        let (door, rx) = door();
+        door.pulse(Duration::from_millis(5));
+        assert_eq!(next(&rx), "open");
+        assert_eq!(next(&rx), "closed");
+        settled(&door, |s| !s.open);
+    }
+
+    #[test]
+    fn a_second_pulse_extends_and_never_shortens() {
+        let (door, rx) = door();
+        door.pulse(Duration::from_secs(3600));
+        assert_eq!(next(&rx), "open");
+        settled(&door, |s| s.open);
+        door.pulse(Duration::from_millis(1));
+        std::thread::sleep(Duration::from_millis(50));
+        assert!(
+            rx.try_recv().is_err(),
+            "the short pulse must not close a long opening"
+        );
+        assert!(door.state().open);
+        drop(door);
+        assert_eq!(next(&rx), "closed", "dropping the door releases the relay");
+    }
+
+    #[test]
+    fn hold_keeps_the_door_open_through_pulses() {
+        let (door, rx) = door();
+        door.set_hold(true);
+        assert_eq!(next(&rx), "open");
+        door.pulse(Duration::from_millis(1));
+        door.set_hold(false);
+        assert_eq!(next(&rx), "closed");
+        settled(&door, |s| !s.open && !s.held);
+        assert!(
+            rx.try_recv().is_err(),
+            "the relay is switched once per change"
+        );
+    }
+
+    #[test]
+    fn shutdown_releases_a_held_door() {
+        let (mut door, rx) = door();
+        door.set_hold(true);
+        assert_eq!(next(&rx), "open");
+        door.shutdown();
+        assert_eq!(next(&rx), "closed");
+        assert!(!door.state().open);
+        door.pulse(Duration::from_secs(1));
+        drop(door);
+        assert!(rx.try_recv().is_err(), "nothing switches after shutdown");
+    }
+
+    struct FailingRelay;
+    impl Relay for FailingRelay {
+        fn set(&mut self, _open: bool) -> Result<()> {
+            Err(Error::Hardware("line 17 is gone".into()))
+        }
+    }
+
+    #[test]
+    fn relay_failures_show_in_the_state() {
+        let door = Door::new(Box::new(FailingRelay)).unwrap();
+        door.set_hold(true);
+        let mut door = door;
+        door.shutdown();
+        let state = door.state();
+        assert!(!state.open);
+        assert!(state.fault.unwrap().contains("line 17 is gone"));
+    }
+}

@@ -1,0 +1,225 @@
+//! The Linux backends: thin wrappers over gpio-cdev, serialport and V4L2. All the logic they
+//! drive (Wiegand decoding, framing, JPEG encoding) lives in the pure modules above them.
+
+pub mod camera;
+pub mod gpio;
+pub mod serial;
+pub mod system;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::board::{BoardOptions, BoardProfile, DoctorLine, DriverEnable, Rs485Profile};
+use crate::hw::command::{CommandAnnouncer, LogAnnouncer};
+use crate::hw::{Announcer, Board, InputHandles, InputStats, Rs485Out, WiegandOut};
+use crate::{Error, Result};
+
+use gpio::{GpioRelay, GpioWiegandOut, OutputLine, WiegandInLines};
+use serial::{Rs485Port, SerialInput};
+
+/// How long `doctor` waits for a camera frame.
+const DOCTOR_CAMERA_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Claims every device of a `linux` profile; fails on the first that cannot be opened, naming it.
+pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
+    let relay = profile.relay.as_ref().ok_or_else(|| {
+        Error::Config(format!(
+            "{}: a linux board needs a [relay] table",
+            profile.source
+        ))
+    })?;
+    let relay = GpioRelay(OutputLine::request(
+        &relay.chip,
+        relay.line,
+        relay.active_low,
+        "relay",
+    )?);
+
+    let wiegand_out: Option<Box<dyn WiegandOut>> = match &profile.wiegand_out {
+        Some(w) => Some(Box::new(GpioWiegandOut {
+            d0: OutputLine::request(&w.chip, w.d0, w.inverted, "Wiegand output D0")?,
+            d1: OutputLine::request(&w.chip, w.d1, w.inverted, "Wiegand output D1")?,
+            timing: w.timing(),
+        })),
+        None => None,
+    };
+
+    let baud = opts.params.get().serial_baud;
+    let (rs485_out, rs485_in) = match &profile.rs485 {
+        Some(r) => {
+            let (out, reader) = open_rs485(r, baud)?;
+            (Some(Box::new(out) as Box<dyn Rs485Out>), Some(reader))
+        }
+        None => (None, None),
+    };
+    let qr = match &profile.qr_reader {
+        Some(q) => Some(serial::open_port(&q.tty, q.baud, "QR reader")?),
+        None => None,
+    };
+    let wiegand_in = match &profile.wiegand_in {
+        Some(w) => Some(WiegandInLines::request(&w.chip, w.d0, w.d1, w.inverted)?),
+        None => None,
+    };
+
+    let announcer: Box<dyn Announcer> = match &opts.announcer_command {
+        Some(argv) => Box::new(CommandAnnouncer::new(argv.clone())?),
+        None => Box::new(LogAnnouncer),
+    };
+    let timing = profile.wiegand_in_timing();
+    let params = opts.params.clone();
+    Ok(Board {
+        name: profile.name.clone(),
+        relay: Box::new(relay),
+        wiegand_out,
+        rs485_out,
+        camera: profile
+            .camera
+            .clone()
+            .map(|c| Box::new(camera::V4lCamera::new(c)) as Box<dyn crate::hw::Camera>),
+        announcer,
+        system: Box::new(system::LinuxSystem {
+            reboot: opts.reboot_command.clone(),
+            install: opts.install_commands.clone(),
+        }),
+        inputs: Box::new(move |events| {
+            let stats = Arc::new(Mutex::new(InputStats::default()));
+            if let Some(lines) = wiegand_in {
+                gpio::spawn_wiegand_reader(
+                    lines,
+                    timing,
+                    params.clone(),
+                    events.clone(),
+                    Arc::clone(&stats),
+                )?;
+            }
+            if let Some(port) = rs485_in {
+                serial::spawn_reader(port, SerialInput::Rs485, params.clone(), events.clone())?;
+            }
+            if let Some(port) = qr {
+                serial::spawn_reader(port, SerialInput::QrReader, params, events)?;
+            }
+            Ok(InputHandles { stats })
+        }),
+    })
+}
+
+/// Opens the RS485 port with its driver-enable: the transmit side and a reading clone.
+fn open_rs485(r: &Rs485Profile, baud: u32) -> Result<(Rs485Port, serialport::TTYPort)> {
+    let port = serial::open_port(&r.tty, baud, "RS485")?;
+    let de: Option<Box<dyn serial::DriverEnableLine>> = match r.driver_enable {
+        DriverEnable::Kernel => {
+            serial::enable_kernel_rs485(serial::port_fd(&port)).map_err(|e| {
+                Error::io(
+                    format!("RS485 {}: the driver refuses kernel RS485 mode; set driver_enable = \"gpio\" or \"none\"", r.tty),
+                    e,
+                )
+            })?;
+            None
+        }
+        DriverEnable::Gpio => {
+            // validate() guarantees both are present for "gpio".
+            let (chip, line) = (
+                r.de_chip.as_deref().unwrap_or_default(),
+                r.de_line.unwrap_or_default(),
+            );
+            Some(Box::new(OutputLine::request(
+                chip,
+                line,
+                r.de_active_low,
+                "RS485 driver-enable",
+            )?))
+        }
+        DriverEnable::None => None,
+    };
+    let reader = port.try_clone_native().map_err(|e| {
+        Error::Hardware(format!(
+            "RS485 {}: cannot open a second handle for reading: {e}",
+            r.tty
+        ))
+    })?;
+    Ok((Rs485Port::new(port, de), reader))
+}
+
+fn line(item: String, result: std::result::Result<String, String>) -> DoctorLine {
+    match result {
+        Ok(detail) => DoctorLine {
+            item,
+            ok: true,
+            detail,
+        },
+        Err(detail) => DoctorLine {
+            item,
+            ok: false,
+            detail,
+        },
+    }
+}
+
+fn check_port(
+    tty: &str,
+    baud: u32,
+    what: &str,
+    kernel_rs485: bool,
+) -> std::result::Result<String, String> {
+    let port = serial::open_port(tty, baud, what).map_err(|e| e.to_string())?;
+    if kernel_rs485 {
+        serial::kernel_rs485_supported(serial::port_fd(&port)).map_err(|e| {
+            format!("{tty} opens, but its driver has no kernel RS485 mode ({e}); use driver_enable = \"gpio\" or \"none\"")
+        })?;
+    }
+    Ok(format!("{tty} opens"))
+}
+
+/// Checks every configured line, port and camera without driving any output.
+pub fn doctor(profile: &BoardProfile) -> Vec<DoctorLine> {
+    let mut lines = Vec::new();
+    if let Some(r) = &profile.relay {
+        lines.push(line(
+            format!("relay {} line {}", r.chip, r.line),
+            gpio::check_line(&r.chip, r.line),
+        ));
+    }
+    if let Some(w) = &profile.wiegand_in {
+        for (name, l) in [("D0", w.d0), ("D1", w.d1)] {
+            lines.push(line(
+                format!("Wiegand in {name} {} line {l}", w.chip),
+                gpio::check_line(&w.chip, l),
+            ));
+        }
+    }
+    if let Some(w) = &profile.wiegand_out {
+        for (name, l) in [("D0", w.d0), ("D1", w.d1)] {
+            lines.push(line(
+                format!("Wiegand out {name} {} line {l}", w.chip),
+                gpio::check_line(&w.chip, l),
+            ));
+        }
+    }
+    if let Some(r) = &profile.rs485 {
+        let kernel = r.driver_enable == DriverEnable::Kernel;
+        lines.push(line(
+            format!("rs485 {}", r.tty),
+            check_port(&r.tty, 9600, "RS485", kernel),
+        ));
+        if let (Some(chip), Some(l)) = (&r.de_chip, r.de_line) {
+            lines.push(line(
+                format!("rs485 driver-enable {chip} line {l}"),
+                gpio::check_line(chip, l),
+            ));
+        }
+    }
+    if let Some(q) = &profile.qr_reader {
+        lines.push(line(
+            format!("QR reader {}", q.tty),
+            check_port(&q.tty, q.baud, "QR reader", false),
+        ));
+    }
+    if let Some(c) = &profile.camera {
+        let cam = camera::V4lCamera::new(c.clone());
+        lines.push(line(
+            format!("camera {}", c.device),
+            cam.check(DOCTOR_CAMERA_TIMEOUT),
+        ));
+    }
+    lines
+}
