@@ -85,15 +85,15 @@ fn demo() -> Result<(), String> {
     );
 
     step(&cloud, &daemon, "three persons synced", |c| {
-        c.requests_to("/person/operate").iter().filter(|r| r.is_result() && r.field("errorCode").as_deref() == Some("100")).count() >= 3
+        c.requests_to("/person/operate")
+            .iter()
+            .filter(|r| r.is_result() && r.field("errorCode").as_deref() == Some("100"))
+            .count()
+            >= 3
     })?;
     println!("three persons synced: {}", persons.map(|p| p.1).join(", "));
 
-    let out = Command::new(&bin)
-        .args(["card", "8899", "--config"])
-        .arg(&config)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = Command::new(&bin).args(["card", "8899", "--config"]).arg(&config).output().map_err(|e| e.to_string())?;
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || !said.starts_with("door opened") {
         return Err(format!("card 8899 did not open the door: {said} {}", String::from_utf8_lossy(&out.stderr)));
@@ -163,11 +163,8 @@ fn facegate_binary() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("facegate"))
-        .ok_or("cannot locate the target directory")?;
+    let bin =
+        exe.parent().and_then(Path::parent).map(|d| d.join("facegate")).ok_or("cannot locate the target directory")?;
     if bin.exists() {
         Ok(bin)
     } else {

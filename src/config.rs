@@ -308,10 +308,7 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "cannot read {}: {e} (pass --config PATH to use another file)",
-                path.display()
-            ))
+            Error::Config(format!("cannot read {}: {e} (pass --config PATH to use another file)", path.display()))
         })?;
         Config::parse(&text, path)
     }
@@ -403,9 +400,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The field name from messages such as "unknown field `devce_no`, expected ...".
 fn quoted_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `").or_else(|| {
-        message.find("missing field `").map(|i| &message[i + "missing field `".len()..])
-    })?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.find("missing field `").map(|i| &message[i + "missing field `".len()..]))?;
     rest.split('`').next().map(str::to_string)
 }
 

@@ -221,10 +221,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn toml_string(v: &str) -> String {
@@ -251,9 +248,8 @@ fn present(cfg: &Config, req: Request) -> Result<ExitCode> {
 }
 
 fn open_store(cfg: &Config) -> Result<Store> {
-    Store::open_readonly(&cfg.storage.dir).map_err(|e| {
-        Error::Store(format!("{e} (has `facegate run` ever run with this configuration?)"))
-    })
+    Store::open_readonly(&cfg.storage.dir)
+        .map_err(|e| Error::Store(format!("{e} (has `facegate run` ever run with this configuration?)")))
 }
 
 fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
@@ -304,7 +300,10 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
                 line(k, v);
             }
             for photo in store.photos(&id)? {
-                line(&format!("registerPhoto{}", photo.slot), &format!("id {}, {} bytes", photo.photo_id, photo.jpeg.len()));
+                line(
+                    &format!("registerPhoto{}", photo.slot),
+                    &format!("id {}, {} bytes", photo.photo_id, photo.jpeg.len()),
+                );
             }
         }
     }
@@ -323,7 +322,10 @@ fn records(cfg: &Config, action: RecordsAction) -> Result<ExitCode> {
             );
         }
         RecordsAction::List { pending, limit } => {
-            println!("{:<8} {:<23} {:<9} {:<4} {:<4} {}", "msgID", "passTime", "state", "snap", "cmp", "idNumber / name");
+            println!(
+                "{:<8} {:<23} {:<9} {:<4} {:<4} {}",
+                "msgID", "passTime", "state", "snap", "cmp", "idNumber / name"
+            );
             for r in store.records_list(pending, limit, 0)? {
                 let f = |k: &str| r.fields.get(k).map(String::as_str).unwrap_or("");
                 println!(

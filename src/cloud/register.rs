@@ -6,10 +6,13 @@
 
 use crate::cloud::{Backoff, Outcome, PollError, Session, update};
 use crate::daemon::now_ms;
-use crate::protocol::messages::{KeepAlive, KeepAliveResp, Register, RegisterResp};
+use crate::protocol::messages::{FirmwareVersions, KeepAlive, KeepAliveResp, Register, RegisterResp};
 use crate::protocol::services::{Service, ServiceTable};
-use crate::protocol::{self, time};
+use crate::protocol::time;
 use crate::status::keys;
+
+/// The registration endpoint (not a polled service).
+pub const REGISTER_PATH: &str = "/device/register";
 
 /// Registers until the cloud accepts; `None` on shutdown.
 pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
@@ -43,20 +46,14 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
 /// One registration attempt: the services table on success.
 pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     let cfg = s.cfg().device.clone();
-    let register_time = (now_ms() / 1000).to_string();
-    let rand = random_token();
-    let msg = Register {
-        sign: protocol::register_sign(&cfg.device_no, &register_time, &rand),
-        msg_type: "register".into(),
-        device_no: cfg.device_no.clone(),
-        register_time,
-        rand,
-        protocol_version: cfg.protocol_version.clone(),
-        hardware_version: cfg.hardware_version.clone(),
-        software_version: cfg.software_version.clone(),
-        alg_version: cfg.alg_version.clone(),
+    let versions = FirmwareVersions {
+        protocol: cfg.protocol_version.clone(),
+        hardware: cfg.hardware_version.clone(),
+        software: cfg.software_version.clone(),
+        algorithm: cfg.alg_version.clone(),
     };
-    let resp: RegisterResp = s.exchange(Service::Register.path(), &msg)?;
+    let msg = Register::new(&cfg.device_no, now_ms() / 1000, &random_token(), &versions);
+    let resp: RegisterResp = s.exchange(REGISTER_PATH, &msg)?;
     if resp.error_code.trim() != "100" {
         let _ = s.store.set_state(keys::REGISTRATION, "rejected");
         return Err(PollError::Malformed(format!("registerResp errorCode {:?}", resp.error_code)));
@@ -64,8 +61,13 @@ pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     let _ = s.store.set_state(keys::REGISTRATION, "registered");
     let _ = s.store.set_state(keys::REGISTERED_AT, &now_ms().to_string());
     log::info!("registered with {}", s.cfg().cloud.url);
-    if let Some(ms) = time::parse_register_time_ms(&resp.register_time) {
-        crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+    if !resp.register_time.trim().is_empty() {
+        match time::parse_cloud_timestamp_ms(&resp.register_time) {
+            Ok(ms) => {
+                let _ = crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+            }
+            Err(e) => log::warn!("registerResp registerTime ignored: {e}"),
+        }
     }
     update::confirm_trial(&mut s.store);
     Ok(ServiceTable::from_register_resp(&resp))

@@ -211,7 +211,9 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
                 && !(v.contains('.') && frac.is_empty());
             match v.parse::<f64>() {
                 Ok(t) if digits_ok && (min..=max).contains(&t) => Ok(()),
-                _ => Err(format!("must be a temperature from {min:.1} to {max:.1} with at most two decimals, e.g. 37.3")),
+                _ => {
+                    Err(format!("must be a temperature from {min:.1} to {max:.1} with at most two decimals, e.g. 37.3"))
+                }
             }
         }
         Rule::Text(max) => {
@@ -241,14 +243,11 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::BaudRate => match parse_uint(v) {
             Some(n) if BAUD_RATES.contains(&n) => Ok(()),
-            _ => Err(format!(
-                "is not a standard baud rate ({})",
-                BAUD_RATES.map(|b| b.to_string()).join(", ")
-            )),
+            _ => Err(format!("is not a standard baud rate ({})", BAUD_RATES.map(|b| b.to_string()).join(", "))),
         },
-        Rule::TimeZone => parse_time_zone(v).map(|_| ()).map_err(|_| {
-            "must be a whole-hour offset from -11 to +12, e.g. 8, +8 or UTC+8".to_string()
-        }),
+        Rule::TimeZone => parse_time_zone(v)
+            .map(|_| ())
+            .map_err(|_| "must be a whole-hour offset from -11 to +12, e.g. 8, +8 or UTC+8".to_string()),
         Rule::PassTime => {
             if chars > 512 {
                 Err(format!("is {chars} characters long, at most 512 are allowed"))
@@ -512,9 +511,7 @@ impl Default for DeviceParams {
 impl DeviceParams {
     /// Every parameter at its default.
     pub fn defaults() -> DeviceParams {
-        DeviceParams {
-            values: PARAMS.iter().map(|p| (p.key.to_string(), p.default.to_string())).collect(),
-        }
+        DeviceParams { values: PARAMS.iter().map(|p| (p.key.to_string(), p.default.to_string())).collect() }
     }
 
     /// Parameters as stored: unknown keys are ignored, missing or invalid ones (e.g. left by an
@@ -644,9 +641,7 @@ impl DeviceParams {
     }
 
     fn uint(&self, key: &str) -> u32 {
-        parse_uint(self.get(key))
-            .or_else(|| param(key).and_then(|p| parse_uint(p.default)))
-            .unwrap_or(0)
+        parse_uint(self.get(key)).or_else(|| param(key).and_then(|p| parse_uint(p.default))).unwrap_or(0)
     }
 
     /// `openDoorTimeDelayMs`: how long the relay holds the door open, in ms.

@@ -247,11 +247,7 @@ pub struct PollReq {
 impl PollReq {
     /// A poll request with the given msgType.
     pub fn new(msg_type: &str, device_no: &str, version: &str) -> PollReq {
-        PollReq {
-            msg_type: msg_type.to_string(),
-            device_no: device_no.to_string(),
-            version: version.to_string(),
-        }
+        PollReq { msg_type: msg_type.to_string(), device_no: device_no.to_string(), version: version.to_string() }
     }
 
     /// The poll request of a polled service; `None` for services that do not poll
@@ -798,7 +794,13 @@ message!(PersonCountResult, "onlineGetRegisterCountResp");
 
 impl PersonCountResult {
     /// A count result for a command.
-    pub fn new(cmd: &PersonCountCommand, device_no: &str, code: ErrorCode, msg: &str, person_num: u64) -> PersonCountResult {
+    pub fn new(
+        cmd: &PersonCountCommand,
+        device_no: &str,
+        code: ErrorCode,
+        msg: &str,
+        person_num: u64,
+    ) -> PersonCountResult {
         PersonCountResult { result: cmd.result(device_no, code, msg), person_num: person_num.to_string() }
     }
 }
