@@ -198,10 +198,19 @@ pub fn encode<T: serde::Serialize>(msg: &T) -> Vec<u8> {
 }
 
 /// The trimmed `msgType` of a body, for dispatch and logs; `None` if the body is not a JSON
-/// object or has no `msgType`.
+/// object or has no `msgType`. Only the top level is looked at, so a malformed field elsewhere
+/// does not hide the type.
 pub fn msg_type(body: &[u8]) -> Option<String> {
-    match parse_object(body).ok()?.remove("msgType")? {
-        Value::String(s) if !s.is_empty() => Some(s),
+    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+    let Ok(Raw::Object(fields)) = serde_json::from_slice::<Raw>(body) else {
+        return None;
+    };
+    let found = fields
+        .into_iter()
+        .rev()
+        .find(|(k, _)| k.trim() == "msgType")?;
+    match normalise(found.1, "msgType") {
+        Ok(Some(Value::String(s))) if !s.is_empty() => Some(s),
         _ => None,
     }
 }
@@ -857,6 +866,12 @@ mod tests {
         assert_eq!(msg_type(br#"{"deviceNo":"x"}"#), None);
         assert_eq!(msg_type(b"garbage"), None);
         assert_eq!(msg_type(b"[1]"), None);
+        let broken = br#"{"msgType":"registerPersonInfoResp","personInfoData":"not json"}"#;
+        assert_eq!(msg_type(broken).as_deref(), Some("registerPersonInfoResp"));
+        assert_eq!(
+            msg_type(br#"{"msgType":"a","msgType ":"b"}"#).as_deref(),
+            Some("b")
+        );
     }
 
     #[test]
