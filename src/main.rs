@@ -92,6 +92,8 @@ enum Command {
         /// The password.
         password: String,
     },
+    /// Register once with the cloud and exit 0 on success (the update installer's check).
+    Selftest,
 }
 
 #[derive(Subcommand)]
@@ -183,8 +185,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let params = facegate::protocol::devinfo::DeviceParams::from_stored(&params);
             println!("\n# Device parameters (spec defaults, or as set by the cloud)\n[device_params]");
-            for (k, v) in params.to_upload_params() {
-                let v = if facegate::protocol::devinfo::is_secret(&k) { "(hidden)".to_string() } else { v };
+            for (k, v) in params.for_log() {
                 println!("{k} = {}", toml_string(&v));
             }
             Ok(ExitCode::SUCCESS)
@@ -217,6 +218,13 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Qr { data } => present(&cfg, Request::Qr { data }),
         Command::Password { password } => present(&cfg, Request::Password { password }),
+        Command::Selftest => match facegate::cloud::register::selftest(&cfg) {
+            Ok(()) => {
+                println!("registered with {}", cfg.cloud.url);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(Error::Cloud(format!("self-test registration failed: {e}"))),
+        },
     }
 }
 
@@ -285,7 +293,7 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
                 eprintln!("facegate: no person with idNumber {id}");
                 return Ok(ExitCode::FAILURE);
             };
-            let mut line = |k: &str, v: &str| println!("{k:<28}{v}");
+            let line = |k: &str, v: &str| println!("{k:<28}{v}");
             line("idNumber", &p.id_number);
             line("name", &p.name);
             line("normalNumber (card)", &p.card);

@@ -4,11 +4,13 @@
 //! errorCode 100. A heartbeat answered with errorCode 200 means the cloud dropped the device:
 //! the scheduler registers again.
 
+use crate::cloud::Transport;
 use crate::cloud::{Backoff, Outcome, PollError, Session, update};
+use crate::config::Config;
 use crate::daemon::now_ms;
 use crate::protocol::messages::{FirmwareVersions, KeepAlive, KeepAliveResp, Register, RegisterResp};
 use crate::protocol::services::{Service, ServiceTable};
-use crate::protocol::time;
+use crate::protocol::{self, time};
 use crate::status::keys;
 
 /// The registration endpoint (not a polled service).
@@ -45,14 +47,7 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
 
 /// One registration attempt: the services table on success.
 pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
-    let cfg = s.cfg().device.clone();
-    let versions = FirmwareVersions {
-        protocol: cfg.protocol_version.clone(),
-        hardware: cfg.hardware_version.clone(),
-        software: cfg.software_version.clone(),
-        algorithm: cfg.alg_version.clone(),
-    };
-    let msg = Register::new(&cfg.device_no, now_ms() / 1000, &random_token(), &versions);
+    let msg = register_message(s.cfg());
     let resp: RegisterResp = s.exchange(REGISTER_PATH, &msg)?;
     if resp.error_code.trim() != "100" {
         let _ = s.store.set_state(keys::REGISTRATION, "rejected");
@@ -71,6 +66,26 @@ pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     }
     update::confirm_trial(&mut s.store);
     Ok(ServiceTable::from_register_resp(&resp))
+}
+
+/// A freshly signed `register` message for this device.
+fn register_message(cfg: &Config) -> Register {
+    let versions = FirmwareVersions {
+        protocol: cfg.device.protocol_version.clone(),
+        hardware: cfg.device.hardware_version.clone(),
+        software: cfg.device.software_version.clone(),
+        algorithm: cfg.device.alg_version.clone(),
+    };
+    Register::new(&cfg.device.device_no, now_ms() / 1000, &random_token(), &versions)
+}
+
+/// `facegate selftest`: one registration from a process that is not the daemon, as the update
+/// installer's start-up check of a new binary. Touches no hardware and no store.
+pub fn selftest(cfg: &Config) -> Result<(), String> {
+    let transport = Transport::new(&cfg.cloud).map_err(|e| e.to_string())?;
+    let answer = transport.post(REGISTER_PATH, &protocol::encode(&register_message(cfg))).map_err(|e| e.to_string())?;
+    let resp: RegisterResp = protocol::decode_message(&answer).map_err(|e| e.to_string())?;
+    if resp.error_code.trim() == "100" { Ok(()) } else { Err(format!("registerResp errorCode {:?}", resp.error_code)) }
 }
 
 /// A fresh random string for `rand`: 32 hex characters, like the spec's example.

@@ -80,7 +80,8 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
         .filter(|s| table.enabled(**s))
         .map(|s| {
             // The heartbeat follows registration by one interval; polls start at once.
-            let first = if *s == Service::Heartbeat { start + table.interval(*s).unwrap_or(FALLBACK_INTERVAL) } else { start };
+            let first =
+                if *s == Service::Heartbeat { start + table.interval(*s).unwrap_or(FALLBACK_INTERVAL) } else { start };
             (*s, first)
         })
         .collect();
@@ -106,7 +107,8 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
             continue;
         }
         let outcome = poll_once(session, service);
-        let interval = session.interval_override(service).or_else(|| table.interval(service)).unwrap_or(FALLBACK_INTERVAL);
+        let interval =
+            session.interval_override(service).or_else(|| table.interval(service)).unwrap_or(FALLBACK_INTERVAL);
         let next = match outcome {
             Ok(Outcome::Reregister) => return Some(()),
             Ok(Outcome::Command) => {

@@ -36,16 +36,10 @@ pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>> {
     };
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let url_safe = compact.contains(['-', '_']);
-    let engine = if url_safe {
-        &LENIENT_URL_SAFE
-    } else {
-        &LENIENT
-    };
-    engine.decode(compact.as_bytes()).map_err(|e| {
-        Error::Protocol(format!(
-            "{what} is not valid Base64 ({e}); send standard Base64 text"
-        ))
-    })
+    let engine = if url_safe { &LENIENT_URL_SAFE } else { &LENIENT };
+    engine
+        .decode(compact.as_bytes())
+        .map_err(|e| Error::Protocol(format!("{what} is not valid Base64 ({e}); send standard Base64 text")))
 }
 
 #[cfg(test)]
@@ -56,10 +50,7 @@ mod tests {
     fn broadcast_example_bytes() {
         // protocol.md §2.8: encryptBASE64([0xfe,0x03,0x01,0x00,0x02]) is "/gMBAAI=".
         assert_eq!(encode_base64(&[0xfe, 0x03, 0x01, 0x00, 0x02]), "/gMBAAI=");
-        assert_eq!(
-            decode_base64("rs485Data", "/gMBAAI=").unwrap(),
-            [0xfe, 0x03, 0x01, 0x00, 0x02]
-        );
+        assert_eq!(decode_base64("rs485Data", "/gMBAAI=").unwrap(), [0xfe, 0x03, 0x01, 0x00, 0x02]);
     }
 
     #[test]
@@ -68,18 +59,13 @@ mod tests {
         assert_eq!(decode_base64("x", " /gMBAAI ").unwrap(), bytes);
         assert_eq!(decode_base64("x", "/gMB\r\nAAI=").unwrap(), bytes);
         assert_eq!(decode_base64("x", "_gMBAAI").unwrap(), bytes);
-        assert_eq!(
-            decode_base64("x", "data:image/jpeg;base64,/gMBAAI=").unwrap(),
-            bytes
-        );
+        assert_eq!(decode_base64("x", "data:image/jpeg;base64,/gMBAAI=").unwrap(), bytes);
         assert_eq!(decode_base64("x", "").unwrap(), Vec::<u8>::new());
     }
 
     #[test]
     fn garbage_is_rejected_with_the_field_name() {
-        let err = decode_base64("registerPhoto1", "base64 jpg!")
-            .unwrap_err()
-            .to_string();
+        let err = decode_base64("registerPhoto1", "base64 jpg!").unwrap_err().to_string();
         assert!(err.contains("registerPhoto1"), "{err}");
     }
 }

@@ -209,14 +209,8 @@ mod tests {
         assert_eq!(ErrorCode::FirmwareUpgrading.prompt(), "升级中");
         assert_eq!(ErrorCode::Ok.prompt(), "操作正确");
         assert_eq!(ErrorCode::TokenError.prompt(), "token校验错误");
-        assert_eq!(
-            ErrorCode::ImageDecodeFailed.prompt(),
-            "图片解码失败，请更换图片"
-        );
-        assert_eq!(
-            ErrorCode::NoFaceDetected.prompt(),
-            "设备未检测到人脸,请重新拍照"
-        );
+        assert_eq!(ErrorCode::ImageDecodeFailed.prompt(), "图片解码失败，请更换图片");
+        assert_eq!(ErrorCode::NoFaceDetected.prompt(), "设备未检测到人脸,请重新拍照");
         assert!(ErrorCode::ALL.iter().all(|c| !c.prompt().is_empty()));
     }
 

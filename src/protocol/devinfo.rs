@@ -65,12 +65,7 @@ impl Rule {
     fn is_coded(self) -> bool {
         !matches!(
             self,
-            Rule::Text(_)
-                | Rule::Password(_)
-                | Rule::PassTime
-                | Rule::Host(_)
-                | Rule::City(_)
-                | Rule::Ident(_)
+            Rule::Text(_) | Rule::Password(_) | Rule::PassTime | Rule::Host(_) | Rule::City(_) | Rule::Ident(_)
         )
     }
 }
@@ -104,11 +99,7 @@ const PARAMS: [Param; 72] = [
     p("onlyRecogMaxSizeFaceEnable", "0", Rule::Flag),
     p("faceTemperatureDetectEnable", "0", Rule::Flag),
     // Example "35.3" would flag nearly everyone; the table's own example is 37.3.
-    p(
-        "faceFeverTemperature",
-        "37.3",
-        Rule::Temperature(30.0, 45.0),
-    ),
+    p("faceFeverTemperature", "37.3", Rule::Temperature(30.0, 45.0)),
     p("faceDetectBoxScore", "30", Rule::Int(0, 99)),
     p("faceDetectLandmardScore", "45", Rule::Int(0, 99)),
     p("faceRegisterConfidenceScore", "92", Rule::Int(0, 99)),
@@ -140,11 +131,7 @@ const PARAMS: [Param; 72] = [
     p("alarmNotInPassTimeContent", "不在通行时间", Rule::Text(30)),
     p("identificationVoiceSuccessContent", "", Rule::Text(30)),
     p("identificationVoiceFailedContent", "", Rule::Text(30)),
-    p(
-        "identificationDisplayTextSuccessContent",
-        "",
-        Rule::Text(30),
-    ),
+    p("identificationDisplayTextSuccessContent", "", Rule::Text(30)),
     p("identificationDisplayTextFailedContent", "", Rule::Text(30)),
     // Example "shenzhen": a weather city is the installer's to set.
     p("installCity", "", Rule::City(16)),
@@ -154,11 +141,7 @@ const PARAMS: [Param; 72] = [
     // Example "1" (entrance): the honest default is "unknown" until the installer says.
     p("entranceDirection", "0", Rule::Codes(&["0", "1", "2"])),
     p("entranceSerialBaudRate", "9600", Rule::BaudRate),
-    p(
-        "entranceSerialInMode",
-        "0",
-        Rule::Codes(&["0", "1", "2", "3", "4", "5"]),
-    ),
+    p("entranceSerialInMode", "0", Rule::Codes(&["0", "1", "2", "3", "4", "5"])),
     p("entranceSerialOutMode", "0", Rule::Codes(&["0", "1", "2"])),
     // Not in the example; the terminal has a Wiegand card input, so it reads card numbers.
     p("entranceWgInMode", "1", Rule::Codes(&["0", "1"])),
@@ -187,17 +170,9 @@ const PARAMS: [Param; 72] = [
     p("autoDeleteNotValidRecord", "0", Rule::Flag),
     p("strangerDisplayContent", "陌生人", Rule::Text(30)),
     p("alarmDisplayEnable", "1", Rule::Flag),
-    p(
-        "alarmNotInPassTimeDisplayContent",
-        "不在通行时间",
-        Rule::Text(30),
-    ),
+    p("alarmNotInPassTimeDisplayContent", "不在通行时间", Rule::Text(30)),
     p("alarmNotInValidTimeVoiceContent", "已过期", Rule::Text(30)),
-    p(
-        "alarmNotInValidTimeDisplayContent",
-        "已过期",
-        Rule::Text(30),
-    ),
+    p("alarmNotInValidTimeDisplayContent", "已过期", Rule::Text(30)),
     p("alarmNotAuthVoiceContent", "无记录", Rule::Text(30)),
     p("alarmNotAuthDisplayContent", "无记录", Rule::Text(30)),
 ];
@@ -236,16 +211,14 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
                 && !(v.contains('.') && frac.is_empty());
             match v.parse::<f64>() {
                 Ok(t) if digits_ok && (min..=max).contains(&t) => Ok(()),
-                _ => Err(format!(
-                    "must be a temperature from {min:.1} to {max:.1} with at most two decimals, e.g. 37.3"
-                )),
+                _ => {
+                    Err(format!("must be a temperature from {min:.1} to {max:.1} with at most two decimals, e.g. 37.3"))
+                }
             }
         }
         Rule::Text(max) => {
             if chars > max {
-                Err(format!(
-                    "is {chars} characters long, at most {max} are allowed"
-                ))
+                Err(format!("is {chars} characters long, at most {max} are allowed"))
             } else if value.chars().any(char::is_control) {
                 Err("must not contain control characters such as line breaks".to_string())
             } else {
@@ -254,14 +227,9 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::Password(max) => {
             if chars > max {
-                Err(format!(
-                    "is {chars} characters long, at most {max} are allowed"
-                ))
+                Err(format!("is {chars} characters long, at most {max} are allowed"))
             } else if !value.bytes().all(|b| b.is_ascii_graphic()) {
-                Err(
-                    "must be digits, letters and symbols only (printable ASCII, no spaces)"
-                        .to_string(),
-                )
+                Err("must be digits, letters and symbols only (printable ASCII, no spaces)".to_string())
             } else {
                 Ok(())
             }
@@ -275,23 +243,15 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::BaudRate => match parse_uint(v) {
             Some(n) if BAUD_RATES.contains(&n) => Ok(()),
-            _ => Err(format!(
-                "is not a standard baud rate ({})",
-                BAUD_RATES.map(|b| b.to_string()).join(", ")
-            )),
+            _ => Err(format!("is not a standard baud rate ({})", BAUD_RATES.map(|b| b.to_string()).join(", "))),
         },
-        Rule::TimeZone => parse_time_zone(v).map(|_| ()).map_err(|_| {
-            "must be a whole-hour offset from -11 to +12, e.g. 8, +8 or UTC+8".to_string()
-        }),
+        Rule::TimeZone => parse_time_zone(v)
+            .map(|_| ())
+            .map_err(|_| "must be a whole-hour offset from -11 to +12, e.g. 8, +8 or UTC+8".to_string()),
         Rule::PassTime => {
             if chars > 512 {
-                Err(format!(
-                    "is {chars} characters long, at most 512 are allowed"
-                ))
-            } else if !value
-                .chars()
-                .all(|c| c.is_ascii_digit() || ":-,; ".contains(c))
-            {
+                Err(format!("is {chars} characters long, at most 512 are allowed"))
+            } else if !value.chars().all(|c| c.is_ascii_digit() || ":-,; ".contains(c)) {
                 Err("must be periods like 06:00-09:00 separated by , within a day and ; between days".to_string())
             } else {
                 Ok(())
@@ -299,13 +259,8 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::Host(max) => {
             if chars > max {
-                Err(format!(
-                    "is {chars} characters long, at most {max} are allowed"
-                ))
-            } else if !v
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b".-:/_[]".contains(&b))
-            {
+                Err(format!("is {chars} characters long, at most {max} are allowed"))
+            } else if !v.bytes().all(|b| b.is_ascii_alphanumeric() || b".-:/_[]".contains(&b)) {
                 Err("must be a host name or IP address, e.g. ntp1.aliyun.com".to_string())
             } else {
                 Ok(())
@@ -313,9 +268,7 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::City(max) => {
             if chars > max {
-                Err(format!(
-                    "is {chars} characters long, at most {max} are allowed"
-                ))
+                Err(format!("is {chars} characters long, at most {max} are allowed"))
             } else if !v.bytes().all(|b| b.is_ascii_alphabetic()) {
                 Err("must be the city's pinyin in letters only, e.g. shenzhen".to_string())
             } else {
@@ -324,9 +277,7 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::Ident(max) => {
             if chars > max {
-                Err(format!(
-                    "is {chars} characters long, at most {max} are allowed"
-                ))
+                Err(format!("is {chars} characters long, at most {max} are allowed"))
             } else if v.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 Err("must not contain spaces or control characters".to_string())
             } else {
@@ -349,10 +300,7 @@ fn is_period(v: &str) -> bool {
         let b = t.as_bytes();
         b.len() == 5
             && b[2] == b':'
-            && t[..2]
-                .bytes()
-                .chain(t[3..].bytes())
-                .all(|c| c.is_ascii_digit())
+            && t[..2].bytes().chain(t[3..].bytes()).all(|c| c.is_ascii_digit())
             && t[..2].parse::<u32>().is_ok_and(|h| h < 24)
             && t[3..].parse::<u32>().is_ok_and(|m| m < 60)
     };
@@ -563,12 +511,7 @@ impl Default for DeviceParams {
 impl DeviceParams {
     /// Every parameter at its default.
     pub fn defaults() -> DeviceParams {
-        DeviceParams {
-            values: PARAMS
-                .iter()
-                .map(|p| (p.key.to_string(), p.default.to_string()))
-                .collect(),
-        }
+        DeviceParams { values: PARAMS.iter().map(|p| (p.key.to_string(), p.default.to_string())).collect() }
     }
 
     /// Parameters as stored: unknown keys are ignored, missing or invalid ones (e.g. left by an
@@ -578,9 +521,7 @@ impl DeviceParams {
         for p in &PARAMS {
             if let Some(v) = stored.get(p.key) {
                 if check(p.rule, v).is_ok() && !(p.rule.is_coded() && v.trim().is_empty()) {
-                    params
-                        .values
-                        .insert(p.key.to_string(), stored_form(p.rule, v));
+                    params.values.insert(p.key.to_string(), stored_form(p.rule, v));
                 }
             }
         }
@@ -616,12 +557,7 @@ impl DeviceParams {
             }
         }
         if errors.is_empty() {
-            Ok(Applied {
-                params: next,
-                changed,
-                unknown,
-                blank,
-            })
+            Ok(Applied { params: next, changed, unknown, blank })
         } else {
             Err(ParamErrors { errors })
         }
@@ -656,11 +592,7 @@ impl DeviceParams {
         self.values
             .iter()
             .map(|(k, v)| {
-                let v = if DeviceParams::is_secret(k) && !v.is_empty() {
-                    "***".to_string()
-                } else {
-                    v.clone()
-                };
+                let v = if DeviceParams::is_secret(k) && !v.is_empty() { "***".to_string() } else { v.clone() };
                 (k.clone(), v)
             })
             .collect()
@@ -709,9 +641,7 @@ impl DeviceParams {
     }
 
     fn uint(&self, key: &str) -> u32 {
-        parse_uint(self.get(key))
-            .or_else(|| param(key).and_then(|p| parse_uint(p.default)))
-            .unwrap_or(0)
+        parse_uint(self.get(key)).or_else(|| param(key).and_then(|p| parse_uint(p.default))).unwrap_or(0)
     }
 
     /// `openDoorTimeDelayMs`: how long the relay holds the door open, in ms.
@@ -1065,16 +995,11 @@ mod tests {
     ];
 
     fn changes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
-        pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect()
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     fn rejects(key: &str, value: &str) -> String {
-        let err = DeviceParams::defaults()
-            .apply(&changes(&[(key, value)]))
-            .unwrap_err();
+        let err = DeviceParams::defaults().apply(&changes(&[(key, value)])).unwrap_err();
         assert_eq!(err.keys(), [key], "{key}={value:?}");
         err.errors[0].1.clone()
     }
@@ -1092,12 +1017,7 @@ mod tests {
         let defaults = DeviceParams::defaults();
         assert_eq!(defaults.as_map().len(), 72);
         for p in &PARAMS {
-            assert_eq!(
-                DeviceParams::validate(p.key, p.default),
-                Ok(()),
-                "default of {}",
-                p.key
-            );
+            assert_eq!(DeviceParams::validate(p.key, p.default), Ok(()), "default of {}", p.key);
         }
         assert_eq!(DeviceParams::from_stored(&BTreeMap::new()), defaults);
         assert_eq!(DeviceParams::from_stored(defaults.as_map()), defaults);
@@ -1182,31 +1102,14 @@ mod tests {
         let err = before.apply(&set).unwrap_err();
         assert_eq!(err.keys(), ["entranceSerialBaudRate", "recogIntervalTime"]);
         let text = err.to_string();
-        assert!(
-            text.starts_with("device parameters rejected, nothing was changed: "),
-            "{text}"
-        );
-        assert!(
-            text.contains(
-                "entranceSerialBaudRate \"96000\" is not a standard baud rate (1200, 2400"
-            ),
-            "{text}"
-        );
-        assert!(
-            text.contains("recogIntervalTime \"100\" must be a whole number from 0 to 99"),
-            "{text}"
-        );
+        assert!(text.starts_with("device parameters rejected, nothing was changed: "), "{text}");
+        assert!(text.contains("entranceSerialBaudRate \"96000\" is not a standard baud rate (1200, 2400"), "{text}");
+        assert!(text.contains("recogIntervalTime \"100\" must be a whole number from 0 to 99"), "{text}");
         assert_eq!(before, DeviceParams::defaults());
         let as_error: crate::Error = err.into();
-        assert!(
-            as_error
-                .to_string()
-                .starts_with("protocol: device parameters rejected")
-        );
+        assert!(as_error.to_string().starts_with("protocol: device parameters rejected"));
 
-        let ok = before
-            .apply(&changes(&[("voiceVolume", "7"), ("banner", "ok")]))
-            .unwrap();
+        let ok = before.apply(&changes(&[("voiceVolume", "7"), ("banner", "ok")])).unwrap();
         assert_eq!(ok.params.voice_volume(), 7);
         assert_eq!(ok.params.get("banner"), "ok");
         assert_eq!(ok.changed, ["banner", "voiceVolume"]);
@@ -1227,11 +1130,7 @@ mod tests {
             .unwrap();
         assert_eq!(applied.unknown, ["faceRecogEnable", "msgType"]);
         assert_eq!(applied.blank, ["entranceDirection", "voiceVolume"]);
-        assert_eq!(
-            applied.changed,
-            ["strangerDisplayContent"],
-            "texts may be cleared; equal values are no change"
-        );
+        assert_eq!(applied.changed, ["strangerDisplayContent"], "texts may be cleared; equal values are no change");
         assert_eq!(applied.params.voice_volume(), 5);
         assert_eq!(applied.params.stranger_display_content(), "");
     }
@@ -1239,50 +1138,25 @@ mod tests {
     #[test]
     fn each_kind_of_invalid_value_is_rejected() {
         assert_eq!(rejects("ntpEnable", "2"), "\"2\" must be 0 or 1");
-        assert_eq!(
-            rejects("playVoiceEnable", "true"),
-            "\"true\" must be 0 or 1"
-        );
-        assert_eq!(
-            rejects("irLiveLevel", "4"),
-            "\"4\" must be one of 0, 1, 2, 3"
-        );
-        assert_eq!(
-            rejects("entranceSerialInMode", "6"),
-            "\"6\" must be one of 0, 1, 2, 3, 4, 5"
-        );
-        assert_eq!(
-            rejects("voiceVolume", "11"),
-            "\"11\" must be a whole number from 0 to 10"
-        );
+        assert_eq!(rejects("playVoiceEnable", "true"), "\"true\" must be 0 or 1");
+        assert_eq!(rejects("irLiveLevel", "4"), "\"4\" must be one of 0, 1, 2, 3");
+        assert_eq!(rejects("entranceSerialInMode", "6"), "\"6\" must be one of 0, 1, 2, 3, 4, 5");
+        assert_eq!(rejects("voiceVolume", "11"), "\"11\" must be a whole number from 0 to 10");
         assert!(rejects("ntpCycle", "-1").contains("whole number from 0 to 24"));
         assert!(rejects("faceDetectBoxScore", "8.5").contains("whole number"));
         assert!(rejects("openDoorTimeDelayMs", "0").contains("from 1 to 60000"));
         assert!(rejects("openDoorTimeDelayMs", "60001").contains("from 1 to 60000"));
         assert!(rejects("openDoorTimeDelayMs", "99999999999").contains("whole number"));
         for bad in ["50", "29.9", "37.333", "abc", "37.", ".5", "-37"] {
-            assert!(
-                rejects("faceFeverTemperature", bad).contains("temperature from 30.0 to 45.0"),
-                "{bad}"
-            );
+            assert!(rejects("faceFeverTemperature", bad).contains("temperature from 30.0 to 45.0"), "{bad}");
         }
-        assert!(
-            rejects("displayTextContent", &"字".repeat(31))
-                .contains("is 31 characters long, at most 30")
-        );
+        assert!(rejects("displayTextContent", &"字".repeat(31)).contains("is 31 characters long, at most 30"));
         assert!(rejects("banner", &"x".repeat(257)).contains("at most 256"));
         assert!(rejects("strangerVoiceContent", "a\nb").contains("control characters"));
         assert!(rejects("devicePassword", "pass word").contains("printable ASCII, no spaces"));
         assert!(rejects("devicePassword", "密码").contains("printable ASCII"));
         assert!(rejects("devicePassword", &"1".repeat(17)).contains("at most 16"));
-        for bad in [
-            "25:00-26:00",
-            "9:00-10:00",
-            "21:56",
-            "21:60-22:00",
-            "21:56-21:56,22:00-23:00",
-            "aa:bb-cc:dd",
-        ] {
+        for bad in ["25:00-26:00", "9:00-10:00", "21:56", "21:60-22:00", "21:56-21:56,22:00-23:00", "aa:bb-cc:dd"] {
             assert!(rejects("wdrTimeSet1", bad).contains("HH:MM-HH:MM"), "{bad}");
         }
         assert!(rejects("entranceSerialBaudRate", "96000").contains("not a standard baud rate"));
@@ -1301,22 +1175,10 @@ mod tests {
 
     #[test]
     fn the_spec_examples_out_of_table_values() {
-        assert_eq!(
-            accepts("openDoorTimeDelayMs", "10000").open_door_time_delay_ms(),
-            10_000
-        );
-        assert_eq!(
-            accepts("faceFeverTemperature", "37.30").get("faceFeverTemperature"),
-            "37.30"
-        );
-        assert_eq!(
-            accepts("ntpAddress", "http://www.baidu.com").ntp_server(),
-            "www.baidu.com"
-        );
-        assert_eq!(
-            accepts("ntpAddress", "192.168.1.1").ntp_server(),
-            "192.168.1.1"
-        );
+        assert_eq!(accepts("openDoorTimeDelayMs", "10000").open_door_time_delay_ms(), 10_000);
+        assert_eq!(accepts("faceFeverTemperature", "37.30").get("faceFeverTemperature"), "37.30");
+        assert_eq!(accepts("ntpAddress", "http://www.baidu.com").ntp_server(), "www.baidu.com");
+        assert_eq!(accepts("ntpAddress", "192.168.1.1").ntp_server(), "192.168.1.1");
         rejects("entranceSerialBaudRate", "96000");
         // The longer forms of timeZone the spec does not rule out.
         assert_eq!(accepts("timeZone", "UTC+8").time_zone_hours(), 8);
@@ -1329,10 +1191,7 @@ mod tests {
         assert_eq!(accepts("passTime", &long).pass_time(), long);
         // The table's own example has 7 semicolons; its structure is crate::access's to judge.
         let table_example = "06:00-09:00,18:00-21:00;;;;;;;06:00-09:00,18:00-21:00";
-        assert_eq!(
-            accepts("passTime", table_example).pass_time(),
-            table_example
-        );
+        assert_eq!(accepts("passTime", table_example).pass_time(), table_example);
     }
 
     #[test]
@@ -1355,34 +1214,17 @@ mod tests {
 
     #[test]
     fn secrets_are_recognised_and_redacted() {
-        for key in [
-            "devicePassword",
-            "wirelessPassword",
-            "loginKey",
-            "deviceKey",
-            "password",
-            "apiSecret",
-        ] {
+        for key in ["devicePassword", "wirelessPassword", "loginKey", "deviceKey", "password", "apiSecret"] {
             assert!(DeviceParams::is_secret(key), "{key}");
         }
-        for key in [
-            "voiceVolume",
-            "updateKey",
-            "banner",
-            "registerVoiceContent",
-            "idNumber",
-        ] {
+        for key in ["voiceVolume", "updateKey", "banner", "registerVoiceContent", "idNumber"] {
             assert!(!DeviceParams::is_secret(key), "{key}");
         }
         let p = accepts("devicePassword", "s3cret!");
         let log = p.for_log();
         assert_eq!(log["devicePassword"], "***");
         assert_eq!(log["voiceVolume"], "5");
-        assert_eq!(
-            DeviceParams::defaults().for_log()["devicePassword"],
-            "",
-            "an empty secret stays visibly empty"
-        );
+        assert_eq!(DeviceParams::defaults().for_log()["devicePassword"], "", "an empty secret stays visibly empty");
     }
 
     #[test]
@@ -1391,11 +1233,7 @@ mod tests {
         id.login_key = "k".into();
         let fields = DeviceParams::defaults().to_upload(&id);
         assert_eq!(fields.len(), 3 + 72 + 17);
-        for key in ["msgType", "deviceNo", "version"]
-            .iter()
-            .chain(TABLE.iter())
-            .chain(UPLOAD_ONLY.iter())
-        {
+        for key in ["msgType", "deviceNo", "version"].iter().chain(TABLE.iter()).chain(UPLOAD_ONLY.iter()) {
             assert!(fields.contains_key(*key), "{key} missing");
         }
         assert_eq!(fields["msgType"], "uploadDevInfo");

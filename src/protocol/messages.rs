@@ -235,10 +235,7 @@ message!(KeepAlive, "keepAlive");
 impl KeepAlive {
     /// A heartbeat of this device.
     pub fn new(device_no: &str) -> KeepAlive {
-        KeepAlive {
-            msg_type: Self::MSG_TYPES[0].to_string(),
-            device_no: device_no.to_string(),
-        }
+        KeepAlive { msg_type: Self::MSG_TYPES[0].to_string(), device_no: device_no.to_string() }
     }
 }
 
@@ -277,19 +274,13 @@ pub struct PollReq {
 impl PollReq {
     /// A poll request with the given msgType.
     pub fn new(msg_type: &str, device_no: &str, version: &str) -> PollReq {
-        PollReq {
-            msg_type: msg_type.to_string(),
-            device_no: device_no.to_string(),
-            version: version.to_string(),
-        }
+        PollReq { msg_type: msg_type.to_string(), device_no: device_no.to_string(), version: version.to_string() }
     }
 
     /// The poll request of a polled service; `None` for services that do not poll
     /// (heartbeat, uploadDevInfo, record).
     pub fn for_service(service: Service, device_no: &str, version: &str) -> Option<PollReq> {
-        service
-            .poll_msg_type()
-            .map(|t| PollReq::new(t, device_no, version))
+        service.poll_msg_type().map(|t| PollReq::new(t, device_no, version))
     }
 }
 
@@ -383,13 +374,7 @@ pub struct CommandResult {
 
 impl CommandResult {
     /// A result with the given msgType and echoed msgID.
-    pub fn new(
-        msg_type: &str,
-        msg_id: &str,
-        device_no: &str,
-        code: ErrorCode,
-        msg: &str,
-    ) -> CommandResult {
+    pub fn new(msg_type: &str, msg_id: &str, device_no: &str, code: ErrorCode, msg: &str) -> CommandResult {
         CommandResult {
             msg_type: msg_type.to_string(),
             msg_id: msg_id.to_string(),
@@ -502,11 +487,7 @@ pub struct SetDevInfoCommand {
     #[serde(flatten)]
     pub params: BTreeMap<String, String>,
 }
-command!(
-    SetDevInfoCommand,
-    is_online_set_dev_info,
-    "onlineSetDevInfoResp"
-);
+command!(SetDevInfoCommand, is_online_set_dev_info, "onlineSetDevInfoResp");
 
 /// `onlineSetDevInfoResp` result; `param` has no format in the spec.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -522,17 +503,8 @@ message!(SetDevInfoResult, "onlineSetDevInfoResp");
 
 impl SetDevInfoResult {
     /// A setDevInfo result for a command.
-    pub fn new(
-        cmd: &SetDevInfoCommand,
-        device_no: &str,
-        code: ErrorCode,
-        msg: &str,
-        param: &str,
-    ) -> SetDevInfoResult {
-        SetDevInfoResult {
-            result: cmd.result(device_no, code, msg),
-            param: param.to_string(),
-        }
+    pub fn new(cmd: &SetDevInfoCommand, device_no: &str, code: ErrorCode, msg: &str, param: &str) -> SetDevInfoResult {
+        SetDevInfoResult { result: cmd.result(device_no, code, msg), param: param.to_string() }
     }
 }
 
@@ -583,12 +555,7 @@ pub struct SetTimeCommand {
     /// Local time `yyyy-MM-dd HH:mm:ss.S`; see [`super::time::parse_set_time`].
     pub time_stamp: String,
 }
-command!(
-    SetTimeCommand,
-    is_online_set_time,
-    "onlineSetTimeResp",
-    "onlineOpenResp"
-);
+command!(SetTimeCommand, is_online_set_time, "onlineSetTimeResp", "onlineOpenResp");
 
 // ---------------------------------------------------------------------------------------------
 // person/operate
@@ -799,11 +766,7 @@ impl PersonInfo {
         ]
         .into_iter()
         .filter(|(_, _, photo)| !photo.is_empty())
-        .map(|(slot, id, photo)| PhotoField {
-            slot,
-            photo_id: id,
-            base64: photo,
-        })
+        .map(|(slot, id, photo)| PhotoField { slot, photo_id: id, base64: photo })
         .collect()
     }
 
@@ -844,11 +807,7 @@ pub struct PersonOperateCommand {
     #[serde(rename = "personInfoData", alias = "PersonInfoData")]
     pub persons: Vec<PersonInfo>,
 }
-command!(
-    PersonOperateCommand,
-    is_register_person_info,
-    "registerPersonInfoResp"
-);
+command!(PersonOperateCommand, is_register_person_info, "registerPersonInfoResp");
 
 // ---------------------------------------------------------------------------------------------
 // person/count
@@ -865,17 +824,10 @@ pub struct PersonCountCommand {
     /// Device number.
     pub device_no: String,
     /// "1": report the count.
-    #[serde(
-        rename = "isonlineGetRegisterCount",
-        alias = "isOnlineGetRegisterCount"
-    )]
+    #[serde(rename = "isonlineGetRegisterCount", alias = "isOnlineGetRegisterCount")]
     pub is_online_get_register_count: String,
 }
-command!(
-    PersonCountCommand,
-    is_online_get_register_count,
-    "onlineGetRegisterCountResp"
-);
+command!(PersonCountCommand, is_online_get_register_count, "onlineGetRegisterCountResp");
 
 /// `onlineGetRegisterCountResp` result with `personNum`.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -898,10 +850,7 @@ impl PersonCountResult {
         msg: &str,
         person_num: u64,
     ) -> PersonCountResult {
-        PersonCountResult {
-            result: cmd.result(device_no, code, msg),
-            person_num: person_num.to_string(),
-        }
+        PersonCountResult { result: cmd.result(device_no, code, msg), person_num: person_num.to_string() }
     }
 }
 
@@ -923,11 +872,7 @@ pub struct PersonInfoCommand {
     #[serde(rename = "isonlineGetRegister", alias = "isOnlineGetRegister")]
     pub is_online_get_register: String,
 }
-command!(
-    PersonInfoCommand,
-    is_online_get_register,
-    "onlineGetRegisterResp"
-);
+command!(PersonInfoCommand, is_online_get_register, "onlineGetRegisterResp");
 
 /// Where an item of a streamed upload (person/info, face/get) stands.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
@@ -995,31 +940,19 @@ pub struct PersonInfoItem {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub register_photo1: String,
     /// Numeric ID of photo 1.
-    #[serde(
-        rename = "registerPhotoID1",
-        alias = "RegisterPhotoID1",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "registerPhotoID1", alias = "RegisterPhotoID1", skip_serializing_if = "String::is_empty")]
     pub register_photo_id1: String,
     /// Photo 2, Base64.
     #[serde(skip_serializing_if = "String::is_empty")]
     pub register_photo2: String,
     /// Numeric ID of photo 2 (tables: `RegisterPhotoID2`).
-    #[serde(
-        rename = "registerPhotoID2",
-        alias = "RegisterPhotoID2",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "registerPhotoID2", alias = "RegisterPhotoID2", skip_serializing_if = "String::is_empty")]
     pub register_photo_id2: String,
     /// Photo 3, Base64 (tables: `RegisterPhoto3`).
     #[serde(alias = "RegisterPhoto3", skip_serializing_if = "String::is_empty")]
     pub register_photo3: String,
     /// Numeric ID of photo 3.
-    #[serde(
-        rename = "registerPhotoID3",
-        alias = "RegisterPhotoID3",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "registerPhotoID3", alias = "RegisterPhotoID3", skip_serializing_if = "String::is_empty")]
     pub register_photo_id3: String,
     /// Personal announcement mode "0".."5".
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -1040,16 +973,10 @@ pub struct PersonInfoItem {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub display_name_sex_enable: String,
     /// Personal display text before the name.
-    #[serde(
-        rename = "visitordisplayTextBeforeName",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "visitordisplayTextBeforeName", skip_serializing_if = "String::is_empty")]
     pub visitordisplay_text_before_name: String,
     /// Personal display text after the name.
-    #[serde(
-        rename = "visitordisplayText",
-        skip_serializing_if = "String::is_empty"
-    )]
+    #[serde(rename = "visitordisplayText", skip_serializing_if = "String::is_empty")]
     pub visitordisplay_text: String,
     /// Monday's pass windows `HH_MM,HH_MM,...`; "" is all day.
     #[serde(skip_serializing_if = "String::is_empty")]
@@ -1073,11 +1000,7 @@ pub struct PersonInfoItem {
     #[serde(skip_serializing_if = "String::is_empty")]
     pub pass_time7: String,
 }
-message!(
-    PersonInfoItem,
-    "onlineGetRegisterResp",
-    "onlineGetRegisterInfoResp"
-);
+message!(PersonInfoItem, "onlineGetRegisterResp", "onlineGetRegisterInfoResp");
 
 impl PersonInfoItem {
     /// The upload of one stored person with its photos (Base64-encoded here).
@@ -1334,10 +1257,7 @@ impl UploadRecord {
     /// A record from its fields by spec key (e.g. as stored); unknown keys are ignored and
     /// missing ones are "".
     pub fn from_fields(fields: &BTreeMap<String, String>) -> UploadRecord {
-        let map = fields
-            .iter()
-            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-            .collect();
+        let map = fields.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
         // Every field is a defaulted String, so a map of strings always fits.
         serde_json::from_value(serde_json::Value::Object(map)).unwrap_or_default()
     }
@@ -1435,17 +1355,8 @@ message!(PhotoResult, "onlineGetPhotoResp");
 
 impl PhotoResult {
     /// A photo result for a command; the JPEG (if any) is Base64-encoded here.
-    pub fn new(
-        cmd: &PhotoCommand,
-        device_no: &str,
-        code: ErrorCode,
-        msg: &str,
-        jpeg: Option<&[u8]>,
-    ) -> PhotoResult {
-        PhotoResult {
-            result: cmd.result(device_no, code, msg),
-            photo: jpeg.map(encode_base64).unwrap_or_default(),
-        }
+    pub fn new(cmd: &PhotoCommand, device_no: &str, code: ErrorCode, msg: &str, jpeg: Option<&[u8]>) -> PhotoResult {
+        PhotoResult { result: cmd.result(device_no, code, msg), photo: jpeg.map(encode_base64).unwrap_or_default() }
     }
 }
 
@@ -1467,11 +1378,7 @@ pub struct ClearRecordsCommand {
     #[serde(rename = "isonlineDeleteRecord", alias = "isOnlineDeleteRecord")]
     pub is_online_delete_record: String,
 }
-command!(
-    ClearRecordsCommand,
-    is_online_delete_record,
-    "onlineDeleteSnapRecordResp"
-);
+command!(ClearRecordsCommand, is_online_delete_record, "onlineDeleteSnapRecordResp");
 
 // ---------------------------------------------------------------------------------------------
 // face/get
@@ -1499,11 +1406,7 @@ pub struct GetRecordsCommand {
     /// Filter by person number.
     pub id_number: String,
 }
-command!(
-    GetRecordsCommand,
-    is_online_get_record,
-    "onlineGetRecordResp"
-);
+command!(GetRecordsCommand, is_online_get_record, "onlineGetRecordResp");
 
 /// `onlineGetRecordResp` item: one stored record (device → cloud), the face/get table's fields.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -1677,9 +1580,7 @@ mod tests {
                 }
             }
             Value::Array(items) => {
-                let got = actual
-                    .as_array()
-                    .unwrap_or_else(|| panic!("{path} is not an array"));
+                let got = actual.as_array().unwrap_or_else(|| panic!("{path} is not an array"));
                 assert_eq!(items.len(), got.len(), "{path} length");
                 for (i, item) in items.iter().enumerate() {
                     assert_subset(item, got.get(i), &format!("{path}[{i}]"), ignored);
@@ -1707,20 +1608,12 @@ mod tests {
     }
 
     fn keys(value: &Value) -> Vec<&str> {
-        value
-            .as_object()
-            .unwrap()
-            .keys()
-            .map(String::as_str)
-            .collect()
+        value.as_object().unwrap().keys().map(String::as_str).collect()
     }
 
     fn assert_has_keys(value: &Value, required: &[&str]) {
         for k in required {
-            assert!(
-                value.get(*k).is_some_and(Value::is_string),
-                "required field {k} missing in {value}"
-            );
+            assert!(value.get(*k).is_some_and(Value::is_string), "required field {k} missing in {value}");
         }
     }
 
@@ -1734,21 +1627,9 @@ mod tests {
             software: reg.software_version.clone(),
             algorithm: reg.alg_version.clone(),
         };
-        let built = Register::new(
-            "1683800000106",
-            1_508_845_817,
-            "e10adc3949ba59abbe56e057f20f883e",
-            &versions,
-        );
+        let built = Register::new("1683800000106", 1_508_845_817, "e10adc3949ba59abbe56e057f20f883e", &versions);
         assert_eq!(built.sign, "847550488CB351F48D00C84AE2D3ED24");
-        assert_eq!(
-            Register {
-                sign: reg.sign.clone(),
-                ..built.clone()
-            },
-            reg,
-            "all but the spec's broken sign match"
-        );
+        assert_eq!(Register { sign: reg.sign.clone(), ..built.clone() }, reg, "all but the spec's broken sign match");
         let out: Value = serde_json::from_slice(&encode(&built)).unwrap();
         assert_has_keys(
             &out,
@@ -1777,10 +1658,7 @@ mod tests {
         assert_eq!(ka, KeepAlive::new("FaceDevice001"));
         assert_eq!(keys(&out), ["deviceNo", "msgType"]);
         let (resp, _) = round_trip::<KeepAliveResp>(example!("04_keep_alive_resp"), &[]);
-        assert_eq!(
-            (resp.register_time.as_str(), resp.error_code.as_str()),
-            ("", "")
-        );
+        assert_eq!((resp.register_time.as_str(), resp.error_code.as_str()), ("", ""));
     }
 
     #[test]
@@ -1804,11 +1682,7 @@ mod tests {
             let built = PollReq::for_service(service, "FaceDevice001", PROTOCOL_VERSION).unwrap();
             assert_eq!(req, built, "{service}");
             let out: Value = serde_json::from_slice(&encode(&built)).unwrap();
-            assert_eq!(
-                out,
-                serde_json::from_slice::<Value>(body).unwrap(),
-                "{service}"
-            );
+            assert_eq!(out, serde_json::from_slice::<Value>(body).unwrap(), "{service}");
         }
         for service in [Service::Heartbeat, Service::UploadDevInfo, Service::Record] {
             assert!(PollReq::for_service(service, "d", "V1.0").is_none());
@@ -1833,47 +1707,31 @@ mod tests {
 
     #[test]
     fn device_command_examples() {
-        let open: OpenCommand =
-            check_result(example!("06_open_command"), example!("07_open_result"));
+        let open: OpenCommand = check_result(example!("06_open_command"), example!("07_open_result"));
         assert!(open.requested());
         assert_eq!(open.msg, "欢迎光临");
 
-        let update: UpdateCommand =
-            check_result(example!("09_update_command"), example!("10_update_result"));
+        let update: UpdateCommand = check_result(example!("09_update_command"), example!("10_update_result"));
         assert!(update.requested());
         assert_eq!(update.expected_length(), Some(457_803));
         assert_eq!(update.update_url, "https:// ip:port /deviceFirmware/");
 
-        let reboot: RebootCommand =
-            check_result(example!("12_reboot_command"), example!("13_reboot_result"));
+        let reboot: RebootCommand = check_result(example!("12_reboot_command"), example!("13_reboot_result"));
         assert!(reboot.requested());
 
-        let broadcast: BroadcastCommand = check_result(
-            example!("20_broadcast_command"),
-            example!("21_broadcast_result"),
-        );
-        assert_eq!(
-            (broadcast.voice_msg.as_str(), broadcast.display_msg.as_str()),
-            ("欢迎光临", "欢迎光临")
-        );
+        let broadcast: BroadcastCommand =
+            check_result(example!("20_broadcast_command"), example!("21_broadcast_result"));
+        assert_eq!((broadcast.voice_msg.as_str(), broadcast.display_msg.as_str()), ("欢迎光临", "欢迎光临"));
         assert_eq!(broadcast.wg_data, "");
 
         // The spec's setTime example carries the open command's msgType (§3.5.1).
-        let set_time: SetTimeCommand = check_result(
-            example!("23_set_time_command"),
-            example!("24_set_time_result"),
-        );
+        let set_time: SetTimeCommand = check_result(example!("23_set_time_command"), example!("24_set_time_result"));
         assert_eq!(set_time.msg_type, "onlineOpenResp");
-        assert_eq!(
-            set_time.result("d", ErrorCode::Ok, "").msg_type,
-            "onlineSetTimeResp"
-        );
+        assert_eq!(set_time.result("d", ErrorCode::Ok, "").msg_type, "onlineSetTimeResp");
         assert_eq!(set_time.time_stamp, "2020-04-09 12:01:20.0");
 
-        let clear: ClearRecordsCommand = check_result(
-            example!("41_clear_records_command"),
-            example!("42_clear_records_result"),
-        );
+        let clear: ClearRecordsCommand =
+            check_result(example!("41_clear_records_command"), example!("42_clear_records_result"));
         assert!(clear.requested());
     }
 
@@ -1882,40 +1740,25 @@ mod tests {
         let (cmd, _) = round_trip::<SetDevInfoCommand>(example!("15_set_dev_info_command"), &[]);
         assert!(cmd.requested());
         assert_eq!(cmd.params.len(), 58);
-        assert!(
-            !cmd.params.contains_key("msgID") && !cmd.params.contains_key("isOnlineSetDevInfo")
-        );
+        assert!(!cmd.params.contains_key("msgID") && !cmd.params.contains_key("isOnlineSetDevInfo"));
         assert_eq!(cmd.params["faceRFIDCardEnable"], "0");
         // The example's 96000 baud is the one value rejected (see devinfo's module notes).
         let err = DeviceParams::defaults().apply(&cmd.params).unwrap_err();
         assert_eq!(err.keys(), ["entranceSerialBaudRate"]);
 
-        let expected: SetDevInfoResult =
-            decode_message(example!("16_set_dev_info_result")).unwrap();
+        let expected: SetDevInfoResult = decode_message(example!("16_set_dev_info_result")).unwrap();
         let built = SetDevInfoResult::new(&cmd, "FaceDevice001", ErrorCode::Ok, "操作成功", "");
-        let built = SetDevInfoResult {
-            result: CommandResult {
-                msg_id: "000002".into(),
-                ..built.result
-            },
-            ..built
-        };
+        let built = SetDevInfoResult { result: CommandResult { msg_id: "000002".into(), ..built.result }, ..built };
         assert_eq!(built, expected);
         let out: Value = serde_json::from_slice(&encode(&built)).unwrap();
-        assert_has_keys(
-            &out,
-            &["msgType", "msgID", "deviceNo", "errorCode", "msg", "param"],
-        );
+        assert_has_keys(&out, &["msgType", "msgID", "deviceNo", "errorCode", "msg", "param"]);
         round_trip::<SetDevInfoResult>(example!("16_set_dev_info_result"), &[]);
     }
 
     #[test]
     fn upload_dev_info_examples() {
         let (info, out) = round_trip::<UploadDevInfo>(example!("17_upload_dev_info"), &[]);
-        assert_eq!(
-            out,
-            serde_json::from_slice::<Value>(example!("17_upload_dev_info")).unwrap()
-        );
+        assert_eq!(out, serde_json::from_slice::<Value>(example!("17_upload_dev_info")).unwrap());
         // The example's parameters are all acceptable; its 27 undefined keys and the
         // upload-only fields are reported as unknown.
         let applied = DeviceParams::defaults().apply(&info.fields).unwrap();
@@ -1929,8 +1772,7 @@ mod tests {
 
     #[test]
     fn person_operate_examples() {
-        let (cmd, _) =
-            round_trip::<PersonOperateCommand>(example!("26_person_operate_command"), &[]);
+        let (cmd, _) = round_trip::<PersonOperateCommand>(example!("26_person_operate_command"), &[]);
         assert!(cmd.requested());
         assert_eq!(cmd.register_interval, "1");
         let p = &cmd.persons[0];
@@ -1944,33 +1786,14 @@ mod tests {
         assert_eq!(person.pass_times[6], "00_00,23_59");
         assert_eq!(person.extra["sex"], "男");
         assert_eq!(person.extra["visitordisplayText"], "欢迎您的参观");
-        assert!(
-            !person.extra.contains_key("address"),
-            "empty fields are not kept"
-        );
+        assert!(!person.extra.contains_key("address"), "empty fields are not kept");
         let photos = p.photo_fields();
-        assert_eq!(
-            photos,
-            [PhotoField {
-                slot: 1,
-                photo_id: "1",
-                base64: "base64 jpg"
-            }]
-        );
+        assert_eq!(photos, [PhotoField { slot: 1, photo_id: "1", base64: "base64 jpg" }]);
         let err = p.decode_photos().unwrap_err().to_string();
         assert!(err.contains("registerPhoto1 of person 2001"), "{err}");
 
-        let bad = PersonInfo {
-            priority: "7".into(),
-            id_number: "5".into(),
-            ..PersonInfo::default()
-        };
-        assert!(
-            bad.to_person()
-                .unwrap_err()
-                .to_string()
-                .contains("person 5: priority \"7\"")
-        );
+        let bad = PersonInfo { priority: "7".into(), id_number: "5".into(), ..PersonInfo::default() };
+        assert!(bad.to_person().unwrap_err().to_string().contains("person 5: priority \"7\""));
 
         check_result::<PersonOperateCommand>(
             example!("26_person_operate_command"),
@@ -1982,23 +1805,9 @@ mod tests {
     fn person_count_examples() {
         let (cmd, _) = round_trip::<PersonCountCommand>(example!("29_person_count_command"), &[]);
         assert!(cmd.requested());
-        let (expected, out) =
-            round_trip::<PersonCountResult>(example!("30_person_count_result"), &[]);
-        assert_eq!(
-            PersonCountResult::new(&cmd, "FaceDevice001", ErrorCode::Ok, "操作成功", 1000),
-            expected
-        );
-        assert_has_keys(
-            &out,
-            &[
-                "msgType",
-                "msgID",
-                "deviceNo",
-                "errorCode",
-                "msg",
-                "personNum",
-            ],
-        );
+        let (expected, out) = round_trip::<PersonCountResult>(example!("30_person_count_result"), &[]);
+        assert_eq!(PersonCountResult::new(&cmd, "FaceDevice001", ErrorCode::Ok, "操作成功", 1000), expected);
+        assert_has_keys(&out, &["msgType", "msgID", "deviceNo", "errorCode", "msg", "personNum"]);
     }
 
     #[test]
@@ -2008,10 +1817,7 @@ mod tests {
         // The example's msgType onlineGetRegisterInfoResp is accepted.
         let (item, _) = round_trip::<PersonInfoItem>(example!("33_person_info_item"), &[]);
         assert_eq!(item.msg_type, "onlineGetRegisterInfoResp");
-        assert_eq!(
-            (item.index.as_str(), item.person_num.as_str()),
-            ("999", "1000")
-        );
+        assert_eq!((item.index.as_str(), item.person_num.as_str()), ("999", "1000"));
         let (ack, _) = round_trip::<PersonInfoAck>(example!("34_person_info_ack"), &[]);
         assert!(ack.acknowledges(999));
         assert!(!ack.acknowledges(998));
@@ -2021,9 +1827,7 @@ mod tests {
         let mut person = operate.persons[0].to_person().unwrap();
         person.valid_start = "2019_8_9".into();
         person.valid_end = "2029_8_9".into();
-        person
-            .extra
-            .insert("birthday".into(), "1997 年 4 月 3 日".into());
+        person.extra.insert("birthday".into(), "1997 年 4 月 3 日".into());
         let header = ItemHeader {
             msg_id: "000002".into(),
             device_no: "FaceDevice001".into(),
@@ -2031,16 +1835,9 @@ mod tests {
             total: 1000,
             index: 999,
         };
-        let photo = PersonPhoto {
-            slot: 2,
-            photo_id: "654322".into(),
-            jpeg: vec![0xff, 0xd8, 0xff],
-        };
+        let photo = PersonPhoto { slot: 2, photo_id: "654322".into(), jpeg: vec![0xff, 0xd8, 0xff] };
         let built = PersonInfoItem::new(&header, &person, std::slice::from_ref(&photo));
-        assert_eq!(
-            built.msg_type, "onlineGetRegisterResp",
-            "the table's msgType is sent"
-        );
+        assert_eq!(built.msg_type, "onlineGetRegisterResp", "the table's msgType is sent");
         let out: Value = serde_json::from_slice(&encode(&built)).unwrap();
         assert!(only_strings(&out));
         let example: Value = serde_json::from_slice(example!("33_person_info_item")).unwrap();
@@ -2048,13 +1845,7 @@ mod tests {
             &example,
             Some(&out),
             "",
-            &[
-                "msgType",
-                "registerPhoto1",
-                "registerPhotoID1",
-                "registerPhoto2",
-                "registerPhotoID2",
-            ],
+            &["msgType", "registerPhoto1", "registerPhotoID1", "registerPhoto2", "registerPhotoID2"],
         );
         assert_eq!(out["registerPhoto2"], "/9j/");
         assert_eq!(out["registerPhotoID2"], "654322");
@@ -2117,14 +1908,7 @@ mod tests {
         let (resp, _) = round_trip::<UploadRecordResp>(example!("36_upload_record_resp"), &[]);
         assert_eq!(resp.msg_id, "1001");
         assert_eq!(resp.control(), Some(true));
-        assert_eq!(
-            UploadRecordResp {
-                control_state: "CLOSE".into(),
-                ..resp.clone()
-            }
-            .control(),
-            Some(false)
-        );
+        assert_eq!(UploadRecordResp { control_state: "CLOSE".into(), ..resp.clone() }.control(), Some(false));
         assert_eq!(UploadRecordResp::default().control(), None);
     }
 
@@ -2134,23 +1918,11 @@ mod tests {
         assert!(cmd.requested());
         assert_eq!(cmd.photo_type, "0");
         let (expected, _) = round_trip::<PhotoResult>(example!("39_photo_result"), &[]);
-        assert_eq!(
-            PhotoResult::new(&cmd, "FaceDevice001", ErrorCode::Ok, "操作成功", None),
-            expected
-        );
-        let with = PhotoResult::new(
-            &cmd,
-            "d",
-            ErrorCode::Ok,
-            "",
-            Some(&[0xfe, 0x03, 0x01, 0x00, 0x02]),
-        );
+        assert_eq!(PhotoResult::new(&cmd, "FaceDevice001", ErrorCode::Ok, "操作成功", None), expected);
+        let with = PhotoResult::new(&cmd, "d", ErrorCode::Ok, "", Some(&[0xfe, 0x03, 0x01, 0x00, 0x02]));
         assert_eq!(with.photo, "/gMBAAI=");
         let out: Value = serde_json::from_slice(&encode(&with)).unwrap();
-        assert_has_keys(
-            &out,
-            &["msgType", "msgID", "deviceNo", "errorCode", "msg", "photo"],
-        );
+        assert_has_keys(&out, &["msgType", "msgID", "deviceNo", "errorCode", "msg", "photo"]);
     }
 
     #[test]
@@ -2201,10 +1973,7 @@ mod tests {
                 "recognitionPhoto",
             ],
         );
-        assert_eq!(
-            (out["recordNum"].as_str(), out["index"].as_str()),
-            (Some("1000"), Some("999"))
-        );
+        assert_eq!((out["recordNum"].as_str(), out["index"].as_str()), (Some("1000"), Some("999")));
     }
 
     #[test]
@@ -2213,13 +1982,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/protocol/testdata");
         let count = std::fs::read_dir(dir)
             .unwrap()
-            .filter(|e| {
-                e.as_ref()
-                    .unwrap()
-                    .path()
-                    .extension()
-                    .is_some_and(|x| x == "json")
-            })
+            .filter(|e| e.as_ref().unwrap().path().extension().is_some_and(|x| x == "json"))
             .count();
         assert_eq!(count, 46);
     }
@@ -2228,7 +1991,8 @@ mod tests {
     fn quirky_spec_variants_decode() {
         // As printed in the spec before cleaning (where it is still JSON): trailing-space keys,
         // values with stray spaces, a number flag, a duplicate key.
-        let reboot = br#"{"msgType ":" onlineRebootResp","msgID":"000002","deviceNo":"FaceDevice001","isOnlineReboot":"1"}"#;
+        let reboot =
+            br#"{"msgType ":" onlineRebootResp","msgID":"000002","deviceNo":"FaceDevice001","isOnlineReboot":"1"}"#;
         assert!(decode_message::<RebootCommand>(reboot).unwrap().requested());
         let broadcast = r#"{"msgType":"onlineBroadcastResp","msgID":"000002","deviceNo":"FaceDevice001",
             "isonlineBroadcast":"1","voiceMsg ":"欢迎光临","displayMsg":"欢迎光临"}"#;
@@ -2250,19 +2014,11 @@ mod tests {
         assert_eq!(rec.visitor_voice_text, "欢迎光临");
         assert_eq!(rec.recognition_photo, "");
         let resp = br#"{"msgType":"uploadRecordResp ","msgID":"1001","errorCode":"100","controlState":" open "}"#;
-        assert_eq!(
-            decode_message::<UploadRecordResp>(resp).unwrap().control(),
-            Some(true)
-        );
-        let dev_info =
-            br#"{"msgType":" uploadDevInfoResp ","deviceNo":"FaceDevice001","errorCode":"100"}"#;
+        assert_eq!(decode_message::<UploadRecordResp>(resp).unwrap().control(), Some(true));
+        let dev_info = br#"{"msgType":" uploadDevInfoResp ","deviceNo":"FaceDevice001","errorCode":"100"}"#;
         assert!(decode_message::<UploadDevInfoResp>(dev_info).is_ok());
-        let keep_alive =
-            br#"{"msgType":"keepAliveResp","registerTime":"1536811918 ","errorCode":100}"#;
+        let keep_alive = br#"{"msgType":"keepAliveResp","registerTime":"1536811918 ","errorCode":100}"#;
         let ka: KeepAliveResp = decode_message(keep_alive).unwrap();
-        assert_eq!(
-            (ka.register_time.as_str(), ka.error_code.as_str()),
-            ("1536811918", "100")
-        );
+        assert_eq!((ka.register_time.as_str(), ka.error_code.as_str()), ("1536811918", "100"));
     }
 }

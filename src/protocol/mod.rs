@@ -150,25 +150,14 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
 /// Decodes a body leniently into `T` and checks that its `msgType` is one `T` is known by.
 pub fn decode_message<T: DeserializeOwned + Message>(body: &[u8]) -> Result<T, DecodeError> {
     let map = parse_object(body)?;
-    let expected = || {
-        T::MSG_TYPES
-            .iter()
-            .map(|t| format!("\"{t}\""))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
+    let expected = || T::MSG_TYPES.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" or ");
     match map.get("msgType") {
         Some(Value::String(found)) if T::MSG_TYPES.contains(&found.as_str()) => {}
         Some(Value::String(found)) if !found.is_empty() => {
-            return Err(DecodeError::WrongMsgType {
-                expected: expected(),
-                found: found.clone(),
-            });
+            return Err(DecodeError::WrongMsgType { expected: expected(), found: found.clone() });
         }
         Some(Value::String(_)) | None => {
-            return Err(DecodeError::MissingMsgType {
-                expected: expected(),
-            });
+            return Err(DecodeError::MissingMsgType { expected: expected() });
         }
         Some(other) => {
             return Err(DecodeError::Field {
@@ -188,10 +177,7 @@ pub fn encode<T: serde::Serialize>(msg: &T) -> Vec<u8> {
     #[cfg(debug_assertions)]
     {
         let value = serde_json::to_value(msg).expect("outgoing messages serialise to JSON");
-        debug_assert!(
-            only_strings(&value),
-            "outgoing message holds a non-string value: {value}"
-        );
+        debug_assert!(only_strings(&value), "outgoing message holds a non-string value: {value}");
     }
     // Serialising structs of strings and string maps cannot fail.
     serde_json::to_vec(msg).expect("outgoing messages serialise to JSON")
@@ -205,10 +191,7 @@ pub fn msg_type(body: &[u8]) -> Option<String> {
     let Ok(Raw::Object(fields)) = serde_json::from_slice::<Raw>(body) else {
         return None;
     };
-    let found = fields
-        .into_iter()
-        .rev()
-        .find(|(k, _)| k.trim() == "msgType")?;
+    let found = fields.into_iter().rev().find(|(k, _)| k.trim() == "msgType")?;
     match normalise(found.1, "msgType") {
         Ok(Some(Value::String(s))) if !s.is_empty() => Some(s),
         _ => None,
@@ -277,10 +260,7 @@ fn describe_misplaced(key: &str, value: &Value) -> DecodeError {
                         if matches!(inner, Value::Array(_) | Value::Object(_)) {
                             return DecodeError::Field {
                                 path: format!("{key}[{i}].{field}"),
-                                problem: format!(
-                                    "is {} where a string is due",
-                                    kind_with_article(inner)
-                                ),
+                                problem: format!("is {} where a string is due", kind_with_article(inner)),
                             };
                         }
                     }
@@ -344,10 +324,7 @@ fn keeps_spaces(key: &str) -> bool {
 
 /// The canonical spelling of a trimmed key.
 fn canonical_key(key: &str) -> String {
-    CASE_VARIANT_KEYS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(key))
-        .map_or_else(|| key.to_string(), |k| (*k).to_string())
+    CASE_VARIANT_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key)).map_or_else(|| key.to_string(), |k| (*k).to_string())
 }
 
 /// Normalises a parsed value found under `key` ("" at the top); `None` means absent (null).
@@ -360,11 +337,7 @@ fn normalise(raw: Raw, key: &str) -> Result<Option<Value>, DecodeError> {
             if key == PERSON_INFO_DATA {
                 return person_info_from_text(&s);
             }
-            if keeps_spaces(key) {
-                Value::String(s)
-            } else {
-                Value::String(s.trim().to_string())
-            }
+            if keeps_spaces(key) { Value::String(s) } else { Value::String(s.trim().to_string()) }
         }
         Raw::Array(items) => {
             // Elements inherit the key for trimming; only personInfoData's own value may be
@@ -386,11 +359,7 @@ fn normalise(raw: Raw, key: &str) -> Result<Option<Value>, DecodeError> {
                 // removes an earlier value of the same key.
                 match normalise(v, &k)? {
                     Some(v) => {
-                        let v = if k == PERSON_INFO_DATA {
-                            as_person_list(v)
-                        } else {
-                            v
-                        };
+                        let v = if k == PERSON_INFO_DATA { as_person_list(v) } else { v };
                         map.insert(k, v);
                     }
                     None => {
@@ -471,9 +440,7 @@ impl<'de> Visitor<'de> for RawVisitor {
 
     fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
         // serde_json's own formatting: shortest text that reads back the same (37.3, 1.0).
-        Ok(Raw::Number(
-            serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
-        ))
+        Ok(Raw::Number(serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string())))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
@@ -523,23 +490,20 @@ mod tests {
 
     #[test]
     fn keys_and_values_are_trimmed() {
-        let body =
-            br#"{"msgType ":" onlineRebootResp","msgID":" 000002 ","deviceNo":"FaceDevice001 ",
+        let body = br#"{"msgType ":" onlineRebootResp","msgID":" 000002 ","deviceNo":"FaceDevice001 ",
             " isOnlineReboot ":" 1"}"#;
         let cmd: RebootCommand = decode_message(body).unwrap();
         assert_eq!(cmd.msg_type, "onlineRebootResp");
         assert_eq!(cmd.msg_id, "000002");
         assert_eq!(cmd.device_no, "FaceDevice001");
         assert!(cmd.requested());
-        let req: PollReq =
-            decode(br#"{"msgType":" onlineUpdateReq ","deviceNo":"d","version":" V1.0"}"#).unwrap();
+        let req: PollReq = decode(br#"{"msgType":" onlineUpdateReq ","deviceNo":"d","version":" V1.0"}"#).unwrap();
         assert_eq!(req, PollReq::new("onlineUpdateReq", "d", "V1.0"));
     }
 
     #[test]
     fn free_text_keeps_its_spaces() {
-        let body =
-            r#"{"msgType":"onlineOpenResp","msgID":"1","isOnlineOpen":"1","msg":" 欢迎 光临 "}"#;
+        let body = r#"{"msgType":"onlineOpenResp","msgID":"1","isOnlineOpen":"1","msg":" 欢迎 光临 "}"#;
         let cmd: OpenCommand = decode(body.as_bytes()).unwrap();
         assert_eq!(cmd.msg, " 欢迎 光临 ");
         let body = r#"{"msgType":"onlineSetDevInfoResp","isOnlineSetDevInfo":"1",
@@ -574,8 +538,7 @@ mod tests {
         assert_eq!(cmd.params["ntpCycle"], "-1");
         assert_eq!(cmd.params["faceDetectBoxScore"], "100.0");
         let r: PersonCountResult =
-            decode(br#"{"msgType":"onlineGetRegisterCountResp","personNum":1000,"errorCode":100}"#)
-                .unwrap();
+            decode(br#"{"msgType":"onlineGetRegisterCountResp","personNum":1000,"errorCode":100}"#).unwrap();
         assert_eq!(r.person_num, "1000");
         assert_eq!(r.result.error_code, "100");
     }
@@ -604,16 +567,13 @@ mod tests {
         assert_eq!(a.msg_type, "b");
         let b: OpenCommand = decode(br#"{"msgType":"b","msgType ":"a"}"#).unwrap();
         assert_eq!(b.msg_type, "a");
-        let c: BroadcastCommand =
-            decode(br#"{"isonlineBroadcast":"0","isOnlineBroadcast":"1"}"#).unwrap();
+        let c: BroadcastCommand = decode(br#"{"isonlineBroadcast":"0","isOnlineBroadcast":"1"}"#).unwrap();
         assert_eq!(c.is_online_broadcast, "1");
         let d: PersonOperateCommand =
-            decode(br#"{"personInfoData":[{"idNumber":"1"}],"PersonInfoData":[{"idNumber":"2"}]}"#)
-                .unwrap();
+            decode(br#"{"personInfoData":[{"idNumber":"1"}],"PersonInfoData":[{"idNumber":"2"}]}"#).unwrap();
         assert_eq!(d.persons.len(), 1);
         assert_eq!(d.persons[0].id_number, "2");
-        let e: SetDevInfoCommand =
-            decode(br#"{"faceRFIDCardEnable":"1","faceRFIDCardEnable":0}"#).unwrap();
+        let e: SetDevInfoCommand = decode(br#"{"faceRFIDCardEnable":"1","faceRFIDCardEnable":0}"#).unwrap();
         assert_eq!(e.params["faceRFIDCardEnable"], "0");
     }
 
@@ -625,55 +585,27 @@ mod tests {
             "RegisterPhoto3":"BQ==","registerPhotoID3":"3"}]}"#;
         let cmd: PersonOperateCommand = decode_message(body).unwrap();
         let p = &cmd.persons[0];
-        assert_eq!(
-            (p.register_photo_id2.as_str(), p.register_photo3.as_str()),
-            ("2", "BQ==")
-        );
+        assert_eq!((p.register_photo_id2.as_str(), p.register_photo3.as_str()), ("2", "BQ=="));
         let photos = p.decode_photos().unwrap();
         assert_eq!(
-            photos
-                .iter()
-                .map(|f| (f.slot, f.photo_id.as_str()))
-                .collect::<Vec<_>>(),
+            photos.iter().map(|f| (f.slot, f.photo_id.as_str())).collect::<Vec<_>>(),
             [(1, "1"), (2, "2"), (3, "3")]
         );
         assert_eq!(photos[2].jpeg, [5]);
 
         type Requested = fn(&[u8]) -> bool;
         let flags: [(&str, Requested); 11] = [
-            ("isonlineOpen", |b| {
-                decode::<OpenCommand>(b).unwrap().requested()
-            }),
-            ("isonlineUpdate", |b| {
-                decode::<UpdateCommand>(b).unwrap().requested()
-            }),
-            ("isonlineReboot", |b| {
-                decode::<RebootCommand>(b).unwrap().requested()
-            }),
-            ("isonlineSetDevInfo", |b| {
-                decode::<SetDevInfoCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineBroadcast", |b| {
-                decode::<BroadcastCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineSetTime", |b| {
-                decode::<SetTimeCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineGetRegisterCount", |b| {
-                decode::<PersonCountCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineGetRegister", |b| {
-                decode::<PersonInfoCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineGetPhoto", |b| {
-                decode::<PhotoCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineDeleteRecord", |b| {
-                decode::<ClearRecordsCommand>(b).unwrap().requested()
-            }),
-            ("isOnlineGetRecord", |b| {
-                decode::<GetRecordsCommand>(b).unwrap().requested()
-            }),
+            ("isonlineOpen", |b| decode::<OpenCommand>(b).unwrap().requested()),
+            ("isonlineUpdate", |b| decode::<UpdateCommand>(b).unwrap().requested()),
+            ("isonlineReboot", |b| decode::<RebootCommand>(b).unwrap().requested()),
+            ("isonlineSetDevInfo", |b| decode::<SetDevInfoCommand>(b).unwrap().requested()),
+            ("isOnlineBroadcast", |b| decode::<BroadcastCommand>(b).unwrap().requested()),
+            ("isOnlineSetTime", |b| decode::<SetTimeCommand>(b).unwrap().requested()),
+            ("isOnlineGetRegisterCount", |b| decode::<PersonCountCommand>(b).unwrap().requested()),
+            ("isOnlineGetRegister", |b| decode::<PersonInfoCommand>(b).unwrap().requested()),
+            ("isOnlineGetPhoto", |b| decode::<PhotoCommand>(b).unwrap().requested()),
+            ("isOnlineDeleteRecord", |b| decode::<ClearRecordsCommand>(b).unwrap().requested()),
+            ("isOnlineGetRecord", |b| decode::<GetRecordsCommand>(b).unwrap().requested()),
         ];
         for (key, requested) in flags {
             let body = format!(r#"{{"{key}":"1"}}"#);
@@ -682,11 +614,7 @@ mod tests {
             assert!(!requested(body.as_bytes()), "{key}");
         }
         // The flag that is not set stays unset: a different flag does not leak.
-        assert!(
-            !decode::<OpenCommand>(br#"{"isOnlineReboot":"1"}"#)
-                .unwrap()
-                .requested()
-        );
+        assert!(!decode::<OpenCommand>(br#"{"isOnlineReboot":"1"}"#).unwrap().requested());
     }
 
     #[test]
@@ -695,42 +623,21 @@ mod tests {
         let forms = [
             format!(r#"{{"personInfoData":[{person}]}}"#),
             format!(r#"{{"personInfoData":{person}}}"#),
-            format!(
-                r#"{{"personInfoData":{}}}"#,
-                serde_json::to_string(&format!("[{person}]")).unwrap()
-            ),
-            format!(
-                r#"{{"PersonInfoData":{}}}"#,
-                serde_json::to_string(&format!(" {person} ")).unwrap()
-            ),
+            format!(r#"{{"personInfoData":{}}}"#, serde_json::to_string(&format!("[{person}]")).unwrap()),
+            format!(r#"{{"PersonInfoData":{}}}"#, serde_json::to_string(&format!(" {person} ")).unwrap()),
             format!(r#"{{"personinfodata ":[{person}]}}"#),
         ];
         for body in &forms {
             let cmd: PersonOperateCommand = decode(body.as_bytes()).unwrap();
             assert_eq!(cmd.persons.len(), 1, "{body}");
             assert_eq!(cmd.persons[0].id_number, "2001", "{body}");
-            assert_eq!(
-                cmd.persons[0].operation(),
-                Some(PersonOperation::Delete),
-                "{body}"
-            );
+            assert_eq!(cmd.persons[0].operation(), Some(PersonOperation::Delete), "{body}");
         }
         // Numbers inside a person given as a JSON string are normalised too.
         let body = r#"{"personInfoData":"[{\"idNumber\":2001,\"priority\":1}]"}"#;
         let cmd: PersonOperateCommand = decode(body.as_bytes()).unwrap();
-        assert_eq!(
-            (
-                cmd.persons[0].id_number.as_str(),
-                cmd.persons[0].priority.as_str()
-            ),
-            ("2001", "1")
-        );
-        for empty in [
-            r#"{"personInfoData":""}"#,
-            r#"{"personInfoData":" "}"#,
-            r#"{"personInfoData":[]}"#,
-            "{}",
-        ] {
+        assert_eq!((cmd.persons[0].id_number.as_str(), cmd.persons[0].priority.as_str()), ("2001", "1"));
+        for empty in [r#"{"personInfoData":""}"#, r#"{"personInfoData":" "}"#, r#"{"personInfoData":[]}"#, "{}"] {
             let cmd: PersonOperateCommand = decode(empty.as_bytes()).unwrap();
             assert!(cmd.persons.is_empty(), "{empty}");
         }
@@ -739,82 +646,38 @@ mod tests {
     #[test]
     fn misplaced_containers_are_named() {
         let e = err::<OpenCommand>(r#"{"msgType":"onlineOpenResp","msg":{"text":"hi"}}"#);
-        assert_eq!(
-            e,
-            DecodeError::Field {
-                path: "msg".into(),
-                problem: "is an object where a string is due".into()
-            }
-        );
-        assert_eq!(
-            e.to_string(),
-            "field `msg` is an object where a string is due"
-        );
+        assert_eq!(e, DecodeError::Field { path: "msg".into(), problem: "is an object where a string is due".into() });
+        assert_eq!(e.to_string(), "field `msg` is an object where a string is due");
         let e = err::<OpenCommand>(r#"{"msgType":"onlineOpenResp","msgID":["1"]}"#);
-        assert_eq!(
-            e.to_string(),
-            "field `msgID` is an array where a string is due"
-        );
+        assert_eq!(e.to_string(), "field `msgID` is an array where a string is due");
         let e = err::<PersonOperateCommand>(
             r#"{"msgType":"registerPersonInfoResp","personInfoData":[{"idNumber":"1"},{"name":{"first":"a"}}]}"#,
         );
-        assert_eq!(
-            e.to_string(),
-            "field `personInfoData[1].name` is an object where a string is due"
-        );
-        let e = err::<PersonOperateCommand>(
-            r#"{"msgType":"registerPersonInfoResp","personInfoData":["x"]}"#,
-        );
-        assert_eq!(
-            e.to_string(),
-            "field `personInfoData[0]` is a string where an object is due"
-        );
-        let e = err::<PersonOperateCommand>(
-            r#"{"msgType":"registerPersonInfoResp","personInfoData":"not json"}"#,
-        );
+        assert_eq!(e.to_string(), "field `personInfoData[1].name` is an object where a string is due");
+        let e = err::<PersonOperateCommand>(r#"{"msgType":"registerPersonInfoResp","personInfoData":["x"]}"#);
+        assert_eq!(e.to_string(), "field `personInfoData[0]` is a string where an object is due");
+        let e = err::<PersonOperateCommand>(r#"{"msgType":"registerPersonInfoResp","personInfoData":"not json"}"#);
         assert!(
-            e.to_string().starts_with(
-                "field `personInfoData` holds text that is not a JSON list of persons"
-            ),
+            e.to_string().starts_with("field `personInfoData` holds text that is not a JSON list of persons"),
             "{e}"
         );
-        let e =
-            err::<SetDevInfoCommand>(r#"{"msgType":"onlineSetDevInfoResp","banner":{"a":"b"}}"#);
-        assert_eq!(
-            e.to_string(),
-            "field `banner` is an object where a string is due"
-        );
+        let e = err::<SetDevInfoCommand>(r#"{"msgType":"onlineSetDevInfoResp","banner":{"a":"b"}}"#);
+        assert_eq!(e.to_string(), "field `banner` is an object where a string is due");
         let e = err::<OpenCommand>(r#"{"msgType":{"a":"b"}}"#);
-        assert_eq!(
-            e.to_string(),
-            "field `msgType` is an object where a string is due"
-        );
+        assert_eq!(e.to_string(), "field `msgType` is an object where a string is due");
     }
 
     #[test]
     fn bodies_that_are_not_messages() {
         assert_eq!(decode::<OpenCommand>(b"").unwrap_err(), DecodeError::Empty);
-        assert_eq!(
-            decode::<OpenCommand>(b" \r\n").unwrap_err(),
-            DecodeError::Empty
-        );
+        assert_eq!(decode::<OpenCommand>(b" \r\n").unwrap_err(), DecodeError::Empty);
         let e = decode::<OpenCommand>(b"<html>502 Bad Gateway</html>").unwrap_err();
         assert!(matches!(e, DecodeError::NotJson(_)));
-        assert!(
-            e.to_string().starts_with("body is not valid JSON (")
-                && e.to_string().contains("line 1"),
-            "{e}"
-        );
+        assert!(e.to_string().starts_with("body is not valid JSON (") && e.to_string().contains("line 1"), "{e}");
         let e = decode::<OpenCommand>(br#"{"msgType":"onlineOpenResp","#).unwrap_err();
         assert!(matches!(e, DecodeError::NotJson(_)), "{e}");
-        assert_eq!(
-            decode::<OpenCommand>(b"[]").unwrap_err(),
-            DecodeError::NotObject("array")
-        );
-        assert_eq!(
-            decode::<OpenCommand>(b"null").unwrap_err(),
-            DecodeError::NotObject("null")
-        );
+        assert_eq!(decode::<OpenCommand>(b"[]").unwrap_err(), DecodeError::NotObject("array"));
+        assert_eq!(decode::<OpenCommand>(b"null").unwrap_err(), DecodeError::NotObject("null"));
         assert_eq!(
             decode::<OpenCommand>(b"\"text\"").unwrap_err().to_string(),
             "body is a JSON string where a JSON object was expected"
@@ -830,37 +693,24 @@ mod tests {
     #[test]
     fn msg_type_is_checked() {
         let e = err::<OpenCommand>(r#"{"msgType":"onlineRebootResp"}"#);
-        assert_eq!(
-            e.to_string(),
-            r#"unexpected msgType "onlineRebootResp" (expected "onlineOpenResp")"#
-        );
+        assert_eq!(e.to_string(), r#"unexpected msgType "onlineRebootResp" (expected "onlineOpenResp")"#);
         let e = err::<SetTimeCommand>(r#"{"msgType":"keepAliveResp"}"#);
         assert_eq!(
             e.to_string(),
             r#"unexpected msgType "keepAliveResp" (expected "onlineSetTimeResp" or "onlineOpenResp")"#
         );
         let e = err::<OpenCommand>(r#"{"msgID":"1"}"#);
-        assert_eq!(
-            e.to_string(),
-            r#"message has no msgType (expected "onlineOpenResp")"#
-        );
+        assert_eq!(e.to_string(), r#"message has no msgType (expected "onlineOpenResp")"#);
         let e = err::<OpenCommand>(r#"{"msgType":" "}"#);
         assert!(matches!(e, DecodeError::MissingMsgType { .. }));
         assert!(decode_message::<OpenCommand>(br#"{"msgType ":" onlineOpenResp "}"#).is_ok());
         let as_error: crate::Error = e.into();
-        assert!(
-            as_error
-                .to_string()
-                .starts_with("protocol: message has no msgType")
-        );
+        assert!(as_error.to_string().starts_with("protocol: message has no msgType"));
     }
 
     #[test]
     fn msg_type_of_a_body() {
-        assert_eq!(
-            msg_type(br#"{"msgType ":" keepAliveResp ","x":1}"#).as_deref(),
-            Some("keepAliveResp")
-        );
+        assert_eq!(msg_type(br#"{"msgType ":" keepAliveResp ","x":1}"#).as_deref(), Some("keepAliveResp"));
         assert_eq!(msg_type(br#"{"msgType":203}"#).as_deref(), Some("203"));
         assert_eq!(msg_type(br#"{"msgType":""}"#), None);
         assert_eq!(msg_type(br#"{"deviceNo":"x"}"#), None);
@@ -868,10 +718,7 @@ mod tests {
         assert_eq!(msg_type(b"[1]"), None);
         let broken = br#"{"msgType":"registerPersonInfoResp","personInfoData":"not json"}"#;
         assert_eq!(msg_type(broken).as_deref(), Some("registerPersonInfoResp"));
-        assert_eq!(
-            msg_type(br#"{"msgType":"a","msgType ":"b"}"#).as_deref(),
-            Some("b")
-        );
+        assert_eq!(msg_type(br#"{"msgType":"a","msgType ":"b"}"#).as_deref(), Some("b"));
     }
 
     #[test]
@@ -886,10 +733,7 @@ mod tests {
         let body = encode(&cmd);
         let value: Value = serde_json::from_slice(&body).unwrap();
         assert!(only_strings(&value));
-        assert_eq!(
-            value["msg"], "",
-            "empty fields are sent as \"\", never null or left out"
-        );
+        assert_eq!(value["msg"], "", "empty fields are sent as \"\", never null or left out");
         assert_eq!(decode::<OpenCommand>(&body).unwrap(), cmd);
         assert!(!only_strings(&serde_json::json!({"a": null})));
         assert!(!only_strings(&serde_json::json!({"a": [1]})));

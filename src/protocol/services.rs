@@ -267,10 +267,7 @@ mod tests {
         assert_eq!(Service::Heartbeat.flag_key(), "heatbeatService");
         assert_eq!(Service::GetRecords.path(), "/face/get");
         assert_eq!(Service::UploadDevInfo.flag_key(), "getDevInfoService");
-        assert_eq!(
-            Service::PersonInfo.interval_key(),
-            Some("getRegisterInfoServiceInterval")
-        );
+        assert_eq!(Service::PersonInfo.interval_key(), Some("getRegisterInfoServiceInterval"));
         assert_eq!(Service::Open.to_string(), "device/open");
         let resp = RegisterResp::default();
         for s in Service::ALL {
@@ -278,11 +275,7 @@ mod tests {
             if let Some(k) = s.interval_key() {
                 assert_eq!(resp.get(k), Some(""), "{s}");
             }
-            assert_eq!(
-                s.interval_key().is_some(),
-                s.default_interval().is_some(),
-                "{s}"
-            );
+            assert_eq!(s.interval_key().is_some(), s.default_interval().is_some(), "{s}");
             assert_eq!(Service::ALL[s as usize], s);
         }
         assert_eq!(resp.get("nonsense"), None);
@@ -293,15 +286,9 @@ mod tests {
         let t = ServiceTable::defaults();
         let on: Vec<Service> = Service::ALL.into_iter().filter(|s| t.enabled(*s)).collect();
         assert_eq!(on, [Service::PersonOperate, Service::Record]);
-        assert_eq!(
-            t.interval(Service::Heartbeat),
-            Some(Duration::from_secs(60))
-        );
+        assert_eq!(t.interval(Service::Heartbeat), Some(Duration::from_secs(60)));
         assert_eq!(t.interval(Service::Update), Some(Duration::from_secs(3600)));
-        assert_eq!(
-            t.interval(Service::SetTime),
-            Some(Duration::from_secs(3600))
-        );
+        assert_eq!(t.interval(Service::SetTime), Some(Duration::from_secs(3600)));
         assert_eq!(t.interval(Service::Open), Some(Duration::from_secs(30)));
         assert_eq!(t.interval(Service::Record), None);
         assert_eq!(t.interval(Service::UploadDevInfo), None);
@@ -318,15 +305,9 @@ mod tests {
         assert!(!t.enabled(Service::Heartbeat));
         assert!(!t.enabled(Service::GetRecords));
         // Intervals are taken even for services that are off; they apply once switched on.
-        assert_eq!(
-            t.interval(Service::Heartbeat),
-            Some(Duration::from_secs(120))
-        );
+        assert_eq!(t.interval(Service::Heartbeat), Some(Duration::from_secs(120)));
         assert_eq!(t.interval(Service::Open), Some(Duration::from_secs(30)));
-        assert_eq!(
-            t.interval(Service::PersonOperate),
-            Some(Duration::from_secs(10))
-        );
+        assert_eq!(t.interval(Service::PersonOperate), Some(Duration::from_secs(10)));
         assert_eq!(t.interval(Service::Photo), Some(Duration::from_secs(30)));
     }
 
@@ -340,40 +321,25 @@ mod tests {
         let resp: RegisterResp = decode(body).unwrap();
         let t = ServiceTable::from_register_resp(&resp);
         assert!(!t.enabled(Service::PersonOperate));
-        assert!(
-            t.enabled(Service::Record),
-            "unrecognised flag text keeps the default"
-        );
+        assert!(t.enabled(Service::Record), "unrecognised flag text keeps the default");
         assert!(t.enabled(Service::Heartbeat), "a JSON number 1 is \"1\"");
-        assert_eq!(
-            t.interval(Service::Heartbeat),
-            Some(Duration::from_secs(60))
-        );
+        assert_eq!(t.interval(Service::Heartbeat), Some(Duration::from_secs(60)));
         assert_eq!(t.interval(Service::Open), Some(Duration::from_secs(30)));
         assert_eq!(t.interval(Service::Update), Some(Duration::from_secs(3600)));
         assert_eq!(t.interval(Service::Reboot), Some(Duration::from_secs(45)));
         assert_eq!(t.interval(Service::Photo), Some(Duration::from_secs(30)));
         assert_eq!(t.interval(Service::Broadcast), Some(Duration::from_secs(1)));
-        assert_eq!(
-            ServiceTable::from_register_resp(&RegisterResp::default()),
-            ServiceTable::defaults()
-        );
+        assert_eq!(ServiceTable::from_register_resp(&RegisterResp::default()), ServiceTable::defaults());
     }
 
     #[test]
     fn register_interval_override() {
         let mut t = ServiceTable::defaults();
         assert!(t.set_interval(Service::PersonOperate, "1"));
-        assert_eq!(
-            t.interval(Service::PersonOperate),
-            Some(Duration::from_secs(1))
-        );
+        assert_eq!(t.interval(Service::PersonOperate), Some(Duration::from_secs(1)));
         assert!(!t.set_interval(Service::PersonOperate, ""));
         assert!(!t.set_interval(Service::PersonOperate, "0"));
-        assert_eq!(
-            t.interval(Service::PersonOperate),
-            Some(Duration::from_secs(1))
-        );
+        assert_eq!(t.interval(Service::PersonOperate), Some(Duration::from_secs(1)));
         assert!(!t.set_interval(Service::Record, "5"));
         assert_eq!(t.interval(Service::Record), None);
         t.set_enabled(Service::Photo, true);

@@ -23,11 +23,7 @@ mod tests {
     #[test]
     fn digest_test_vector() {
         assert_eq!(
-            register_sign(
-                "1683800000106",
-                "1508845817",
-                "e10adc3949ba59abbe56e057f20f883e"
-            ),
+            register_sign("1683800000106", "1508845817", "e10adc3949ba59abbe56e057f20f883e"),
             "847550488CB351F48D00C84AE2D3ED24"
         );
     }
@@ -36,15 +32,9 @@ mod tests {
     fn sign_is_32_upper_hex_and_order_matters() {
         let s = register_sign("dev", "1", "r");
         assert_eq!(s.len(), 32);
-        assert!(
-            s.chars()
-                .all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c))
-        );
+        assert!(s.chars().all(|c| c.is_ascii_digit() || ('A'..='F').contains(&c)));
         assert_ne!(s, register_sign("dev", "r", "1"));
         // MD5("") is the well-known d41d8cd9...; all-empty inputs hash the empty string.
-        assert_eq!(
-            register_sign("", "", ""),
-            "D41D8CD98F00B204E9800998ECF8427E"
-        );
+        assert_eq!(register_sign("", "", ""), "D41D8CD98F00B204E9800998ECF8427E");
     }
 }

@@ -79,8 +79,7 @@ pub fn parse_snap_time(text: &str) -> Result<Option<NaiveDateTime>> {
     let num = |range: std::ops::Range<usize>| t[range].parse::<u32>().unwrap_or(u32::MAX);
     let year = t[0..4].parse::<i32>().unwrap_or(0);
     let ms = if t.len() == 17 { num(14..17) } else { 0 };
-    let date =
-        NaiveDate::from_ymd_opt(year, num(4..6), num(6..8)).ok_or_else(|| bad("no such date"))?;
+    let date = NaiveDate::from_ymd_opt(year, num(4..6), num(6..8)).ok_or_else(|| bad("no such date"))?;
     let time = NaiveTime::from_hms_milli_opt(num(8..10), num(10..12), num(12..14), ms)
         .ok_or_else(|| bad("no such time of day"))?;
     Ok(Some(NaiveDateTime::new(date, time)))
@@ -140,10 +139,7 @@ pub fn parse_time_zone(text: &str) -> Result<i32> {
 /// The device's local time for a Unix time in milliseconds and a zone offset in hours.
 pub fn local_time(unix_ms: i64, tz_hours: i32) -> Result<NaiveDateTime> {
     DateTime::from_timestamp_millis(unix_ms)
-        .and_then(|utc| {
-            utc.naive_utc()
-                .checked_add_signed(TimeDelta::hours(i64::from(tz_hours)))
-        })
+        .and_then(|utc| utc.naive_utc().checked_add_signed(TimeDelta::hours(i64::from(tz_hours))))
         .ok_or_else(|| Error::Protocol(format!("Unix time {unix_ms} ms is out of range")))
 }
 
@@ -178,11 +174,7 @@ fn parse_local(text: &str) -> std::result::Result<NaiveDateTime, &'static str> {
         }
     }
     if digits.is_empty() {
-        return Err(if groups.is_empty() {
-            "no digits"
-        } else {
-            "it ends with a separator"
-        });
+        return Err(if groups.is_empty() { "no digits" } else { "it ends with a separator" });
     }
     groups.push((sep, digits));
     if groups.len() != 6 && groups.len() != 7 {
@@ -217,8 +209,7 @@ fn parse_local(text: &str) -> std::result::Result<NaiveDateTime, &'static str> {
     };
     let year = groups[0].1.parse::<i32>().unwrap_or(0);
     let date = NaiveDate::from_ymd_opt(year, n(1), n(2)).ok_or("no such date")?;
-    let time =
-        NaiveTime::from_hms_nano_opt(n(3), n(4), n(5), nanos).ok_or("no such time of day")?;
+    let time = NaiveTime::from_hms_nano_opt(n(3), n(4), n(5), nanos).ok_or("no such time of day")?;
     Ok(NaiveDateTime::new(date, time))
 }
 
@@ -227,10 +218,7 @@ mod tests {
     use super::*;
 
     fn dt(y: i32, mo: u32, d: u32, h: u32, mi: u32, s: u32, ms: u32) -> NaiveDateTime {
-        NaiveDate::from_ymd_opt(y, mo, d)
-            .unwrap()
-            .and_hms_milli_opt(h, mi, s, ms)
-            .unwrap()
+        NaiveDate::from_ymd_opt(y, mo, d).unwrap().and_hms_milli_opt(h, mi, s, ms).unwrap()
     }
 
     #[test]
@@ -240,22 +228,9 @@ mod tests {
 
     #[test]
     fn cloud_timestamp_accepts_ms_and_seconds() {
-        assert_eq!(
-            parse_cloud_timestamp_ms("1585903632011").unwrap(),
-            1_585_903_632_011
-        );
-        assert_eq!(
-            parse_cloud_timestamp_ms("1536811918 ").unwrap(),
-            1_536_811_918_000
-        );
-        for bad in [
-            "",
-            "abc",
-            "158590363201",
-            "15859036320110",
-            "-1585903632",
-            "1.5e12",
-        ] {
+        assert_eq!(parse_cloud_timestamp_ms("1585903632011").unwrap(), 1_585_903_632_011);
+        assert_eq!(parse_cloud_timestamp_ms("1536811918 ").unwrap(), 1_536_811_918_000);
+        for bad in ["", "abc", "158590363201", "15859036320110", "-1585903632", "1.5e12"] {
             assert!(parse_cloud_timestamp_ms(bad).is_err(), "{bad:?} accepted");
         }
     }
@@ -267,17 +242,8 @@ mod tests {
         assert_eq!(parse_pass_time("2019-11-08 13:05:51.421").unwrap(), t);
         assert_eq!(parse_pass_time(" 2019-11-08 13:05:51.421").unwrap(), t);
         assert_eq!(parse_pass_time("2019-11-08：13:05:51.421").unwrap(), t);
-        assert_eq!(
-            format_pass_time(dt(2020, 1, 2, 3, 4, 5, 6)),
-            "2020-01-02 03:04:05.006"
-        );
-        for bad in [
-            "",
-            "2019-11-08",
-            "2019-11-08 25:00:00.000",
-            "2019/11/08 13:05:51.421",
-            "x",
-        ] {
+        assert_eq!(format_pass_time(dt(2020, 1, 2, 3, 4, 5, 6)), "2020-01-02 03:04:05.006");
+        for bad in ["", "2019-11-08", "2019-11-08 25:00:00.000", "2019/11/08 13:05:51.421", "x"] {
             let err = parse_pass_time(bad).unwrap_err().to_string();
             assert!(err.contains("passTime"), "{bad:?}: {err}");
         }
@@ -288,23 +254,11 @@ mod tests {
         let t = dt(2019, 11, 8, 13, 5, 51, 21);
         assert_eq!(parse_snap_time("20191108130551021").unwrap(), Some(t));
         assert_eq!(format_snap_time(t), "20191108130551021");
-        assert_eq!(
-            parse_snap_time(" 20200601120000000 ").unwrap(),
-            Some(dt(2020, 6, 1, 12, 0, 0, 0))
-        );
-        assert_eq!(
-            parse_snap_time("20200601120000").unwrap(),
-            Some(dt(2020, 6, 1, 12, 0, 0, 0))
-        );
+        assert_eq!(parse_snap_time(" 20200601120000000 ").unwrap(), Some(dt(2020, 6, 1, 12, 0, 0, 0)));
+        assert_eq!(parse_snap_time("20200601120000").unwrap(), Some(dt(2020, 6, 1, 12, 0, 0, 0)));
         assert_eq!(parse_snap_time("").unwrap(), None);
         assert_eq!(parse_snap_time("  ").unwrap(), None);
-        for bad in [
-            "2019110813055102",
-            "201911081305510211",
-            "20191308130551021",
-            "2019-11-08",
-            "20191108250551021",
-        ] {
+        for bad in ["2019110813055102", "201911081305510211", "20191308130551021", "2019-11-08", "20191108250551021"] {
             let err = parse_snap_time(bad).unwrap_err().to_string();
             assert!(err.contains("17 digits"), "{bad:?}: {err}");
         }
@@ -316,27 +270,15 @@ mod tests {
         assert_eq!(parse_set_time("2020-04-09 12:01:20.0").unwrap(), base);
         assert_eq!(parse_set_time("2020-04-09 12:01:20").unwrap(), base);
         assert_eq!(parse_set_time("2020-04-09 12:01:20.00").unwrap(), base);
-        assert_eq!(
-            parse_set_time("2020-04-09 12:01:20.4").unwrap(),
-            dt(2020, 4, 9, 12, 1, 20, 400)
-        );
-        assert_eq!(
-            parse_set_time("2020-04-09 12:01:20.421").unwrap(),
-            dt(2020, 4, 9, 12, 1, 20, 421)
-        );
+        assert_eq!(parse_set_time("2020-04-09 12:01:20.4").unwrap(), dt(2020, 4, 9, 12, 1, 20, 400));
+        assert_eq!(parse_set_time("2020-04-09 12:01:20.421").unwrap(), dt(2020, 4, 9, 12, 1, 20, 421));
         assert_eq!(parse_set_time(" 2020-04-09  12:01:20.0 ").unwrap(), base);
-        assert_eq!(
-            parse_set_time("2020 - 04 - 09 12 : 01 : 20 . 0").unwrap(),
-            base
-        );
+        assert_eq!(parse_set_time("2020 - 04 - 09 12 : 01 : 20 . 0").unwrap(), base);
         assert_eq!(parse_set_time("2020-4-9 12:1:20").unwrap(), base);
         assert_eq!(parse_set_time("2020-04-09T12:01:20.0").unwrap(), base);
         assert_eq!(
             parse_set_time("2020-04-09 12:01:20.123456789").unwrap(),
-            NaiveDate::from_ymd_opt(2020, 4, 9)
-                .unwrap()
-                .and_hms_nano_opt(12, 1, 20, 123_456_789)
-                .unwrap()
+            NaiveDate::from_ymd_opt(2020, 4, 9).unwrap().and_hms_nano_opt(12, 1, 20, 123_456_789).unwrap()
         );
         for bad in [
             "",
@@ -383,26 +325,11 @@ mod tests {
     #[test]
     fn local_time_from_unix_ms() {
         // 1585903632011 ms is 2020-04-03 08:47:12.011 UTC.
-        assert_eq!(
-            local_time(1_585_903_632_011, 0).unwrap(),
-            dt(2020, 4, 3, 8, 47, 12, 11)
-        );
-        assert_eq!(
-            local_time(1_585_903_632_011, 8).unwrap(),
-            dt(2020, 4, 3, 16, 47, 12, 11)
-        );
-        assert_eq!(
-            local_time(1_585_903_632_011, -11).unwrap(),
-            dt(2020, 4, 2, 21, 47, 12, 11)
-        );
-        assert_eq!(
-            pass_time_at(1_585_903_632_011, 8).unwrap(),
-            "2020-04-03 16:47:12.011"
-        );
-        assert_eq!(
-            unix_ms(dt(2020, 4, 3, 16, 47, 12, 11), 8),
-            1_585_903_632_011
-        );
+        assert_eq!(local_time(1_585_903_632_011, 0).unwrap(), dt(2020, 4, 3, 8, 47, 12, 11));
+        assert_eq!(local_time(1_585_903_632_011, 8).unwrap(), dt(2020, 4, 3, 16, 47, 12, 11));
+        assert_eq!(local_time(1_585_903_632_011, -11).unwrap(), dt(2020, 4, 2, 21, 47, 12, 11));
+        assert_eq!(pass_time_at(1_585_903_632_011, 8).unwrap(), "2020-04-03 16:47:12.011");
+        assert_eq!(unix_ms(dt(2020, 4, 3, 16, 47, 12, 11), 8), 1_585_903_632_011);
         assert!(local_time(i64::MAX, 0).is_err());
     }
 }
