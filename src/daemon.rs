@@ -219,7 +219,7 @@ impl Shared {
         let AccessWorker { engine, policy, store, .. } = &mut *w;
         let decision = engine.decide(&credential, person.as_ref(), policy, local, now);
         log::info!(
-            "{source:?} {}: {} ({:?})",
+            "{source:?} {}: {} ({})",
             describe(&credential),
             if decision.open {
                 "open"
@@ -233,12 +233,17 @@ impl Shared {
         if !decision.record {
             if decision.open {
                 self.open_door(None);
-                self.announce(&decision.voice, &decision.display);
             }
+            self.announce(&decision.voice, &decision.display);
+            let detail = if decision.repeat {
+                format!("{}; same person within recogIntervalTime: not recorded again", decision.reason)
+            } else {
+                decision.reason.to_string()
+            };
             return Ok(Response {
                 ok: true,
                 open: decision.open,
-                detail: "same person within recogIntervalTime: not recorded again".into(),
+                detail,
                 ..Response::default()
             });
         }
@@ -282,9 +287,9 @@ impl Shared {
         self.announce(&decision.voice, &decision.display);
         self.wake_uploader();
         let detail = if decision.await_cloud {
-            "waiting for the cloud's controlState".to_string()
+            format!("{}; waiting for the cloud's controlState", decision.reason)
         } else {
-            format!("{:?}", decision.reason)
+            decision.reason.to_string()
         };
         Ok(Response {
             ok: true,
