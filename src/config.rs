@@ -1,1 +1,494 @@
-//! (being written)
+//! The one local configuration file (TOML) an integrator edits.
+//!
+//! Unknown keys and wrong types are errors that name the file, line and key; every optional key
+//! has a documented default (see README.md "Configuration").
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Result};
+
+/// Where `--config` points when it is not given.
+pub const DEFAULT_PATH: &str = "/etc/facegate/facegate.toml";
+
+/// The whole configuration file.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Identity of the terminal.
+    pub device: DeviceSection,
+    /// How to reach the cloud.
+    pub cloud: CloudSection,
+    /// Where the database and files live.
+    pub storage: StorageSection,
+    /// Which board profile drives the hardware.
+    #[serde(default)]
+    pub board: BoardSection,
+    /// The control socket for the CLI and the vendor's processes.
+    #[serde(default)]
+    pub control: ControlSection,
+    /// The vendor's face enrollment command, if any.
+    #[serde(default)]
+    pub recognizer: Option<RecognizerSection>,
+    /// Where voice and display texts go.
+    #[serde(default)]
+    pub announcer: AnnouncerSection,
+    /// Reboot and clock.
+    #[serde(default)]
+    pub system: SystemSection,
+    /// Firmware download and installation.
+    #[serde(default)]
+    pub update: UpdateSection,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogSection,
+    /// The file this configuration was read from.
+    #[serde(skip)]
+    pub path: PathBuf,
+}
+
+/// `[device]`: who this terminal is.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSection {
+    /// The device number (factory SN) the cloud knows this terminal by.
+    pub device_no: String,
+    /// Sent in `register`.
+    #[serde(default = "default_unknown")]
+    pub hardware_version: String,
+    /// Sent in `register`; defaults to facegate's own version.
+    #[serde(default = "default_software_version")]
+    pub software_version: String,
+    /// Sent in `register`: the vendor's face algorithm version.
+    #[serde(default = "default_none")]
+    pub alg_version: String,
+    /// The interface version sent as `protocolVersion` and `version`.
+    #[serde(default = "default_protocol_version")]
+    pub protocol_version: String,
+    /// Hours east of UTC for local times until the cloud sets `timeZone`.
+    #[serde(default = "default_time_zone")]
+    pub time_zone: i32,
+}
+
+/// `[cloud]`: the platform's address and how patiently to talk to it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CloudSection {
+    /// Base URL; `/device/register` and the other paths are appended to it.
+    pub url: String,
+    /// TCP (and TLS) connect timeout.
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Time allowed for a whole answer once the request is sent.
+    #[serde(default = "default_read_timeout_ms")]
+    pub read_timeout_ms: u64,
+    /// Answers larger than this are dropped and logged.
+    #[serde(default = "default_max_response_bytes")]
+    pub max_response_bytes: u64,
+    /// PEM file with the root certificate(s) to trust for https, instead of the built-in roots.
+    #[serde(default)]
+    pub root_ca: Option<PathBuf>,
+    /// First back-off after a failed exchange.
+    #[serde(default = "default_retry_initial_ms")]
+    pub retry_initial_ms: u64,
+    /// Back-off cap.
+    #[serde(default = "default_retry_max_ms")]
+    pub retry_max_ms: u64,
+    /// How long a door waiting for the cloud's `controlState` waits (visitors, QR codes).
+    #[serde(default = "default_control_wait_ms")]
+    pub control_wait_ms: u64,
+}
+
+/// `[storage]`: the database and its caps.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StorageSection {
+    /// Directory of the database, photos and downloads.
+    pub dir: PathBuf,
+    /// Records kept at most; delivered ones are evicted first.
+    #[serde(default = "default_max_records")]
+    pub max_records: u64,
+    /// Bytes of record photos kept at most.
+    #[serde(default = "default_max_record_photo_bytes")]
+    pub max_record_photo_bytes: u64,
+    /// Persons stored at most; beyond it person/operate answers 302.
+    #[serde(default = "default_max_persons")]
+    pub max_persons: u64,
+}
+
+/// `[board]`: the hardware profile.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct BoardSection {
+    /// A built-in profile name (`sim`, `rpi4`, `rv1126`, `rk3568`) or a path to a profile file.
+    #[serde(default = "default_profile")]
+    pub profile: String,
+}
+
+/// `[control]`: the local control socket.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ControlSection {
+    /// Socket path; `<storage.dir>/control.sock` when not set.
+    #[serde(default)]
+    pub socket: Option<PathBuf>,
+}
+
+/// `[recognizer]`: the vendor's face enrollment.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecognizerSection {
+    /// Run on add/modify/delete with the person's id, operation and photo files.
+    pub enroll_command: String,
+    /// Longer than this is a registration timeout (304).
+    #[serde(default = "default_enroll_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+/// `[announcer]`: voice and display output.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AnnouncerSection {
+    /// Run with the voice text and the display text as its two arguments; the log when empty.
+    #[serde(default)]
+    pub command: String,
+}
+
+/// `[system]`: reboot and clock on real boards.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSection {
+    /// The command that reboots the terminal.
+    #[serde(default = "default_reboot_command")]
+    pub reboot_command: String,
+    /// Whether the cloud may set the system clock (real boards only).
+    #[serde(default = "default_true")]
+    pub set_clock: bool,
+}
+
+/// `[update]`: firmware updates.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSection {
+    /// Downloads larger than this are refused (502).
+    #[serde(default = "default_update_max_bytes")]
+    pub max_bytes: u64,
+    /// Attempts to resume a cut download before giving up (502).
+    #[serde(default = "default_download_retries")]
+    pub download_retries: u32,
+    /// Installs a file-system image (updateType 0); the file is its last argument.
+    #[serde(default)]
+    pub install_filesystem: String,
+    /// Installs an application package (updateType 1); empty = the built-in agent installer.
+    #[serde(default)]
+    pub install_application: String,
+    /// Installs a kernel (updateType 3).
+    #[serde(default)]
+    pub install_kernel: String,
+    /// Optional lowercase hex SHA-256 the next file must have (504 otherwise).
+    #[serde(default)]
+    pub sha256: String,
+    /// The new agent must register within this time or the previous binary is restored.
+    #[serde(default = "default_rollback_timeout_s")]
+    pub rollback_timeout_s: u64,
+    /// The agent binary the built-in installer replaces; this program's own path when empty
+    /// (on the sim board: no binary is replaced unless this is set).
+    #[serde(default)]
+    pub agent_path: PathBuf,
+}
+
+/// `[log]`: logging.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogSection {
+    /// `error`, `warn`, `info`, `debug` or `trace`.
+    #[serde(default = "default_log_level")]
+    pub level: String,
+}
+
+fn default_unknown() -> String {
+    "unknown".into()
+}
+fn default_none() -> String {
+    "none".into()
+}
+fn default_software_version() -> String {
+    env!("CARGO_PKG_VERSION").into()
+}
+fn default_protocol_version() -> String {
+    "V1.0".into()
+}
+fn default_time_zone() -> i32 {
+    8
+}
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+fn default_read_timeout_ms() -> u64 {
+    10_000
+}
+fn default_max_response_bytes() -> u64 {
+    4 * 1024 * 1024
+}
+fn default_retry_initial_ms() -> u64 {
+    1_000
+}
+fn default_retry_max_ms() -> u64 {
+    60_000
+}
+fn default_control_wait_ms() -> u64 {
+    3_000
+}
+fn default_max_records() -> u64 {
+    100_000
+}
+fn default_max_record_photo_bytes() -> u64 {
+    256 * 1024 * 1024
+}
+fn default_max_persons() -> u64 {
+    100_000
+}
+fn default_profile() -> String {
+    "sim".into()
+}
+fn default_enroll_timeout_ms() -> u64 {
+    10_000
+}
+fn default_reboot_command() -> String {
+    "systemctl reboot".into()
+}
+fn default_true() -> bool {
+    true
+}
+fn default_update_max_bytes() -> u64 {
+    512 * 1024 * 1024
+}
+fn default_download_retries() -> u32 {
+    5
+}
+fn default_rollback_timeout_s() -> u64 {
+    120
+}
+fn default_log_level() -> String {
+    "info".into()
+}
+
+impl Default for BoardSection {
+    fn default() -> Self {
+        BoardSection { profile: default_profile() }
+    }
+}
+impl Default for SystemSection {
+    fn default() -> Self {
+        SystemSection { reboot_command: default_reboot_command(), set_clock: true }
+    }
+}
+impl Default for UpdateSection {
+    fn default() -> Self {
+        UpdateSection {
+            max_bytes: default_update_max_bytes(),
+            download_retries: default_download_retries(),
+            install_filesystem: String::new(),
+            install_application: String::new(),
+            install_kernel: String::new(),
+            sha256: String::new(),
+            rollback_timeout_s: default_rollback_timeout_s(),
+            agent_path: PathBuf::new(),
+        }
+    }
+}
+impl Default for LogSection {
+    fn default() -> Self {
+        LogSection { level: default_log_level() }
+    }
+}
+
+impl Config {
+    /// Reads and validates the configuration file at `path`.
+    pub fn load(path: &Path) -> Result<Config> {
+        let text = std::fs::read_to_string(path).map_err(|e| {
+            Error::Config(format!("cannot read {}: {e} (pass --config PATH to use another file)", path.display()))
+        })?;
+        Config::parse(&text, path)
+    }
+
+    /// Parses configuration text; `path` is only used in messages and to resolve relative paths.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let mut config: Config =
+            toml::from_str(text).map_err(|e| Error::Config(describe_toml_error(path, text, &e)))?;
+        config.path = path.to_path_buf();
+        config.validate(text)?;
+        Ok(config)
+    }
+
+    fn validate(&self, text: &str) -> Result<()> {
+        let fail = |key: &str, why: &str| {
+            let line = find_key_line(text, key).map(|l| format!(":{l}")).unwrap_or_default();
+            Err(Error::Config(format!("{}{line}: key `{key}`: {why}", self.path.display())))
+        };
+        let dev = &self.device.device_no;
+        if dev.trim().is_empty() || dev.len() > 32 || !dev.is_ascii() {
+            return fail("device_no", "must be 1 to 32 ASCII characters (the spec allows no Chinese)");
+        }
+        if !(self.cloud.url.starts_with("http://") || self.cloud.url.starts_with("https://")) {
+            return fail("url", "must start with http:// or https://");
+        }
+        if !(-11..=12).contains(&self.device.time_zone) {
+            return fail("time_zone", "must be between -11 and 12 hours");
+        }
+        if self.cloud.connect_timeout_ms == 0 || self.cloud.read_timeout_ms == 0 {
+            return fail("read_timeout_ms", "timeouts must be greater than 0");
+        }
+        if self.cloud.retry_initial_ms == 0 || self.cloud.retry_max_ms < self.cloud.retry_initial_ms {
+            return fail("retry_max_ms", "needs 0 < retry_initial_ms <= retry_max_ms");
+        }
+        if self.storage.max_records == 0 {
+            return fail("max_records", "must be at least 1");
+        }
+        if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
+            return fail("level", "must be one of error, warn, info, debug, trace");
+        }
+        let sha = &self.update.sha256;
+        if !sha.is_empty() && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit())) {
+            return fail("sha256", "must be 64 hex digits or empty");
+        }
+        Ok(())
+    }
+
+    /// The control socket path: `[control] socket`, or `<storage.dir>/control.sock`.
+    pub fn socket_path(&self) -> PathBuf {
+        self.control.socket.clone().unwrap_or_else(|| self.storage.dir.join("control.sock"))
+    }
+
+    /// The configuration as TOML, for `facegate config show`.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
+    }
+}
+
+/// Turns a toml error into `file:line:col: key `k`: message`.
+fn describe_toml_error(path: &Path, text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_string();
+    let Some(span) = e.span() else {
+        return format!("{}: {message}", path.display());
+    };
+    let (line, col) = line_col(text, span.start);
+    let line_text = text.lines().nth(line - 1).unwrap_or("");
+    let key = quoted_field(&message).or_else(|| key_of_line(line_text));
+    let section = section_of_line(text, line);
+    match key {
+        Some(k) => {
+            let full = match section {
+                Some(s) if !k.contains('.') => format!("{s}.{k}"),
+                _ => k,
+            };
+            format!("{}:{line}:{col}: key `{full}`: {message}", path.display())
+        }
+        None => format!("{}:{line}:{col}: {message}", path.display()),
+    }
+}
+
+/// 1-based line and column of a byte offset.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let offset = offset.min(text.len());
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map(|l| l.chars().count()).unwrap_or(0) + 1;
+    (line, col)
+}
+
+/// The field name from messages such as "unknown field `devce_no`, expected ...".
+fn quoted_field(message: &str) -> Option<String> {
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.find("missing field `").map(|i| &message[i + "missing field `".len()..]))?;
+    rest.split('`').next().map(str::to_string)
+}
+
+/// The key assigned on a `key = value` line.
+fn key_of_line(line: &str) -> Option<String> {
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim().trim_matches('"');
+    (!key.is_empty() && !key.starts_with('[')).then(|| key.to_string())
+}
+
+/// The `[section]` a 1-based line belongs to.
+fn section_of_line(text: &str, line: usize) -> Option<String> {
+    text.lines()
+        .take(line)
+        .filter_map(|l| {
+            let l = l.trim();
+            (l.starts_with('[') && l.ends_with(']')).then(|| l.trim_matches(['[', ']']).trim().to_string())
+        })
+        .last()
+}
+
+/// The 1-based line where `key = ...` is assigned, if it is.
+fn find_key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|l| key_of_line(l).as_deref() == Some(key)).map(|i| i + 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[device]
+device_no = "FG0001"
+
+[cloud]
+url = "http://127.0.0.1:8090/path"
+
+[storage]
+dir = "/tmp/facegate-test"
+"#;
+
+    #[test]
+    fn minimal_file_takes_defaults() {
+        let c = Config::parse(GOOD, Path::new("f.toml")).unwrap();
+        assert_eq!(c.device.device_no, "FG0001");
+        assert_eq!(c.device.protocol_version, "V1.0");
+        assert_eq!(c.cloud.read_timeout_ms, 10_000);
+        assert_eq!(c.board.profile, "sim");
+        assert_eq!(c.socket_path(), PathBuf::from("/tmp/facegate-test/control.sock"));
+        assert!(c.recognizer.is_none());
+    }
+
+    #[test]
+    fn typo_names_file_line_and_key() {
+        let text = GOOD.replace("device_no", "devce_no");
+        let err = Config::parse(&text, Path::new("/etc/x.toml")).unwrap_err().to_string();
+        assert!(err.contains("/etc/x.toml:3:"), "{err}");
+        assert!(err.contains("devce_no"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_line_and_key() {
+        let text = format!("{GOOD}\n[log]\nlevel = 5\n");
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("c.toml:12:"), "{err}");
+        assert!(err.contains("key `log.level`"), "{err}");
+    }
+
+    #[test]
+    fn bad_value_names_key() {
+        let text = GOOD.replace("http://", "ftp://");
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("c.toml:6: key `url`"), "{err}");
+    }
+
+    #[test]
+    fn missing_required_key_is_named() {
+        let text = GOOD.replace("url = \"http://127.0.0.1:8090/path\"", "");
+        let err = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("url"), "{err}");
+    }
+
+    #[test]
+    fn round_trips_through_show() {
+        let c = Config::parse(GOOD, Path::new("f.toml")).unwrap();
+        let again = Config::parse(&c.to_toml(), Path::new("g.toml")).unwrap();
+        assert_eq!(again.cloud.url, c.cloud.url);
+    }
+}

@@ -1,1 +1,157 @@
-//! (being written)
+//! `facegate status`: what the terminal knows, readable with or without the daemon running.
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::store::Store;
+
+/// Keys of the small state table that the daemon keeps up to date.
+pub mod keys {
+    /// "registered", "registering" or "rejected".
+    pub const REGISTRATION: &str = "registration";
+    /// Unix ms of the last successful registration.
+    pub const REGISTERED_AT: &str = "registered_at_ms";
+    /// Unix ms of the last answer from the cloud.
+    pub const LAST_CONTACT: &str = "last_contact_ms";
+    /// The last error worth a technician's attention.
+    pub const LAST_ERROR: &str = "last_error";
+    /// Unix ms of `LAST_ERROR`.
+    pub const LAST_ERROR_AT: &str = "last_error_ms";
+}
+
+/// Everything `status` prints.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Status {
+    /// The configured device number.
+    pub device_no: String,
+    /// The configured cloud base URL.
+    pub cloud_url: String,
+    /// The board profile.
+    pub board: String,
+    /// Whether a daemon answered on the control socket.
+    pub daemon_running: bool,
+    /// Registration state as last stored.
+    pub registration: String,
+    /// Last answer from the cloud, unix ms (0 = never).
+    pub last_contact_ms: i64,
+    /// Registered persons.
+    pub persons: u64,
+    /// Records kept on the device.
+    pub records: u64,
+    /// Records not yet acknowledged by the cloud.
+    pub pending_records: u64,
+    /// Undelivered records dropped because the storage cap was reached.
+    pub evicted_records: u64,
+    /// The last error, if any.
+    pub last_error: String,
+    /// Live data from the running daemon (door state, input counters).
+    pub live: serde_json::Value,
+    /// Why the store could not be read, if it could not.
+    pub store_error: String,
+}
+
+impl Status {
+    /// Gathers the status from the store (read-only) and, if it runs, the daemon.
+    pub fn gather(cfg: &Config) -> Status {
+        let mut s = Status {
+            device_no: cfg.device.device_no.clone(),
+            cloud_url: cfg.cloud.url.clone(),
+            board: cfg.board.profile.clone(),
+            registration: "never registered".into(),
+            ..Status::default()
+        };
+        match Store::open_readonly(&cfg.storage.dir) {
+            Ok(store) => {
+                let state = |k: &str| store.state(k).ok().flatten().unwrap_or_default();
+                if !state(keys::REGISTRATION).is_empty() {
+                    s.registration = state(keys::REGISTRATION);
+                }
+                s.last_contact_ms = state(keys::LAST_CONTACT).parse().unwrap_or(0);
+                s.last_error = state(keys::LAST_ERROR);
+                s.persons = store.person_count().unwrap_or(0);
+                s.records = store.record_count().unwrap_or(0);
+                s.pending_records = store.pending_count().unwrap_or(0);
+                s.evicted_records = store.evicted_count().unwrap_or(0);
+            }
+            Err(e) => s.store_error = e.to_string(),
+        }
+        let req = crate::ctl::Request::Status;
+        if let Ok(r) = crate::ctl::request(&cfg.socket_path(), &req, std::time::Duration::from_secs(3)) {
+            s.daemon_running = r.ok;
+            s.live = r.data;
+        }
+        s
+    }
+
+    /// Plain text for an 80-column serial console.
+    pub fn render(&self, now_ms: i64) -> String {
+        let mut out = String::new();
+        let mut line = |k: &str, v: String| out.push_str(&format!("{k:<18}{v}\n"));
+        line("device", self.device_no.clone());
+        line("cloud", self.cloud_url.clone());
+        line("board", self.board.clone());
+        line("daemon", if self.daemon_running { "running".into() } else { "not running".into() });
+        line("registration", self.registration.clone());
+        line("last contact", ago(self.last_contact_ms, now_ms));
+        if self.store_error.is_empty() {
+            line("persons", self.persons.to_string());
+            line("records", format!("{} kept, {} waiting for the cloud", self.records, self.pending_records));
+            if self.evicted_records > 0 {
+                line("evicted", format!("{} undelivered records dropped (storage cap)", self.evicted_records));
+            }
+        } else {
+            line("storage", self.store_error.clone());
+        }
+        line("last error", if self.last_error.is_empty() { "none".into() } else { self.last_error.clone() });
+        if let Some(live) = self.live.as_object() {
+            for (k, v) in live {
+                let v = match v {
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                line(&k.replace('_', " "), v);
+            }
+        }
+        out
+    }
+}
+
+/// "never", "12 s ago", "3 min ago", "5 h ago".
+fn ago(then_ms: i64, now_ms: i64) -> String {
+    if then_ms <= 0 {
+        return "never".into();
+    }
+    let s = (now_ms - then_ms).max(0) / 1000;
+    match s {
+        0..=119 => format!("{s} s ago"),
+        120..=7199 => format!("{} min ago", s / 60),
+        _ => format!("{} h ago", s / 3600),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_within_80_columns() {
+        let s = Status {
+            device_no: "FG0001".into(),
+            cloud_url: "http://127.0.0.1:1".into(),
+            registration: "registered".into(),
+            last_contact_ms: 1_000,
+            last_error: "cloud: connection refused".into(),
+            ..Status::default()
+        };
+        let text = s.render(61_000);
+        assert!(text.contains("60 s ago"), "{text}");
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    }
+
+    #[test]
+    fn ago_scales() {
+        assert_eq!(ago(0, 5), "never");
+        assert_eq!(ago(1, 300_001), "5 min ago");
+        assert_eq!(ago(1, 36_000_001), "10 h ago");
+    }
+}

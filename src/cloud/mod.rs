@@ -1,1 +1,280 @@
-//! (being written)
+//! The cloud session: registration, heartbeat, the poll services and the record uploader.
+//!
+//! One module per protocol service. Every service follows the spec's pattern: poll, decode the
+//! command leniently, execute it, and report the result to the same endpoint until the cloud
+//! answers 2xx. Anything the network delivers is logged and survived.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::config::Config;
+use crate::daemon::{Shared, now_ms};
+use crate::protocol;
+use crate::status::keys;
+use crate::store::Store;
+
+pub mod transport;
+pub use transport::{ExchangeError, Transport};
+
+pub mod broadcast;
+pub mod devinfo;
+pub mod door;
+pub mod download;
+pub mod maintenance;
+pub mod person_count;
+pub mod person_info;
+pub mod person_operate;
+pub mod photo;
+pub mod record_clear;
+pub mod record_get;
+pub mod register;
+pub mod scheduler;
+pub mod stream;
+pub mod update;
+pub mod uploader;
+
+/// Why an exchange produced nothing usable; the schedule goes on either way.
+#[derive(Debug)]
+pub enum PollError {
+    /// Transport failure or non-2xx status.
+    Exchange(ExchangeError),
+    /// The answer did not decode as the expected message.
+    Malformed(String),
+    /// The daemon is shutting down.
+    Shutdown,
+}
+
+impl std::fmt::Display for PollError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            PollError::Exchange(e) => write!(f, "{e}"),
+            PollError::Malformed(m) => write!(f, "malformed answer: {m}"),
+            PollError::Shutdown => write!(f, "shutting down"),
+        }
+    }
+}
+
+/// What a poll service did, so the scheduler knows when to poll it again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Nothing to do: poll again after the interval.
+    Idle,
+    /// A command was executed: poll again at once, the cloud may have more queued.
+    Command,
+    /// The cloud dropped the device: register again.
+    Reregister,
+}
+
+/// What a service needs: the shared daemon state, the transport and its own store handle.
+pub struct Session<'a> {
+    /// Shared daemon state.
+    pub shared: &'a std::sync::Arc<Shared>,
+    /// The HTTP agent.
+    pub transport: &'a Transport,
+    /// This thread's connection to the store.
+    pub store: Store,
+    last_contact_saved_ms: i64,
+    interval_overrides: std::collections::HashMap<protocol::services::Service, Duration>,
+}
+
+impl<'a> Session<'a> {
+    /// A session on this thread.
+    pub fn new(shared: &'a std::sync::Arc<Shared>, transport: &'a Transport, store: Store) -> Session<'a> {
+        Session { shared, transport, store, last_contact_saved_ms: 0, interval_overrides: Default::default() }
+    }
+
+    /// An interval the cloud set outside registerResp (person/operate's registerInterval).
+    pub fn interval_override(&self, s: protocol::services::Service) -> Option<Duration> {
+        self.interval_overrides.get(&s).copied()
+    }
+
+    /// Sets or clears such an interval.
+    pub fn set_interval_override(&mut self, s: protocol::services::Service, d: Option<Duration>) {
+        match d {
+            Some(d) => self.interval_overrides.insert(s, d),
+            None => self.interval_overrides.remove(&s),
+        };
+    }
+
+    /// The configuration.
+    pub fn cfg(&self) -> &Config {
+        &self.shared.cfg
+    }
+
+    /// This device's number.
+    pub fn device_no(&self) -> &str {
+        &self.shared.cfg.device.device_no
+    }
+
+    /// The interface version sent in `version`.
+    pub fn version(&self) -> &str {
+        &self.shared.cfg.device.protocol_version
+    }
+
+    /// POSTs `msg` to `path` and returns the raw answer, keeping the online flag and the
+    /// last-contact time up to date.
+    pub fn post_raw(&mut self, path: &str, msg: &impl Serialize) -> Result<Vec<u8>, PollError> {
+        if self.shared.is_shutting_down() {
+            return Err(PollError::Shutdown);
+        }
+        let body = protocol::encode(msg);
+        log::trace!("POST {path} {}", String::from_utf8_lossy(&body).chars().take(400).collect::<String>());
+        match self.transport.post(path, &body) {
+            Ok(answer) => {
+                self.contact_ok();
+                Ok(answer)
+            }
+            Err(e) => {
+                if matches!(e, ExchangeError::Network(_)) {
+                    self.shared.online.store(false, Ordering::Relaxed);
+                } else {
+                    // The cloud answered, even if badly: it is reachable.
+                    self.contact_ok();
+                }
+                Err(PollError::Exchange(e))
+            }
+        }
+    }
+
+    /// POSTs `msg` and decodes the answer as `T`.
+    pub fn exchange<T: DeserializeOwned>(&mut self, path: &str, msg: &impl Serialize) -> Result<T, PollError> {
+        let answer = self.post_raw(path, msg)?;
+        protocol::decode::<T>(&answer).map_err(|e| {
+            let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
+            PollError::Malformed(format!("{e} (answer began: {preview:?})"))
+        })
+    }
+
+    /// Polls `service` and decodes the cloud's command, checking its msgType.
+    pub fn poll<C: DeserializeOwned + protocol::Message>(
+        &mut self,
+        service: protocol::Service,
+    ) -> Result<C, PollError> {
+        let req = protocol::PollReq::for_service(service, self.device_no(), self.version())
+            .ok_or_else(|| PollError::Malformed(format!("{} is not a polled service", service.path())))?;
+        let answer = self.post_raw(service.path(), &req)?;
+        protocol::decode_message::<C>(&answer).map_err(|e| {
+            let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
+            PollError::Malformed(format!("{e} (answer began: {preview:?})"))
+        })
+    }
+
+    /// Reports the result of `cmd` with `code` and `msg` (the code's prompt when empty).
+    pub fn finish<C: protocol::Command>(
+        &mut self,
+        service: protocol::Service,
+        cmd: &C,
+        code: protocol::ErrorCode,
+        msg: &str,
+    ) -> Result<Outcome, PollError> {
+        let msg = if msg.is_empty() { code.prompt().to_string() } else { msg.to_string() };
+        let result = cmd.result(self.device_no(), code, &msg);
+        self.report(service.path(), &result)?;
+        Ok(Outcome::Command)
+    }
+
+    /// Reports a command's result, retrying with back-off until the cloud answers 2xx.
+    /// Gives up only on shutdown: the cloud is owed this report.
+    pub fn report(&mut self, path: &str, result: &impl Serialize) -> Result<(), PollError> {
+        let mut backoff = Backoff::new(self.cfg().cloud.retry_initial_ms, self.cfg().cloud.retry_max_ms);
+        loop {
+            match self.post_raw(path, result) {
+                Ok(_) => return Ok(()),
+                Err(PollError::Shutdown) => return Err(PollError::Shutdown),
+                Err(e) => {
+                    let wait = backoff.next_delay();
+                    log::warn!("{path}: result not delivered ({e}); retrying in {} ms", wait.as_millis());
+                    crate::daemon::watchdog_ping();
+                    if self.shared.sleep(wait) {
+                        return Err(PollError::Shutdown);
+                    }
+                }
+            }
+        }
+    }
+
+    fn contact_ok(&mut self) {
+        self.shared.online.store(true, Ordering::Relaxed);
+        let now = now_ms();
+        // Written at most once a minute: each commit is an fsync on flash.
+        if now - self.last_contact_saved_ms >= 60_000 {
+            self.last_contact_saved_ms = now;
+            let _ = self.store.set_state(keys::LAST_CONTACT, &now.to_string());
+        }
+    }
+
+    /// Remembers an error for `facegate status`.
+    pub fn note_error(&mut self, what: &str) {
+        let _ = self.store.set_state(keys::LAST_ERROR, what);
+        let _ = self.store.set_state(keys::LAST_ERROR_AT, &now_ms().to_string());
+    }
+}
+
+/// Remembers an error for `facegate status` from a thread without a session.
+pub fn note_error(shared: &Shared, what: &str) {
+    if let Ok(mut store) = Store::open(&shared.cfg.storage.dir) {
+        let _ = store.set_state(keys::LAST_ERROR, what);
+        let _ = store.set_state(keys::LAST_ERROR_AT, &now_ms().to_string());
+    }
+}
+
+/// Capped exponential back-off with jitter, so a fleet does not retry in lockstep.
+#[derive(Debug, Clone)]
+pub struct Backoff {
+    initial_ms: u64,
+    max_ms: u64,
+    current_ms: u64,
+}
+
+impl Backoff {
+    /// Starts at `initial_ms`, doubling up to `max_ms`.
+    pub fn new(initial_ms: u64, max_ms: u64) -> Backoff {
+        Backoff { initial_ms: initial_ms.max(1), max_ms: max_ms.max(initial_ms.max(1)), current_ms: 0 }
+    }
+
+    /// The next delay: the current step with up to ±25 % jitter, never above the cap.
+    pub fn next_delay(&mut self) -> Duration {
+        self.current_ms =
+            if self.current_ms == 0 { self.initial_ms } else { (self.current_ms.saturating_mul(2)).min(self.max_ms) };
+        let quarter = self.current_ms / 4;
+        let jittered = self.current_ms - quarter + fastrand::u64(0..=quarter * 2);
+        Duration::from_millis(jittered.min(self.max_ms))
+    }
+
+    /// Back to the initial step after a success.
+    pub fn reset(&mut self) {
+        self.current_ms = 0;
+    }
+}
+
+/// `facegate doctor`'s cloud line: can the cloud be reached and does it speak HTTP?
+pub fn probe(transport: &Transport, cfg: &Config) -> Result<String, String> {
+    let msg = protocol::messages::KeepAlive::new(&cfg.device.device_no);
+    match transport.post(protocol::services::Service::Heartbeat.path(), &protocol::encode(&msg)) {
+        Ok(_) => Ok(format!("{} answers", cfg.cloud.url)),
+        Err(ExchangeError::Status(s)) => Ok(format!("{} answers (HTTP {s} to a heartbeat)", cfg.cloud.url)),
+        Err(e) => Err(format!("{}: {e}", cfg.cloud.url)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_to_its_cap_with_bounded_jitter() {
+        let mut b = Backoff::new(100, 1_000);
+        let first = b.next_delay().as_millis() as u64;
+        assert!((75..=125).contains(&first), "{first}");
+        for _ in 0..10 {
+            b.next_delay();
+        }
+        let capped = b.next_delay().as_millis() as u64;
+        assert!((750..=1_000).contains(&capped), "{capped}");
+        b.reset();
+        assert!(b.next_delay().as_millis() as u64 <= 125);
+    }
+}

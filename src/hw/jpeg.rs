@@ -69,19 +69,13 @@ pub struct RawFrame<'a> {
 
 impl RawFrame<'_> {
     fn check(&self) -> Result<()> {
-        let (w, h, s) = (
-            self.width as usize,
-            self.height as usize,
-            self.stride as usize,
-        );
+        let (w, h, s) = (self.width as usize, self.height as usize, self.stride as usize);
         let (min_stride, needed) = match self.format {
             PixelFormat::Yuyv => (w * 2, s * h),
             PixelFormat::Nv12 => (w, s * h + s * h.div_ceil(2)),
         };
         if w == 0 || h == 0 || w % 2 == 1 {
-            return Err(Error::Hardware(format!(
-                "camera frame of {w}x{h} pixels: width must be even and not zero"
-            )));
+            return Err(Error::Hardware(format!("camera frame of {w}x{h} pixels: width must be even and not zero")));
         }
         if s < min_stride || self.data.len() < needed {
             return Err(Error::Hardware(format!(
@@ -120,14 +114,9 @@ struct RangeTables {
 impl RangeTables {
     fn new() -> RangeTables {
         let expand = |v: usize, lo: f32, span: f32, centre: f32| -> u8 {
-            ((v as f32 - lo) * 255.0 / span + centre)
-                .round()
-                .clamp(0.0, 255.0) as u8
+            ((v as f32 - lo) * 255.0 / span + centre).round().clamp(0.0, 255.0) as u8
         };
-        let mut t = RangeTables {
-            luma: [0; 256],
-            chroma: [0; 256],
-        };
+        let mut t = RangeTables { luma: [0; 256], chroma: [0; 256] };
         for v in 0..256 {
             t.luma[v] = expand(v, 16.0, 219.0, 0.0);
             t.chroma[v] = expand(v, 128.0, 224.0, 128.0);
@@ -181,23 +170,13 @@ impl ImageBuffer for Scaled<'_> {
 pub fn encode_frame(frame: RawFrame<'_>, size: SnapSize) -> Result<Vec<u8>> {
     frame.check()?;
     let factor = size.factor(frame.width, frame.height) as usize;
-    let (w, h) = (
-        frame.width as usize / factor,
-        frame.height as usize / factor,
-    );
+    let (w, h) = (frame.width as usize / factor, frame.height as usize / factor);
     if w == 0 || h == 0 || w > usize::from(u16::MAX) || h > usize::from(u16::MAX) {
-        return Err(Error::Hardware(format!(
-            "camera frame of {}x{} cannot be encoded",
-            frame.width, frame.height
-        )));
+        return Err(Error::Hardware(format!("camera frame of {}x{} cannot be encoded", frame.width, frame.height)));
     }
     let mut out = Vec::with_capacity(w * h / 4);
     Encoder::new(&mut out, QUALITY)
-        .encode_image(Scaled {
-            frame,
-            factor,
-            tables: RangeTables::new(),
-        })
+        .encode_image(Scaled { frame, factor, tables: RangeTables::new() })
         .map_err(|e| Error::Hardware(format!("JPEG encoding failed: {e}")))?;
     Ok(out)
 }
@@ -370,11 +349,7 @@ pub fn test_pattern_yuyv(width: u32, height: u32) -> Vec<u8> {
     let mut data = Vec::with_capacity(w * h * 2);
     for y in 0..h {
         for x in (0..w).step_by(2) {
-            let (luma, cb, cr) = if y < h * 3 / 4 {
-                BARS[x * 8 / w]
-            } else {
-                ((16 + x * 219 / w) as u8, 128, 128)
-            };
+            let (luma, cb, cr) = if y < h * 3 / 4 { BARS[x * 8 / w] } else { ((16 + x * 219 / w) as u8, 128, 128) };
             data.extend_from_slice(&[luma, cb, luma, cr]);
         }
     }
@@ -405,31 +380,13 @@ mod tests {
     #[test]
     fn yuyv_colour_bars_survive_encoding() {
         let data = test_pattern_yuyv(320, 240);
-        let frame = RawFrame {
-            format: PixelFormat::Yuyv,
-            width: 320,
-            height: 240,
-            stride: 640,
-            data: &data,
-        };
+        let frame = RawFrame { format: PixelFormat::Yuyv, width: 320, height: 240, stride: 640, data: &data };
         let (w, h, px) = decode(&encode_frame(frame, SnapSize::Full).unwrap());
         assert_eq!((w, h), (320, 240));
         // Middle of the white, red and blue bars (limited range expands to full range).
-        assert!(
-            close(rgb_at(&px, w, 20, 60), [255, 255, 255]),
-            "{:?}",
-            rgb_at(&px, w, 20, 60)
-        );
-        assert!(
-            close(rgb_at(&px, w, 5 * 40 + 20, 60), [255, 0, 0]),
-            "{:?}",
-            rgb_at(&px, w, 220, 60)
-        );
-        assert!(
-            close(rgb_at(&px, w, 6 * 40 + 20, 60), [0, 0, 255]),
-            "{:?}",
-            rgb_at(&px, w, 260, 60)
-        );
+        assert!(close(rgb_at(&px, w, 20, 60), [255, 255, 255]), "{:?}", rgb_at(&px, w, 20, 60));
+        assert!(close(rgb_at(&px, w, 5 * 40 + 20, 60), [255, 0, 0]), "{:?}", rgb_at(&px, w, 220, 60));
+        assert!(close(rgb_at(&px, w, 6 * 40 + 20, 60), [0, 0, 255]), "{:?}", rgb_at(&px, w, 260, 60));
         assert!(close(rgb_at(&px, w, 7 * 40 + 20, 60), [0, 0, 0]));
     }
 
@@ -455,32 +412,14 @@ mod tests {
     #[test]
     fn nv12_with_row_padding_encodes_and_scales() {
         let data = nv12_two_halves(1280, 720, 1344);
-        let frame = RawFrame {
-            format: PixelFormat::Nv12,
-            width: 1280,
-            height: 720,
-            stride: 1344,
-            data: &data,
-        };
+        let frame = RawFrame { format: PixelFormat::Nv12, width: 1280, height: 720, stride: 1344, data: &data };
         let (w, h, px) = decode(&encode_frame(frame, SnapSize::Full).unwrap());
         assert_eq!((w, h), (1280, 720));
-        assert!(
-            close(rgb_at(&px, w, 100, 100), [255, 0, 0]),
-            "{:?}",
-            rgb_at(&px, w, 100, 100)
-        );
-        assert!(
-            close(rgb_at(&px, w, 1100, 600), [0, 255, 0]),
-            "{:?}",
-            rgb_at(&px, w, 1100, 600)
-        );
+        assert!(close(rgb_at(&px, w, 100, 100), [255, 0, 0]), "{:?}", rgb_at(&px, w, 100, 100));
+        assert!(close(rgb_at(&px, w, 1100, 600), [0, 255, 0]), "{:?}", rgb_at(&px, w, 1100, 600));
 
         let (w, h, px) = decode(&encode_frame(frame, SnapSize::Small).unwrap());
-        assert_eq!(
-            (w, h),
-            (1280 / 3, 720 / 3),
-            "1280 wide needs a factor of 3 to fit 480"
-        );
+        assert_eq!((w, h), (1280 / 3, 720 / 3), "1280 wide needs a factor of 3 to fit 480");
         assert!(close(rgb_at(&px, w, 30, 30), [255, 0, 0]));
         assert!(close(rgb_at(&px, w, 400, 200), [0, 255, 0]));
     }
@@ -488,45 +427,23 @@ mod tests {
     #[test]
     fn short_or_odd_frames_are_refused() {
         let data = vec![0u8; 100];
-        let frame = RawFrame {
-            format: PixelFormat::Yuyv,
-            width: 320,
-            height: 240,
-            stride: 640,
-            data: &data,
-        };
+        let frame = RawFrame { format: PixelFormat::Yuyv, width: 320, height: 240, stride: 640, data: &data };
         assert!(encode_frame(frame, SnapSize::Full).is_err());
-        let frame = RawFrame {
-            format: PixelFormat::Nv12,
-            width: 3,
-            height: 2,
-            stride: 3,
-            data: &data,
-        };
+        let frame = RawFrame { format: PixelFormat::Nv12, width: 3, height: 2, stride: 3, data: &data };
         assert!(encode_frame(frame, SnapSize::Full).is_err());
     }
 
     #[test]
     fn fit_jpeg_shrinks_large_images_only() {
         let data = test_pattern_yuyv(1024, 768);
-        let frame = RawFrame {
-            format: PixelFormat::Yuyv,
-            width: 1024,
-            height: 768,
-            stride: 2048,
-            data: &data,
-        };
+        let frame = RawFrame { format: PixelFormat::Yuyv, width: 1024, height: 768, stride: 2048, data: &data };
         let full = encode_frame(frame, SnapSize::Full).unwrap();
         let small = fit_jpeg(full.clone(), SnapSize::Small).unwrap();
         let (w, h, px) = decode(&small);
         assert_eq!((w, h), (1024 / 3, 768 / 3));
         assert!(close(rgb_at(&px, w, 10, 10), [255, 255, 255]));
         assert_eq!(fit_jpeg(full.clone(), SnapSize::Full).unwrap(), full);
-        assert_eq!(
-            fit_jpeg(small.clone(), SnapSize::Small).unwrap(),
-            small,
-            "already small"
-        );
+        assert_eq!(fit_jpeg(small.clone(), SnapSize::Small).unwrap(), small, "already small");
     }
 
     /// The JPEG without its DHT segments, as many UVC cameras send MJPEG frames.

@@ -1,0 +1,237 @@
+//! `person/operate`: the cloud adds, modifies and deletes persons.
+//!
+//! Each person is validated as the spec says and answered with its business codes: 300 invalid
+//! parameters, 301 feature extraction failed (the vendor's enroll command failed), 302
+//! capacity full, 303 a photo that does not decode as JPEG, 304 enrollment timeout. A rejected
+//! person changes nothing. An add of an idNumber that exists replaces it, so a command the cloud
+//! re-sends after a lost result does not fail.
+
+use std::io::Read;
+use std::process::{Command as Process, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::access::{PersonWindows, parse_valid_date};
+use crate::cloud::{Outcome, PollError, Session};
+use crate::config::RecognizerSection;
+use crate::model::{Person, PersonPhoto, Priority};
+use crate::protocol::binary::decode_base64;
+use crate::protocol::{Command as _, ErrorCode, PersonInfo, PersonOperateCommand, Service};
+use crate::store::Store;
+
+/// Largest accepted decoded photo: the spec recommends "within 300K"; this leaves room for
+/// clouds that count 300K as Base64 text or as 1024-byte kilobytes.
+pub const MAX_PHOTO_BYTES: usize = 400 * 1024;
+
+/// Polls for person commands and applies them.
+pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+    let cmd: PersonOperateCommand = s.poll(Service::PersonOperate)?;
+    // registerInterval speeds a sync up and slows it down again; it holds until changed.
+    if let Ok(secs) = cmd.register_interval.trim().parse::<u64>() {
+        if secs > 0 {
+            s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs)));
+        }
+    }
+    if !cmd.requested() {
+        return Ok(Outcome::Idle);
+    }
+    let recognizer = s.cfg().recognizer.clone();
+    let max_persons = s.cfg().storage.max_persons;
+    let mut failures: Vec<(ErrorCode, String)> = Vec::new();
+    if cmd.persons.is_empty() {
+        failures.push((ErrorCode::PersonParamsInvalid, "no person in personInfoData".into()));
+    }
+    for info in &cmd.persons {
+        if let Err((code, why)) = apply(&mut s.store, info, recognizer.as_ref(), max_persons) {
+            log::warn!("person {:?} rejected with {}: {why}", info.id_number, code.code());
+            failures.push((code, format!("{}: {why}", info.id_number)));
+        }
+    }
+    match failures.first() {
+        None => s.finish(Service::PersonOperate, &cmd, ErrorCode::Ok, ""),
+        Some((code, _)) => {
+            let detail: Vec<&str> = failures.iter().map(|(_, w)| w.as_str()).collect();
+            let msg = format!("{}: {}", code.prompt(), detail.join("; "));
+            s.finish(Service::PersonOperate, &cmd, *code, &msg)
+        }
+    }
+}
+
+/// Applies one person object of the command.
+pub fn apply(
+    store: &mut Store,
+    info: &PersonInfo,
+    recognizer: Option<&RecognizerSection>,
+    max_persons: u64,
+) -> Result<(), (ErrorCode, String)> {
+    let invalid = |why: String| (ErrorCode::PersonParamsInvalid, why);
+    let db = |e: crate::Error| (ErrorCode::Failed, e.to_string());
+    match info.operate_type.trim() {
+        "0" | "1" => {
+            let (person, photos) = validate(info)?;
+            let exists = store.person(&person.id_number).map_err(db)?.is_some();
+            if !exists && store.person_count().map_err(db)? >= max_persons {
+                return Err((ErrorCode::FaceCapacityFull, format!("{max_persons} persons registered")));
+            }
+            if !person.card.is_empty() {
+                if let Some(other) = store.person_by_card(&person.card).map_err(db)? {
+                    if other.id_number != person.id_number {
+                        return Err(invalid(format!("card {} is bound to idNumber {}", person.card, other.id_number)));
+                    }
+                }
+            }
+            if let Some(r) = recognizer {
+                enroll(r, if exists { "modify" } else { "add" }, &person.id_number, &photos)?;
+            }
+            store.upsert_person(&person, &photos).map_err(db)
+        }
+        "2" => {
+            let id = info.id_number.trim();
+            if id.is_empty() {
+                return Err(invalid("delete needs idNumber".into()));
+            }
+            if let Some(r) = recognizer {
+                if let Err((_, why)) = enroll(r, "delete", id, &[]) {
+                    log::warn!("recognizer could not delete {id}: {why}; deleting locally anyway");
+                }
+            }
+            if !store.delete_person(id).map_err(db)? {
+                log::info!("delete of unknown person {id}: nothing to do");
+            }
+            Ok(())
+        }
+        "3" => {
+            if let Some(r) = recognizer {
+                if let Err((_, why)) = enroll(r, "clear", "", &[]) {
+                    log::warn!("recognizer could not clear: {why}; deleting locally anyway");
+                }
+            }
+            let n = store.delete_all_persons().map_err(db)?;
+            log::info!("all {n} persons deleted");
+            Ok(())
+        }
+        other => Err(invalid(format!("operateType {other:?} is not 0, 1, 2 or 3"))),
+    }
+}
+
+/// Checks an add/modify person object and turns it into what the store keeps.
+pub fn validate(info: &PersonInfo) -> Result<(Person, Vec<PersonPhoto>), (ErrorCode, String)> {
+    let invalid = |why: String| Err((ErrorCode::PersonParamsInvalid, why));
+    let id = info.id_number.trim();
+    if id.is_empty() || id == "0" {
+        return invalid("idNumber is required and must not be 0".into());
+    }
+    if id.chars().count() > 32 || id.chars().any(|c| c.is_control() || c == '/' || c == '\\') {
+        return invalid(format!("idNumber {id:?} is longer than 32 characters or has / \\ or control characters"));
+    }
+    let name = info.name.trim();
+    if name.is_empty() || name.chars().count() > 32 {
+        return invalid("name is required (at most 32 characters)".into());
+    }
+    let (Some(start), Some(end)) = (parse_valid_date(&info.valid_date_start), parse_valid_date(&info.valid_date_end))
+    else {
+        return invalid(format!(
+            "validDateStart {:?} and validDateEnd {:?} must be dates like 2019_08_09",
+            info.valid_date_start, info.valid_date_end
+        ));
+    };
+    if start > end {
+        return invalid("validDateStart is after validDateEnd".into());
+    }
+    let Some(priority) = Priority::from_code(&info.priority) else {
+        return invalid(format!("priority {:?} is not 0, 1, 2 or 3", info.priority));
+    };
+    let pass_times = info.pass_times();
+    if let Err(why) = PersonWindows::parse(&pass_times) {
+        return invalid(format!("passTime: {why}"));
+    }
+    let mut photos: Vec<PersonPhoto> = Vec::new();
+    for field in info.photo_fields() {
+        let slot = field.slot;
+        let given_id = field.photo_id.trim();
+        let photo_id = if given_id.is_empty() { slot.to_string() } else { given_id.to_string() };
+        if photo_id.len() > 32 || !photo_id.bytes().all(|b| b.is_ascii_digit()) {
+            return invalid(format!("registerPhotoID{slot} {photo_id:?} must be numeric"));
+        }
+        if photos.iter().any(|p| p.photo_id == photo_id) {
+            return invalid(format!("registerPhotoID{slot} {photo_id} repeats another photo's ID"));
+        }
+        let jpeg = decode_base64(&format!("registerPhoto{slot}"), field.base64)
+            .map_err(|e| (ErrorCode::ImageDecodeFailed, e.to_string()))?;
+        if jpeg.len() > MAX_PHOTO_BYTES {
+            return invalid(format!("registerPhoto{slot} is {} bytes, the limit is {MAX_PHOTO_BYTES}", jpeg.len()));
+        }
+        check_jpeg(&jpeg).map_err(|why| (ErrorCode::ImageDecodeFailed, format!("registerPhoto{slot}: {why}")))?;
+        photos.push(PersonPhoto { slot, photo_id, jpeg });
+    }
+    if photos.is_empty() && info.normal_number.trim().is_empty() {
+        return invalid("a person needs at least one photo or an IC card number (normalNumber)".into());
+    }
+    let mut person = info.to_person().map_err(|e| (ErrorCode::PersonParamsInvalid, e.to_string()))?;
+    person.id_number = id.to_string();
+    person.name = name.to_string();
+    person.card = info.normal_number.trim().to_string();
+    person.priority = priority;
+    person.valid_start = info.valid_date_start.trim().to_string();
+    person.valid_end = info.valid_date_end.trim().to_string();
+    person.pass_times = pass_times;
+    Ok((person, photos))
+}
+
+/// A photo must decode as a JPEG image, not just start like one.
+fn check_jpeg(bytes: &[u8]) -> Result<(), String> {
+    let mut decoder = jpeg_decoder::Decoder::new(bytes);
+    decoder.decode().map_err(|e| format!("not a decodable JPEG ({e})"))?;
+    let info = decoder.info().ok_or("JPEG without image information")?;
+    if info.width == 0 || info.height == 0 {
+        return Err("JPEG with no pixels".into());
+    }
+    Ok(())
+}
+
+/// Runs the vendor's enroll command: `CMD OP IDNUMBER [PHOTO...]`, photos as files in a
+/// private temporary directory (never a path made from what the cloud sent).
+fn enroll(r: &RecognizerSection, op: &str, id: &str, photos: &[PersonPhoto]) -> Result<(), (ErrorCode, String)> {
+    let failed = |why: String| (ErrorCode::FaceFeatureFailed, why);
+    let dir = tempfile::tempdir().map_err(|e| failed(format!("cannot make a temp dir: {e}")))?;
+    let mut files = Vec::new();
+    for p in photos {
+        let path = dir.path().join(format!("photo{}.jpg", p.slot));
+        std::fs::write(&path, &p.jpeg).map_err(|e| failed(e.to_string()))?;
+        files.push(path);
+    }
+    let mut parts = r.enroll_command.split_whitespace();
+    let program = parts.next().ok_or_else(|| failed("[recognizer] enroll_command is empty".into()))?;
+    let mut child = Process::new(program)
+        .args(parts)
+        .arg(op)
+        .arg(id)
+        .args(&files)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| failed(format!("cannot run {program}: {e}")))?;
+    let deadline = Instant::now() + Duration::from_millis(r.timeout_ms);
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) if status.success() => return Ok(()),
+            Ok(Some(status)) => {
+                let mut err = String::new();
+                if let Some(e) = child.stderr.take() {
+                    let _ = e.take(4096).read_to_string(&mut err);
+                }
+                return Err(failed(format!("enroll {op} exited with {status}: {}", err.trim())));
+            }
+            Ok(None) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(10)),
+            Ok(None) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err((
+                    ErrorCode::FaceRegisterTimeout,
+                    format!("enroll {op} took longer than {} ms", r.timeout_ms),
+                ));
+            }
+            Err(e) => return Err(failed(e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The scheduler thread: register, then run every enabled service at its interval.
+//!
+//! Each service has a next-due time; the thread sleeps (a blocking wait that shutdown
+//! interrupts) until the earliest one. A poll that returned a command is polled again at once,
+//! up to [`MAX_BURST`] times in a row, so a long queue of commands drains at network speed.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use crate::cloud::{
+    Outcome, PollError, Session, broadcast, devinfo, door, maintenance, person_count, person_info, person_operate,
+    photo, record_clear, record_get, register, update,
+};
+use crate::daemon::{Shared, watchdog_ping};
+use crate::protocol::services::{Service, ServiceTable};
+use crate::store::Store;
+
+/// Immediate re-polls after commands before the service waits its interval again.
+pub const MAX_BURST: u32 = 10_000;
+
+/// The interval of a service without one of its own (never used by the spec's services).
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The services the scheduler polls (uploadDevInfo is sent once, records have their own thread).
+const POLLED: [Service; 13] = [
+    Service::Heartbeat,
+    Service::Open,
+    Service::Update,
+    Service::Reboot,
+    Service::SetDevInfo,
+    Service::Broadcast,
+    Service::SetTime,
+    Service::PersonOperate,
+    Service::PersonCount,
+    Service::PersonInfo,
+    Service::Photo,
+    Service::ClearRecords,
+    Service::GetRecords,
+];
+
+/// Runs until shutdown.
+pub fn run(shared: &std::sync::Arc<Shared>, transport: &crate::cloud::Transport) {
+    let store = match Store::open(&shared.cfg.storage.dir) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("scheduler cannot open the store: {e}");
+            return;
+        }
+    };
+    let mut session = Session::new(shared, transport, store);
+    while let Some(table) = register::register_until_accepted(&mut session) {
+        apply_table(shared, &table);
+        if table.enabled(Service::UploadDevInfo) {
+            devinfo::upload(&mut session);
+        }
+        if run_services(&mut session, &table).is_none() {
+            break;
+        }
+        log::info!("registering again");
+    }
+}
+
+fn apply_table(shared: &Shared, table: &ServiceTable) {
+    let on: Vec<String> = POLLED
+        .iter()
+        .chain([Service::Record, Service::UploadDevInfo].iter())
+        .filter(|s| table.enabled(**s))
+        .map(|s| format!("{}({}s)", s.path().trim_start_matches('/'), table.interval(*s).unwrap_or_default().as_secs()))
+        .collect();
+    log::info!("services on: {}", on.join(" "));
+    shared.record_service.store(table.enabled(Service::Record), std::sync::atomic::Ordering::SeqCst);
+    shared.wake_uploader();
+}
+
+/// Polls until the cloud drops the device (`Some`) or shutdown (`None`).
+fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
+    let start = Instant::now();
+    let mut due: HashMap<Service, Instant> = POLLED
+        .iter()
+        .filter(|s| table.enabled(**s))
+        .map(|s| {
+            // The heartbeat follows registration by one interval; polls start at once.
+            let first =
+                if *s == Service::Heartbeat { start + table.interval(*s).unwrap_or(FALLBACK_INTERVAL) } else { start };
+            (*s, first)
+        })
+        .collect();
+    let mut burst: HashMap<Service, u32> = HashMap::new();
+    loop {
+        watchdog_ping();
+        if session.shared.is_shutting_down() {
+            return None;
+        }
+        let Some((&service, &when)) = due.iter().min_by_key(|(s, t)| (**t, POLLED.iter().position(|p| p == *s))) else {
+            // Nothing enabled but the record service: just keep the watchdog fed.
+            if session.shared.sleep(Duration::from_secs(1)) {
+                return None;
+            }
+            continue;
+        };
+        let now = Instant::now();
+        if when > now {
+            // Wake at least every few seconds to feed the watchdog.
+            if session.shared.sleep((when - now).min(Duration::from_secs(5))) {
+                return None;
+            }
+            continue;
+        }
+        let outcome = poll_once(session, service);
+        let interval =
+            session.interval_override(service).or_else(|| table.interval(service)).unwrap_or(FALLBACK_INTERVAL);
+        let next = match outcome {
+            Ok(Outcome::Reregister) => return Some(()),
+            Ok(Outcome::Command) => {
+                let n = burst.entry(service).or_insert(0);
+                *n += 1;
+                if *n < MAX_BURST { Instant::now() } else { Instant::now() + interval }
+            }
+            Ok(Outcome::Idle) => {
+                burst.insert(service, 0);
+                Instant::now() + interval
+            }
+            Err(PollError::Shutdown) => return None,
+            Err(e) => {
+                burst.insert(service, 0);
+                log::warn!("{}: {e}", service.path());
+                session.note_error(&format!("{}: {e}", service.path()));
+                Instant::now() + interval
+            }
+        };
+        due.insert(service, next);
+    }
+}
+
+fn poll_once(session: &mut Session<'_>, service: Service) -> Result<Outcome, PollError> {
+    match service {
+        Service::Heartbeat => register::heartbeat(session),
+        Service::Open => door::poll(session),
+        Service::Update => update::poll(session),
+        Service::Reboot => maintenance::poll_reboot(session),
+        Service::SetDevInfo => devinfo::poll_set(session),
+        Service::Broadcast => broadcast::poll(session),
+        Service::SetTime => maintenance::poll_set_time(session),
+        Service::PersonOperate => person_operate::poll(session),
+        Service::PersonCount => person_count::poll(session),
+        Service::PersonInfo => person_info::poll(session),
+        Service::Photo => photo::poll(session),
+        Service::ClearRecords => record_clear::poll(session),
+        Service::GetRecords => record_get::poll(session),
+        Service::UploadDevInfo | Service::Record => Ok(Outcome::Idle),
+    }
+}

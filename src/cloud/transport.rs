@@ -1,0 +1,169 @@
+//! HTTP(S) to the cloud: one keep-alive ureq agent with timeouts, a size cap and our own trust.
+
+use std::io::Read;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ureq::Agent;
+use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+
+use crate::config::CloudSection;
+use crate::{Error, Result};
+
+/// The content type the spec prescribes for every POST.
+pub const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
+
+/// What went wrong in one exchange; all of them are logged and survived.
+#[derive(Debug)]
+pub enum ExchangeError {
+    /// No connection, a timeout, a TLS failure or a cut connection.
+    Network(String),
+    /// The cloud answered with a status other than 2xx.
+    Status(u16),
+    /// The answer was larger than `[cloud] max_response_bytes`.
+    TooLarge(u64),
+}
+
+impl std::fmt::Display for ExchangeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            ExchangeError::Network(m) => write!(f, "{m}"),
+            ExchangeError::Status(s) => write!(f, "HTTP status {s}"),
+            ExchangeError::TooLarge(n) => write!(f, "answer larger than {n} bytes, dropped"),
+        }
+    }
+}
+
+/// The connection to the cloud, shared by the scheduler and the uploader (each with its own clone).
+#[derive(Clone)]
+pub struct Transport {
+    agent: Agent,
+    /// Downloads may take long: they are bounded per read, not as a whole.
+    download_agent: Agent,
+    base: String,
+    max_body: u64,
+}
+
+impl Transport {
+    /// Builds the agent from `[cloud]`. A configured root CA replaces the built-in roots, and
+    /// certificate verification cannot be turned off by anything the cloud sends.
+    pub fn new(cloud: &CloudSection) -> Result<Transport> {
+        let mut tls = TlsConfig::builder();
+        if let Some(path) = &cloud.root_ca {
+            tls = tls.root_certs(load_roots(path)?);
+        }
+        let tls = tls.build();
+        let config = Agent::config_builder()
+            .timeout_connect(Some(Duration::from_millis(cloud.connect_timeout_ms)))
+            .timeout_global(Some(Duration::from_millis(cloud.connect_timeout_ms + cloud.read_timeout_ms)))
+            .http_status_as_error(false)
+            // A redirect is an answer we do not follow: a POST must not turn into a GET elsewhere.
+            .max_redirects(0)
+            .max_redirects_will_error(false)
+            .no_delay(true)
+            .max_idle_connections_per_host(2)
+            .user_agent(concat!("facegate/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls.clone())
+            .build();
+        let download = Agent::config_builder()
+            .timeout_connect(Some(Duration::from_millis(cloud.connect_timeout_ms)))
+            .timeout_per_read(Some(Duration::from_millis(cloud.read_timeout_ms)))
+            .http_status_as_error(false)
+            .max_redirects(3)
+            .no_delay(true)
+            .user_agent(concat!("facegate/", env!("CARGO_PKG_VERSION")))
+            .tls_config(tls)
+            .build();
+        Ok(Transport {
+            agent: config.into(),
+            download_agent: download.into(),
+            base: cloud.url.trim().trim_end_matches('/').to_string(),
+            max_body: cloud.max_response_bytes,
+        })
+    }
+
+    /// The full URL of a protocol path such as `/device/register`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// POSTs a JSON body to `base + path` and returns the answer's body.
+    pub fn post(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, ExchangeError> {
+        let url = self.url(path);
+        let mut resp = self
+            .agent
+            .post(&url)
+            .header("Content-Type", CONTENT_TYPE)
+            .send(body)
+            .map_err(|e| ExchangeError::Network(e.to_string()))?;
+        let status = resp.status().as_u16();
+        if !(200..300).contains(&status) {
+            return Err(ExchangeError::Status(status));
+        }
+        read_limited(resp.body_mut().as_reader(), self.max_body)
+    }
+
+    /// Starts a GET of `url` from byte `offset` (a Range request when `offset > 0`).
+    /// Returns the status, the `Content-Range`/`Content-Length` headers and the body reader.
+    pub fn get_from(&self, url: &str, offset: u64) -> Result<Download, ExchangeError> {
+        let mut req = self.download_agent.get(url);
+        if offset > 0 {
+            req = req.header("Range", format!("bytes={offset}-"));
+        }
+        let resp = req.call().map_err(|e| ExchangeError::Network(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+        let content_range = header("content-range");
+        let content_length = header("content-length").and_then(|v| v.trim().parse().ok());
+        let etag = header("etag").or_else(|| header("last-modified"));
+        let reader = Box::new(resp.into_body().into_reader());
+        Ok(Download { status, content_range, content_length, validator: etag, reader })
+    }
+}
+
+/// A download in progress.
+pub struct Download {
+    /// HTTP status (200 full, 206 partial).
+    pub status: u16,
+    /// The `Content-Range` header of a 206 answer.
+    pub content_range: Option<String>,
+    /// The `Content-Length` header.
+    pub content_length: Option<u64>,
+    /// ETag or Last-Modified, to notice that the file changed between attempts.
+    pub validator: Option<String>,
+    /// The body.
+    pub reader: Box<dyn Read + Send>,
+}
+
+fn read_limited(reader: impl Read, limit: u64) -> Result<Vec<u8>, ExchangeError> {
+    let mut out = Vec::new();
+    let read = reader
+        .take(limit + 1)
+        .read_to_end(&mut out)
+        .map_err(|e| ExchangeError::Network(format!("reading the answer: {e}")))?;
+    if read as u64 > limit {
+        return Err(ExchangeError::TooLarge(limit));
+    }
+    Ok(out)
+}
+
+fn load_roots(path: &std::path::Path) -> Result<RootCerts> {
+    let pem = std::fs::read(path).map_err(|e| Error::io_path("reading root CA", path, e))?;
+    let mut certs: Vec<Certificate<'static>> = Vec::new();
+    for item in ureq::tls::parse_pem(&pem) {
+        match item {
+            Ok(PemItem::Certificate(c)) => certs.push(c),
+            Ok(_) => {}
+            Err(e) => {
+                return Err(Error::Config(format!("{}: not a PEM certificate file: {e}", path.display())));
+            }
+        }
+    }
+    if certs.is_empty() {
+        return Err(Error::Config(format!(
+            "{}: no certificate found (expected PEM '-----BEGIN CERTIFICATE-----')",
+            path.display()
+        )));
+    }
+    Ok(RootCerts::Specific(Arc::new(certs)))
+}

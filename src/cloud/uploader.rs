@@ -1,0 +1,114 @@
+//! The record uploader thread (`face/record`).
+//!
+//! Live records go first, then the backlog oldest first (the store's `next_to_send`). A record
+//! counts as delivered only when the cloud's uploadRecordResp echoes its msgID; until then it is
+//! re-sent with capped back-off under the same msgID. The answer's controlState "open" opens the
+//! door for records whose door waits for the cloud (visitors, QR codes).
+
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+
+use crate::cloud::{Backoff, PollError, Session, Transport};
+use crate::daemon::Shared;
+use crate::protocol::binary::encode_base64;
+use crate::protocol::{Service, UploadRecord, UploadRecordResp};
+use crate::store::{OutboxRecord, Store};
+
+/// Runs until shutdown.
+pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
+    let store = match Store::open(&shared.cfg.storage.dir) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("uploader cannot open the store: {e}");
+            return;
+        }
+    };
+    let mut session = Session::new(shared, transport, store);
+    let cfg = &shared.cfg.cloud;
+    let mut backoff = Backoff::new(cfg.retry_initial_ms, cfg.retry_max_ms);
+    let mut was_offline = false;
+    while !shared.is_shutting_down() {
+        if !shared.record_service.load(Ordering::SeqCst) {
+            shared.wait_uploader(Duration::from_secs(5));
+            continue;
+        }
+        let online = shared.online.load(Ordering::Relaxed);
+        if online && was_offline && shared.params().cloud_offline_retransmission() {
+            // Back online with retransmission on: records held while offline go out too.
+            let _ = session.store.release_held();
+        }
+        was_offline = !online;
+        let next = match session.store.next_to_send() {
+            Ok(Some(r)) => r,
+            Ok(None) => {
+                shared.wait_uploader(Duration::from_secs(30));
+                continue;
+            }
+            Err(e) => {
+                log::error!("reading the outbox: {e}");
+                shared.sleep(Duration::from_secs(1));
+                continue;
+            }
+        };
+        match send(&mut session, &next) {
+            Ok(()) => backoff.reset(),
+            Err(PollError::Shutdown) => break,
+            Err(e) => {
+                let wait = backoff.next_delay();
+                log::warn!("record {} not delivered ({e}); retrying in {} ms", next.msg_id, wait.as_millis());
+                // A new live record wakes us early: it goes first and may find the cloud back.
+                shared.wait_uploader(wait);
+            }
+        }
+    }
+}
+
+/// Sends one record and applies the answer.
+fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
+    let msg = upload_message(session, rec);
+    let _ = session.store.note_attempt(rec.msg_id);
+    let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
+    if resp.msg_id.trim() != rec.msg_id.to_string() {
+        return Err(PollError::Malformed(format!(
+            "uploadRecordResp echoed msgID {:?}, expected {}",
+            resp.msg_id, rec.msg_id
+        )));
+    }
+    session.store.mark_delivered(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
+    log::info!("record {} delivered", rec.msg_id);
+    let shared = session.shared;
+    let waiting = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
+    if resp.control() == Some(true) {
+        match waiting {
+            Some(deadline) if Instant::now() <= deadline => {
+                log::info!("cloud opened the door for record {}", rec.msg_id);
+                shared.open_door(None);
+            }
+            Some(_) => log::warn!("cloud said open for record {} after the wait ran out", rec.msg_id),
+            None => log::debug!("cloud said open for record {} (no door waiting)", rec.msg_id),
+        }
+    }
+    let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
+    if waiting.is_some() || !resp.msg.is_empty() {
+        shared.announce(&resp.msg, display);
+    }
+    Ok(())
+}
+
+/// The uploadRecord message of a stored record; photos are encoded here, never stored twice.
+pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord) -> UploadRecord {
+    let mut msg = UploadRecord::from_fields(&rec.fields);
+    msg.msg_type = "uploadRecord".into();
+    msg.msg_id = rec.msg_id.to_string();
+    msg.version = session.version().to_string();
+    msg.device_no = session.device_no().to_string();
+    msg.recognition_photo = rec.recognition_photo.as_deref().map(encode_base64).unwrap_or_default();
+    msg.compare_photo = match &rec.compare_ref {
+        Some((id, slot)) => session.store.photo(id, *slot).ok().flatten().map(|p| encode_base64(&p.jpeg)),
+        None => None,
+    }
+    .unwrap_or_default();
+    let pending = session.store.pending_count().unwrap_or(1);
+    msg.off_line_record_num = pending.saturating_sub(1).to_string();
+    msg
+}

@@ -1,0 +1,867 @@
+//! The access-record outbox: every record is committed here before the door, the cloud or
+//! anyone else hears of it, then uploaded (`face/record`) and marked delivered once the cloud
+//! echoes its msgID.
+//!
+//! Undelivered records are only ever dropped by the caps (oldest first, counted in a persistent
+//! `evicted` counter and reported to the caller) — never by a remote command: `face/clear`
+//! deletes delivered records only, because the spec does not say it may destroy the offline
+//! backlog and a record lost there is a pass nobody can account for.
+
+use std::collections::BTreeMap;
+
+use rusqlite::types::Type;
+use rusqlite::{OptionalExtension, Row, Transaction, params};
+
+use super::{Caps, Store};
+use crate::{Error, Result};
+
+/// An access record to be stored, as built by the decision engine.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct NewRecord {
+    /// When the pass happened, Unix milliseconds (indexed, for `face/get` time ranges).
+    pub created_ms: i64,
+    /// The uploadRecord fields except msgType, msgID, version, deviceNo, offLineRecordNum and
+    /// the photos (`name` and `idNumber` are indexed, for `face/get`).
+    pub fields: BTreeMap<String, String>,
+    /// The recognition snapshot (JPEG); an empty one is stored as none.
+    pub recognition_photo: Option<Vec<u8>>,
+    /// (idNumber, slot) of the registered photo to send as comparePhoto, resolved at upload
+    /// time so a 300 KB photo is not copied into every record.
+    pub compare_ref: Option<(String, u8)>,
+    /// Made while offline with `cloudOfflineRetransmission` = 0: kept, but not sent until
+    /// [`Store::release_held`].
+    pub held: bool,
+}
+
+/// Where a record is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RecordState {
+    /// Waiting for upload.
+    Pending,
+    /// The cloud echoed its msgID.
+    Delivered,
+    /// Kept but not to be sent (offline retransmission is off).
+    Held,
+}
+
+impl RecordState {
+    fn from_code(code: i64) -> Option<RecordState> {
+        match code {
+            0 => Some(RecordState::Pending),
+            1 => Some(RecordState::Delivered),
+            2 => Some(RecordState::Held),
+            _ => None,
+        }
+    }
+
+    /// Lower-case name, for `records list` and logs.
+    pub fn name(self) -> &'static str {
+        match self {
+            RecordState::Pending => "pending",
+            RecordState::Delivered => "delivered",
+            RecordState::Held => "held",
+        }
+    }
+}
+
+/// A stored record with everything needed to upload it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OutboxRecord {
+    /// The uploadRecord msgID: unique for the device's life, never reused.
+    pub msg_id: u64,
+    /// When the pass happened, Unix milliseconds.
+    pub created_ms: i64,
+    /// The uploadRecord fields, as given to [`Store::insert_record`].
+    pub fields: BTreeMap<String, String>,
+    /// The recognition snapshot (JPEG), if any.
+    pub recognition_photo: Option<Vec<u8>>,
+    /// (idNumber, slot) of the registered photo to send as comparePhoto.
+    pub compare_ref: Option<(String, u8)>,
+    /// Upload state.
+    pub state: RecordState,
+    /// How many uploads were tried ([`Store::note_attempt`]).
+    pub attempts: u32,
+}
+
+/// A record without its photo bytes, for listings.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecordSummary {
+    /// The uploadRecord msgID.
+    pub msg_id: u64,
+    /// When the pass happened, Unix milliseconds.
+    pub created_ms: i64,
+    /// The uploadRecord fields.
+    pub fields: BTreeMap<String, String>,
+    /// Size of the recognition snapshot, 0 when there is none.
+    pub photo_bytes: u64,
+    /// (idNumber, slot) of the registered photo to send as comparePhoto.
+    pub compare_ref: Option<(String, u8)>,
+    /// Upload state.
+    pub state: RecordState,
+    /// How many uploads were tried.
+    pub attempts: u32,
+}
+
+/// What [`Store::insert_record`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InsertOutcome {
+    /// The new record's msgID.
+    pub msg_id: u64,
+    /// Undelivered records dropped by the caps to make room (the caller must log this).
+    pub evicted: u64,
+}
+
+/// The condition of a `face/get` extraction; the spec makes its conditions exclusive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordFilter {
+    /// Every record.
+    All,
+    /// Records made between the two instants, Unix milliseconds, both included.
+    TimeRange {
+        /// First instant included.
+        start_ms: i64,
+        /// Last instant included.
+        end_ms: i64,
+    },
+    /// Records with exactly this `name`.
+    Name(String),
+    /// Records with exactly this `idNumber`.
+    IdNumber(String),
+}
+
+/// Columns read by [`record_from_row`]; the photo comes from a LEFT JOIN so records without one
+/// cost no lookup beyond the join probe.
+macro_rules! select_record {
+    ($tail:literal) => {
+        select_record!("", $tail)
+    };
+    ($hint:literal, $tail:literal) => {
+        concat!(
+            "SELECT r.msg_id, r.created_ms, r.fields, r.compare_id, r.compare_slot, r.state, ",
+            "r.attempts, p.jpeg FROM records r ",
+            $hint,
+            " LEFT JOIN record_photos p ON p.msg_id = r.msg_id ",
+            $tail
+        )
+    };
+}
+
+/// Columns read by [`summary_from_row`].
+macro_rules! select_summary {
+    ($tail:literal) => {
+        concat!(
+            "SELECT msg_id, created_ms, fields, compare_id, compare_slot, state, attempts, ",
+            "photo_bytes FROM records ",
+            $tail
+        )
+    };
+}
+
+impl Store {
+    /// Stores a record durably (one transaction, fsynced) and returns its msgID; then enforces
+    /// the caps of [`Store::set_caps`]: delivered records go first, oldest first; only when none
+    /// is left are the oldest undelivered ones dropped, counted in `evicted`. The record just
+    /// inserted is always kept, even if it alone exceeds a cap.
+    pub fn insert_record(&mut self, record: &NewRecord) -> Result<InsertOutcome> {
+        let fields = serde_json::to_string(&record.fields)
+            .map_err(|e| Error::Store(format!("access record fields not storable: {e}")))?;
+        let name = record.fields.get("name").map_or("", String::as_str);
+        let id_number = record.fields.get("idNumber").map_or("", String::as_str);
+        let photo = record.recognition_photo.as_deref().filter(|p| !p.is_empty());
+        let photo_bytes = photo.map_or(0, |p| p.len() as i64);
+        let (compare_id, compare_slot) = match &record.compare_ref {
+            Some((id, slot)) => (Some(id.as_str()), Some(*slot)),
+            None => (None, None),
+        };
+        let state = if record.held { 2 } else { 0 };
+        let caps = self.caps;
+        self.write("saving an access record", |tx| {
+            tx.prepare_cached(
+                "INSERT INTO records (created_ms, name, id_number, state, fields, compare_id,
+                     compare_slot, photo_bytes)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![
+                record.created_ms,
+                name,
+                id_number,
+                state,
+                fields,
+                compare_id,
+                compare_slot,
+                photo_bytes
+            ])?;
+            let msg_id = tx.last_insert_rowid();
+            if let Some(photo) = photo {
+                tx.prepare_cached("INSERT INTO record_photos (msg_id, jpeg) VALUES (?1, ?2)")?
+                    .execute(params![msg_id, photo])?;
+            }
+            let evicted = enforce_caps(tx, caps, msg_id)?;
+            Ok(InsertOutcome { msg_id: msg_id as u64, evicted })
+        })
+    }
+
+    /// The record to upload next: the newest pending record never attempted (a live event)
+    /// first, otherwise the oldest pending one, so the backlog drains oldest first. Held and
+    /// delivered records are never returned. Call [`Store::note_attempt`] before each upload
+    /// try, so a record that failed once joins the backlog instead of staying "live".
+    pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
+        self.read("choosing the next record to upload", |c| {
+            // Pinned to the partial index: without statistics the planner prefers
+            // records_state and would walk the whole attempted backlog to find nothing.
+            let live = c
+                .prepare_cached(select_record!(
+                    "INDEXED BY records_live",
+                    "WHERE r.state = 0 AND r.attempts = 0 ORDER BY r.msg_id DESC LIMIT 1"
+                ))?
+                .query_row([], record_from_row)
+                .optional()?;
+            if live.is_some() {
+                return Ok(live);
+            }
+            c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"))?
+                .query_row([], record_from_row)
+                .optional()
+        })
+    }
+
+    /// Counts one upload try of a record (unknown msgIDs are ignored).
+    pub fn note_attempt(&mut self, msg_id: u64) -> Result<()> {
+        let id = to_sql_id(msg_id);
+        self.write("counting an upload attempt", |tx| {
+            tx.prepare_cached("UPDATE records SET attempts = attempts + 1 WHERE msg_id = ?1")?.execute([id])?;
+            Ok(())
+        })
+    }
+
+    /// Marks a record delivered once the cloud echoed its msgID; false if the msgID is unknown
+    /// or was already delivered (a duplicate echo).
+    pub fn mark_delivered(&mut self, msg_id: u64) -> Result<bool> {
+        let id = to_sql_id(msg_id);
+        self.write("marking a record delivered", |tx| {
+            let n =
+                tx.prepare_cached("UPDATE records SET state = 1 WHERE msg_id = ?1 AND state <> 1")?.execute([id])?;
+            Ok(n > 0)
+        })
+    }
+
+    /// Makes every held record pending (offline retransmission was switched on); returns how
+    /// many were released.
+    pub fn release_held(&mut self) -> Result<u64> {
+        self.write("releasing held records", |tx| {
+            let n = tx.prepare_cached("UPDATE records SET state = 0 WHERE state = 2")?.execute([])?;
+            Ok(n as u64)
+        })
+    }
+
+    /// Records waiting for upload (not held, not delivered): the spec's offLineRecordNum.
+    pub fn pending_count(&self) -> Result<u64> {
+        self.stat("SELECT pending FROM outbox_stats WHERE id = 1")
+    }
+
+    /// Records kept without being sent (offline retransmission off).
+    pub fn held_count(&self) -> Result<u64> {
+        self.stat("SELECT held FROM outbox_stats WHERE id = 1")
+    }
+
+    /// All records stored, whatever their state.
+    pub fn record_count(&self) -> Result<u64> {
+        self.stat("SELECT total FROM outbox_stats WHERE id = 1")
+    }
+
+    /// Undelivered records dropped by the caps over the device's life.
+    pub fn evicted_count(&self) -> Result<u64> {
+        self.stat("SELECT evicted FROM outbox_stats WHERE id = 1")
+    }
+
+    /// Total bytes of recognition photos stored with records (what the photo cap limits).
+    pub fn record_photo_bytes(&self) -> Result<u64> {
+        self.stat("SELECT photo_bytes FROM outbox_stats WHERE id = 1")
+    }
+
+    /// Records newest first, without photo bytes, skipping `offset`; with `undelivered_only`,
+    /// only pending and held ones.
+    pub fn records_list(&self, undelivered_only: bool, limit: usize, offset: usize) -> Result<Vec<RecordSummary>> {
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let offset = i64::try_from(offset).unwrap_or(i64::MAX);
+        self.read("listing records", |c| {
+            let mut stmt = if undelivered_only {
+                c.prepare_cached(select_summary!("WHERE state <> 1 ORDER BY msg_id DESC LIMIT ?1 OFFSET ?2"))?
+            } else {
+                c.prepare_cached(select_summary!("ORDER BY msg_id DESC LIMIT ?1 OFFSET ?2"))?
+            };
+            let rows = stmt.query_map([limit, offset], summary_from_row)?;
+            rows.collect()
+        })
+    }
+
+    /// Deletes the delivered records (`face/clear`) and returns how many. Undelivered records
+    /// are never destroyed by a remote command; they leave only by delivery or the caps.
+    pub fn clear_records(&mut self) -> Result<u64> {
+        self.write("clearing delivered records", |tx| {
+            let n = tx.prepare_cached("DELETE FROM records WHERE state = 1")?.execute([])?;
+            Ok(n as u64)
+        })
+    }
+
+    /// How many records match a `face/get` condition, whatever their state.
+    pub fn count_records(&self, filter: &RecordFilter) -> Result<u64> {
+        self.read("counting records", |c| match filter {
+            RecordFilter::All => {
+                c.prepare_cached("SELECT total FROM outbox_stats WHERE id = 1")?.query_row([], |r| r.get(0))
+            }
+            RecordFilter::TimeRange { start_ms, end_ms } => c
+                .prepare_cached("SELECT COUNT(*) FROM records WHERE created_ms BETWEEN ?1 AND ?2")?
+                .query_row([start_ms, end_ms], |r| r.get(0)),
+            RecordFilter::Name(name) => {
+                c.prepare_cached("SELECT COUNT(*) FROM records WHERE name = ?1")?.query_row([name], |r| r.get(0))
+            }
+            RecordFilter::IdNumber(id) => {
+                c.prepare_cached("SELECT COUNT(*) FROM records WHERE id_number = ?1")?.query_row([id], |r| r.get(0))
+            }
+        })
+    }
+
+    /// Up to `limit` records matching `filter` with a msgID above `after_msg_id`, in msgID
+    /// order, with photos: start at 0 and pass the last msgID returned. Records made while a
+    /// `face/get` streams also match; stop at the count announced to the cloud.
+    pub fn records_page(&self, filter: &RecordFilter, after_msg_id: u64, limit: usize) -> Result<Vec<OutboxRecord>> {
+        let after = to_sql_id(after_msg_id);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("reading records", |c| {
+            let mut stmt;
+            let rows = match filter {
+                RecordFilter::All => {
+                    stmt = c.prepare_cached(select_record!("WHERE r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"))?;
+                    stmt.query_map(params![after, limit], record_from_row)?
+                }
+                RecordFilter::TimeRange { start_ms, end_ms } => {
+                    stmt = c.prepare_cached(select_record!(
+                        "WHERE r.created_ms BETWEEN ?3 AND ?4 AND r.msg_id > ?1
+                         ORDER BY r.msg_id LIMIT ?2"
+                    ))?;
+                    stmt.query_map(params![after, limit, start_ms, end_ms], record_from_row)?
+                }
+                RecordFilter::Name(name) => {
+                    stmt = c.prepare_cached(select_record!(
+                        "WHERE r.name = ?3 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"
+                    ))?;
+                    stmt.query_map(params![after, limit, name], record_from_row)?
+                }
+                RecordFilter::IdNumber(id) => {
+                    stmt = c.prepare_cached(select_record!(
+                        "WHERE r.id_number = ?3 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"
+                    ))?;
+                    stmt.query_map(params![after, limit, id], record_from_row)?
+                }
+            };
+            rows.collect()
+        })
+    }
+
+    /// Reads one trigger-maintained counter of `outbox_stats`.
+    fn stat(&self, sql: &'static str) -> Result<u64> {
+        self.read("reading outbox counters", |c| c.prepare_cached(sql)?.query_row([], |r| r.get(0)))
+    }
+}
+
+/// Drops records until both caps hold again, never `keep` (the record just inserted).
+fn enforce_caps(tx: &Transaction<'_>, caps: Caps, keep: i64) -> rusqlite::Result<u64> {
+    let mut evicted = 0;
+    loop {
+        let (total, bytes): (u64, u64) = tx
+            .prepare_cached("SELECT total, photo_bytes FROM outbox_stats WHERE id = 1")?
+            .query_row([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        let over_count = total > caps.max_records;
+        if !over_count && bytes <= caps.max_photo_bytes {
+            return Ok(evicted);
+        }
+        // Over the photo cap only: dropping a record without a photo would not help.
+        let (delivered_sql, undelivered_sql) = if over_count {
+            (
+                "SELECT msg_id FROM records WHERE state = 1 ORDER BY msg_id LIMIT 1",
+                "SELECT msg_id FROM records WHERE state <> 1 AND msg_id <> ?1
+                 ORDER BY msg_id LIMIT 1",
+            )
+        } else {
+            (
+                "SELECT msg_id FROM records WHERE state = 1 AND photo_bytes > 0
+                 ORDER BY msg_id LIMIT 1",
+                "SELECT msg_id FROM records WHERE state <> 1 AND photo_bytes > 0 AND msg_id <> ?1
+                 ORDER BY msg_id LIMIT 1",
+            )
+        };
+        let delivered: Option<i64> = tx.prepare_cached(delivered_sql)?.query_row([], |r| r.get(0)).optional()?;
+        let victim = match delivered {
+            Some(id) => id,
+            None => {
+                let undelivered: Option<i64> =
+                    tx.prepare_cached(undelivered_sql)?.query_row([keep], |r| r.get(0)).optional()?;
+                match undelivered {
+                    Some(id) => {
+                        evicted += 1;
+                        tx.prepare_cached("UPDATE outbox_stats SET evicted = evicted + 1 WHERE id = 1")?.execute([])?;
+                        id
+                    }
+                    None => return Ok(evicted),
+                }
+            }
+        };
+        tx.prepare_cached("DELETE FROM record_photos WHERE msg_id = ?1")?.execute([victim])?;
+        tx.prepare_cached("DELETE FROM records WHERE msg_id = ?1")?.execute([victim])?;
+    }
+}
+
+fn to_sql_id(msg_id: u64) -> i64 {
+    i64::try_from(msg_id).unwrap_or(i64::MAX)
+}
+
+fn fields_at(r: &Row<'_>, col: usize) -> rusqlite::Result<BTreeMap<String, String>> {
+    let text: String = r.get(col)?;
+    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e)))
+}
+
+fn compare_ref_at(r: &Row<'_>, col: usize) -> rusqlite::Result<Option<(String, u8)>> {
+    let id: Option<String> = r.get(col)?;
+    let slot: Option<u8> = r.get(col + 1)?;
+    Ok(id.zip(slot))
+}
+
+fn state_at(r: &Row<'_>, col: usize) -> rusqlite::Result<RecordState> {
+    let code: i64 = r.get(col)?;
+    RecordState::from_code(code).ok_or(rusqlite::Error::IntegralValueOutOfRange(col, code))
+}
+
+fn record_from_row(r: &Row<'_>) -> rusqlite::Result<OutboxRecord> {
+    Ok(OutboxRecord {
+        msg_id: r.get(0)?,
+        created_ms: r.get(1)?,
+        fields: fields_at(r, 2)?,
+        compare_ref: compare_ref_at(r, 3)?,
+        state: state_at(r, 5)?,
+        attempts: r.get(6)?,
+        recognition_photo: r.get(7)?,
+    })
+}
+
+fn summary_from_row(r: &Row<'_>) -> rusqlite::Result<RecordSummary> {
+    Ok(RecordSummary {
+        msg_id: r.get(0)?,
+        created_ms: r.get(1)?,
+        fields: fields_at(r, 2)?,
+        compare_ref: compare_ref_at(r, 3)?,
+        state: state_at(r, 5)?,
+        attempts: r.get(6)?,
+        photo_bytes: r.get(7)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    fn rec(created_ms: i64, id: &str, name: &str) -> NewRecord {
+        let mut fields = BTreeMap::new();
+        fields.insert("snapType".to_string(), "0".to_string());
+        fields.insert("compareResult".to_string(), "0".to_string());
+        fields.insert("idNumber".to_string(), id.to_string());
+        fields.insert("name".to_string(), name.to_string());
+        NewRecord { created_ms, fields, recognition_photo: None, compare_ref: None, held: false }
+    }
+
+    fn with_photo(mut r: NewRecord, len: usize) -> NewRecord {
+        r.recognition_photo = Some(vec![0xD8; len]);
+        r
+    }
+
+    fn open() -> (tempfile::TempDir, Store) {
+        let tmp = tempfile::tempdir().unwrap();
+        let store = Store::open(tmp.path()).unwrap();
+        (tmp, store)
+    }
+
+    fn ids(records: &[OutboxRecord]) -> Vec<u64> {
+        records.iter().map(|r| r.msg_id).collect()
+    }
+
+    #[test]
+    fn record_roundtrip() {
+        let (_tmp, mut store) = open();
+        let mut r = with_photo(rec(1_700_000_000_123, "20001", "张三"), 1000);
+        r.compare_ref = Some(("20001".into(), 2));
+        let out = store.insert_record(&r).unwrap();
+        assert_eq!(out.evicted, 0);
+        let got = store.next_to_send().unwrap().unwrap();
+        assert_eq!(
+            got,
+            OutboxRecord {
+                msg_id: out.msg_id,
+                created_ms: r.created_ms,
+                fields: r.fields.clone(),
+                recognition_photo: r.recognition_photo.clone(),
+                compare_ref: r.compare_ref.clone(),
+                state: RecordState::Pending,
+                attempts: 0,
+            }
+        );
+        let list = store.records_list(false, 10, 0).unwrap();
+        assert_eq!(list.len(), 1);
+        assert_eq!(list[0].photo_bytes, 1000);
+        assert_eq!(list[0].compare_ref, r.compare_ref);
+        assert_eq!(store.record_photo_bytes().unwrap(), 1000);
+
+        // An empty snapshot is no snapshot.
+        let out2 = store.insert_record(&with_photo(rec(1, "x", "y"), 0)).unwrap();
+        let page = store.records_page(&RecordFilter::All, out.msg_id, 10).unwrap();
+        assert_eq!(ids(&page), vec![out2.msg_id]);
+        assert_eq!(page[0].recognition_photo, None);
+    }
+
+    #[test]
+    fn msg_ids_unique_and_monotonic_across_reopen_and_clear() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut all = Vec::new();
+        for round in 0..3 {
+            let mut store = Store::open(tmp.path()).unwrap();
+            for i in 0..5 {
+                let id = store.insert_record(&rec(i, "1", "a")).unwrap().msg_id;
+                all.push(id);
+                if round == 1 {
+                    assert!(store.mark_delivered(id).unwrap());
+                }
+            }
+            if round == 1 {
+                // The newest records are deleted: their msgIDs must still never come back.
+                assert_eq!(store.clear_records().unwrap(), 5);
+            }
+        }
+        assert!(all.windows(2).all(|w| w[0] < w[1]), "{all:?}");
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(unique.len(), all.len());
+        assert!(all[0] > 1, "msgIDs are seeded from the creation time");
+    }
+
+    #[test]
+    fn live_record_first_then_backlog_oldest_first() {
+        let (_tmp, mut store) = open();
+        let a = store.insert_record(&rec(1, "1", "a")).unwrap().msg_id;
+        let b = store.insert_record(&rec(2, "1", "a")).unwrap().msg_id;
+        let c = store.insert_record(&rec(3, "1", "a")).unwrap().msg_id;
+        // All never attempted: newest first.
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, c);
+        for id in [a, b, c] {
+            store.note_attempt(id).unwrap();
+        }
+        // Backlog: oldest first.
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, a);
+        assert_eq!(store.next_to_send().unwrap().unwrap().attempts, 1);
+        // A new pass jumps the queue.
+        let live = store.insert_record(&rec(4, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, live);
+        assert!(store.mark_delivered(live).unwrap());
+        assert!(!store.mark_delivered(live).unwrap(), "duplicate echo");
+        assert!(!store.mark_delivered(999_999_999_999).unwrap(), "unknown msgID");
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, a);
+        assert!(store.mark_delivered(a).unwrap());
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, b);
+        assert!(store.mark_delivered(b).unwrap());
+        assert!(store.mark_delivered(c).unwrap());
+        assert_eq!(store.next_to_send().unwrap(), None);
+        assert_eq!(store.pending_count().unwrap(), 0);
+        assert_eq!(store.record_count().unwrap(), 4);
+    }
+
+    #[test]
+    fn held_records_wait_for_release() {
+        let (_tmp, mut store) = open();
+        let mut h = rec(1, "1", "a");
+        h.held = true;
+        let held1 = store.insert_record(&h).unwrap().msg_id;
+        let held2 = store.insert_record(&h).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap(), None);
+        assert_eq!(store.pending_count().unwrap(), 0);
+        assert_eq!(store.held_count().unwrap(), 2);
+        let p = store.insert_record(&rec(2, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, p);
+        assert!(store.mark_delivered(p).unwrap());
+        assert_eq!(store.next_to_send().unwrap(), None);
+        assert_eq!(store.records_list(true, 10, 0).unwrap().len(), 2);
+        assert_eq!(store.clear_records().unwrap(), 1, "held records survive face/clear");
+
+        assert_eq!(store.release_held().unwrap(), 2);
+        assert_eq!(store.held_count().unwrap(), 0);
+        assert_eq!(store.pending_count().unwrap(), 2);
+        // Released held records were never attempted: the newest goes as live first.
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, held2);
+        store.note_attempt(held2).unwrap();
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, held1);
+    }
+
+    #[test]
+    fn clear_keeps_undelivered_records() {
+        let (_tmp, mut store) = open();
+        let ids: Vec<u64> =
+            (0..6).map(|i| store.insert_record(&with_photo(rec(i, "1", "a"), 10)).unwrap().msg_id).collect();
+        for id in &ids[..4] {
+            store.mark_delivered(*id).unwrap();
+        }
+        assert_eq!(store.clear_records().unwrap(), 4);
+        assert_eq!(store.record_count().unwrap(), 2);
+        assert_eq!(store.pending_count().unwrap(), 2);
+        assert_eq!(store.record_photo_bytes().unwrap(), 20);
+        let orphan_photos: i64 = store
+            .conn
+            .query_row("SELECT COUNT(*) FROM record_photos WHERE msg_id NOT IN (SELECT msg_id FROM records)", [], |r| {
+                r.get(0)
+            })
+            .unwrap();
+        assert_eq!(orphan_photos, 0);
+        assert_eq!(store.clear_records().unwrap(), 0);
+    }
+
+    #[test]
+    fn record_cap_evicts_delivered_first_then_oldest_pending() {
+        let (_tmp, mut store) = open();
+        store.set_caps(5, u64::MAX);
+        let ids: Vec<u64> = (0..5).map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id).collect();
+        // Deliver the two newest: they are the first to go, though they are not the oldest.
+        store.mark_delivered(ids[3]).unwrap();
+        store.mark_delivered(ids[4]).unwrap();
+        let o = store.insert_record(&rec(5, "1", "a")).unwrap();
+        assert_eq!(o.evicted, 0);
+        let o = store.insert_record(&rec(6, "1", "a")).unwrap();
+        assert_eq!(o.evicted, 0);
+        let left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
+        assert!(!left.contains(&ids[3]) && !left.contains(&ids[4]), "{left:?}");
+        assert_eq!(store.evicted_count().unwrap(), 0);
+
+        // Only undelivered left: the oldest pending goes, and is counted.
+        let o = store.insert_record(&rec(7, "1", "a")).unwrap();
+        assert_eq!(o.evicted, 1);
+        let mut left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
+        left.sort();
+        assert_eq!(left.len(), 5);
+        assert!(!left.contains(&ids[0]));
+        assert!(left.contains(&ids[1]));
+        assert!(left.contains(&o.msg_id));
+        assert_eq!(store.evicted_count().unwrap(), 1);
+
+        // Lowering the cap drops several at once; the new record always stays.
+        store.set_caps(2, u64::MAX);
+        let o = store.insert_record(&rec(8, "1", "a")).unwrap();
+        assert_eq!(o.evicted, 4);
+        assert_eq!(store.record_count().unwrap(), 2);
+        assert_eq!(store.evicted_count().unwrap(), 5);
+        store.set_caps(0, u64::MAX);
+        let o2 = store.insert_record(&rec(9, "1", "a")).unwrap();
+        assert_eq!(store.record_count().unwrap(), 1);
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, o2.msg_id);
+    }
+
+    #[test]
+    fn evicted_counter_persists() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let mut store = Store::open(tmp.path()).unwrap();
+            store.set_caps(1, u64::MAX);
+            store.insert_record(&rec(0, "1", "a")).unwrap();
+            assert_eq!(store.insert_record(&rec(1, "1", "a")).unwrap().evicted, 1);
+        }
+        let store = Store::open_readonly(tmp.path()).unwrap();
+        assert_eq!(store.evicted_count().unwrap(), 1);
+        assert_eq!(store.record_count().unwrap(), 1);
+    }
+
+    #[test]
+    fn photo_cap_evicts_records_with_photos() {
+        let (_tmp, mut store) = open();
+        store.set_caps(1000, 250);
+        let bare = store.insert_record(&rec(0, "1", "a")).unwrap().msg_id;
+        store.mark_delivered(bare).unwrap();
+        let p1 = store.insert_record(&with_photo(rec(1, "1", "a"), 100)).unwrap().msg_id;
+        let p2 = store.insert_record(&with_photo(rec(2, "1", "a"), 100)).unwrap().msg_id;
+        store.mark_delivered(p2).unwrap();
+        // 300 bytes > 250: the delivered photo record goes, not the delivered bare one.
+        let o = store.insert_record(&with_photo(rec(3, "1", "a"), 100)).unwrap();
+        assert_eq!(o.evicted, 0);
+        let left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
+        assert_eq!(left, vec![o.msg_id, p1, bare]);
+        assert_eq!(store.record_photo_bytes().unwrap(), 200);
+        // Next: only undelivered photo records remain, the oldest goes and is counted.
+        let o2 = store.insert_record(&with_photo(rec(4, "1", "a"), 100)).unwrap();
+        assert_eq!(o2.evicted, 1);
+        let left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
+        assert_eq!(left, vec![o2.msg_id, o.msg_id, bare]);
+        assert_eq!(store.record_photo_bytes().unwrap(), 200);
+        // A single photo bigger than the cap is still kept.
+        store.set_caps(1000, 10);
+        let big = store.insert_record(&with_photo(rec(5, "1", "a"), 500)).unwrap();
+        assert_eq!(big.evicted, 2);
+        assert_eq!(store.record_photo_bytes().unwrap(), 500);
+        assert_eq!(store.record_count().unwrap(), 2);
+    }
+
+    #[test]
+    fn counters_match_the_table() {
+        let (_tmp, mut store) = open();
+        store.set_caps(20, 5_000);
+        for i in 0..60 {
+            let mut r = with_photo(rec(i, "1", "a"), (i as usize % 7) * 100);
+            r.held = i % 5 == 0;
+            let id = store.insert_record(&r).unwrap().msg_id;
+            if i % 3 == 0 {
+                store.mark_delivered(id).unwrap();
+            }
+            if i % 11 == 0 {
+                store.release_held().unwrap();
+            }
+            if i % 17 == 0 {
+                store.clear_records().unwrap();
+            }
+        }
+        let (total, pending, held, bytes): (u64, u64, u64, u64) = store
+            .conn
+            .query_row(
+                "SELECT COUNT(*), COALESCE(SUM(state = 0), 0), COALESCE(SUM(state = 2), 0),
+                        COALESCE(SUM(photo_bytes), 0) FROM records",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )
+            .unwrap();
+        assert_eq!(store.record_count().unwrap(), total);
+        assert_eq!(store.pending_count().unwrap(), pending);
+        assert_eq!(store.held_count().unwrap(), held);
+        assert_eq!(store.record_photo_bytes().unwrap(), bytes);
+        let stored: u64 =
+            store.conn.query_row("SELECT COALESCE(SUM(length(jpeg)), 0) FROM record_photos", [], |r| r.get(0)).unwrap();
+        assert_eq!(stored, bytes);
+        assert!(total <= 20 && bytes <= 5_000);
+    }
+
+    #[test]
+    fn filters_count_and_page() {
+        let (_tmp, mut store) = open();
+        let people = [("1", "张三"), ("2", "李四"), ("3", "张三")];
+        let mut made = Vec::new();
+        for i in 0..30i64 {
+            let (id, name) = people[i as usize % 3];
+            let o = store.insert_record(&rec(1_000 + i * 10, id, name)).unwrap();
+            made.push((o.msg_id, 1_000 + i * 10, id, name));
+            if i % 4 == 0 {
+                store.mark_delivered(o.msg_id).unwrap();
+            }
+        }
+        let check = |filter: RecordFilter, expect: Vec<u64>| {
+            assert_eq!(store.count_records(&filter).unwrap(), expect.len() as u64, "{filter:?}");
+            let mut got = Vec::new();
+            let mut after = 0;
+            loop {
+                let page = store.records_page(&filter, after, 4).unwrap();
+                if page.is_empty() {
+                    break;
+                }
+                after = page.last().unwrap().msg_id;
+                got.extend(ids(&page));
+            }
+            assert_eq!(got, expect, "{filter:?}");
+        };
+        check(RecordFilter::All, made.iter().map(|m| m.0).collect());
+        check(
+            RecordFilter::TimeRange { start_ms: 1_050, end_ms: 1_100 },
+            made.iter().filter(|m| (1_050..=1_100).contains(&m.1)).map(|m| m.0).collect(),
+        );
+        check(RecordFilter::TimeRange { start_ms: 5_000, end_ms: 6_000 }, Vec::new());
+        check(RecordFilter::Name("张三".into()), made.iter().filter(|m| m.3 == "张三").map(|m| m.0).collect());
+        check(RecordFilter::IdNumber("2".into()), made.iter().filter(|m| m.2 == "2").map(|m| m.0).collect());
+        check(RecordFilter::IdNumber("nobody".into()), Vec::new());
+    }
+
+    #[test]
+    fn records_list_newest_first_with_offset() {
+        let (_tmp, mut store) = open();
+        let ids: Vec<u64> = (0..10).map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id).collect();
+        store.mark_delivered(ids[9]).unwrap();
+        store.mark_delivered(ids[8]).unwrap();
+        let all: Vec<u64> = store.records_list(false, 3, 1).unwrap().iter().map(|r| r.msg_id).collect();
+        assert_eq!(all, vec![ids[8], ids[7], ids[6]]);
+        let undelivered = store.records_list(true, 3, 0).unwrap();
+        assert_eq!(undelivered.iter().map(|r| r.msg_id).collect::<Vec<_>>(), vec![ids[7], ids[6], ids[5]]);
+        assert!(undelivered.iter().all(|r| r.state == RecordState::Pending));
+    }
+
+    #[test]
+    fn two_handles_in_two_threads_lose_nothing() {
+        let tmp = tempfile::tempdir().unwrap();
+        drop(Store::open(tmp.path()).unwrap());
+        let per_thread = 150;
+        let handles: Vec<_> = (0..2)
+            .map(|t| {
+                let dir = tmp.path().to_path_buf();
+                std::thread::spawn(move || {
+                    let mut store = Store::open(&dir).unwrap();
+                    let mut mine = Vec::new();
+                    for i in 0..per_thread {
+                        let r = with_photo(rec(i, &format!("t{t}"), "x"), 64);
+                        mine.push(store.insert_record(&r).unwrap().msg_id);
+                        // Interleave reads and state changes as the uploader would.
+                        if let Some(next) = store.next_to_send().unwrap() {
+                            store.note_attempt(next.msg_id).unwrap();
+                        }
+                    }
+                    mine
+                })
+            })
+            .collect();
+        let mut all = Vec::new();
+        for h in handles {
+            all.extend(h.join().unwrap());
+        }
+        let store = Store::open(tmp.path()).unwrap();
+        assert_eq!(store.record_count().unwrap(), 2 * per_thread as u64);
+        assert_eq!(store.pending_count().unwrap(), 2 * per_thread as u64);
+        let unique: HashSet<_> = all.iter().collect();
+        assert_eq!(unique.len(), all.len());
+        for t in 0..2 {
+            let n = store.count_records(&RecordFilter::IdNumber(format!("t{t}"))).unwrap();
+            assert_eq!(n, per_thread as u64);
+        }
+        assert_eq!(store.record_photo_bytes().unwrap(), 2 * per_thread as u64 * 64);
+    }
+
+    #[test]
+    fn hot_queries_use_indexes() {
+        let (_tmp, store) = open();
+        let plan = |sql: &str| -> String {
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+            let n = stmt.parameter_count();
+            let args: Vec<i64> = vec![0; n];
+            stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
+                .unwrap()
+                .collect::<rusqlite::Result<Vec<_>>>()
+                .unwrap()
+                .join(" | ")
+        };
+        let live = plan(select_record!(
+            "INDEXED BY records_live",
+            "WHERE r.state = 0 AND r.attempts = 0 ORDER BY r.msg_id DESC LIMIT 1"
+        ));
+        assert!(live.contains("records_live"), "{live}");
+        assert!(!live.contains("TEMP B-TREE"), "{live}");
+        let backlog = plan(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"));
+        assert!(backlog.contains("records_state"), "{backlog}");
+        assert!(!backlog.contains("TEMP B-TREE"), "{backlog}");
+        let by_name = plan(select_record!("WHERE r.name = ?3 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"));
+        assert!(by_name.contains("records_name"), "{by_name}");
+        let delivered = plan("SELECT msg_id FROM records WHERE state = 1 ORDER BY msg_id LIMIT 1");
+        assert!(delivered.contains("records_state"), "{delivered}");
+        let delivered_photo = plan(
+            "SELECT msg_id FROM records WHERE state = 1 AND photo_bytes > 0
+             ORDER BY msg_id LIMIT 1",
+        );
+        assert!(delivered_photo.contains("records_with_photo"), "{delivered_photo}");
+        let range =
+            plan(select_record!("WHERE r.created_ms BETWEEN ?3 AND ?4 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"));
+        assert!(!range.contains("SCAN r"), "{range}");
+    }
+}
