@@ -472,18 +472,12 @@ const FAULT_LOG_INTERVAL_NS: u64 = 10_000_000_000;
 
 impl FaultLog {
     fn warn(&mut self, now_ns: u64, message: std::fmt::Arguments<'_>) {
-        if self
-            .last_ns
-            .is_some_and(|t| now_ns.saturating_sub(t) < FAULT_LOG_INTERVAL_NS)
-        {
+        if self.last_ns.is_some_and(|t| now_ns.saturating_sub(t) < FAULT_LOG_INTERVAL_NS) {
             self.suppressed += 1;
             return;
         }
         if self.suppressed > 0 {
-            log::warn!(
-                "Wiegand: {message} (and {} more input faults since the last report)",
-                self.suppressed
-            );
+            log::warn!("Wiegand: {message} (and {} more input faults since the last report)", self.suppressed);
         } else {
             log::warn!("Wiegand: {message}");
         }
@@ -512,15 +506,11 @@ impl WiegandInput {
                 Ok(frame) => frame,
                 Err(WiegandFault::Parity { bits }) => {
                     let (n, b) = (bits.len(), bit_string(&bits));
-                    self.faults.warn(
-                        now_ns,
-                        format_args!("{n}-bit frame failed its parity check, ignored ({b})"),
-                    );
+                    self.faults.warn(now_ns, format_args!("{n}-bit frame failed its parity check, ignored ({b})"));
                     continue;
                 }
                 Err(WiegandFault::Noise { detail }) => {
-                    self.faults
-                        .warn(now_ns, format_args!("noise on the input lines: {detail}"));
+                    self.faults.warn(now_ns, format_args!("noise on the input lines: {detail}"));
                     continue;
                 }
             };
@@ -539,10 +529,7 @@ impl WiegandInput {
                 }
                 WiegandFrame::Raw(bits) => {
                     let (n, b) = (bits.len(), bit_string(&bits));
-                    self.faults.warn(
-                        now_ns,
-                        format_args!("{n}-bit frame of no known format ignored ({b})"),
-                    );
+                    self.faults.warn(now_ns, format_args!("{n}-bit frame of no known format ignored ({b})"));
                     continue;
                 }
                 card => match card.card_number() {
@@ -723,10 +710,7 @@ mod tests {
             .collect();
         assert_eq!(lengths, vec![MAX_FRAME_BITS, MAX_FRAME_BITS]);
         d.flush();
-        assert_eq!(
-            d.next_frame(),
-            Some(Ok(WiegandFrame::Raw(vec![true; 300 - 2 * MAX_FRAME_BITS])))
-        );
+        assert_eq!(d.next_frame(), Some(Ok(WiegandFrame::Raw(vec![true; 300 - 2 * MAX_FRAME_BITS]))));
     }
 
     #[test]
