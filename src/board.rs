@@ -275,8 +275,11 @@ impl BoardProfile {
             }
         }
         if let Some(c) = &self.camera {
-            if c.width == 0 || c.height == 0 || c.width % 2 == 1 || c.width > 8192 || c.height > 8192 {
-                return Err(("camera.width", format!("{}x{} is not a usable frame size", c.width, c.height)));
+            if c.width == 0 || c.width % 2 == 1 || c.width > 8192 {
+                return Err(("camera.width", format!("{} is not an even width up to 8192", c.width)));
+            }
+            if c.height == 0 || c.height > 8192 {
+                return Err(("camera.height", format!("{} is not a height from 1 to 8192", c.height)));
             }
         }
         Ok(())

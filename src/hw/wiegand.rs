@@ -110,6 +110,9 @@ impl Default for DecoderTiming {
     }
 }
 
+/// Longest frame collected; no reader sends more, so longer bursts are interference.
+const MAX_FRAME_BITS: usize = 128;
+
 /// The frame decoder: fed with falling edges and the current time, it yields frames and faults.
 ///
 /// Edges may arrive slightly out of order (D0 and D1 are read from two descriptors); they are
@@ -151,6 +154,10 @@ impl WiegandDecoder {
             return;
         }
         self.edges.insert(at, (ts_ns, bit));
+        if self.edges.len() >= MAX_FRAME_BITS {
+            // A floating or oscillating line never goes quiet; bound the frame instead.
+            self.finish();
+        }
     }
 
     /// When the current frame ends if no further edge arrives (same clock as the edges).
@@ -449,12 +456,44 @@ pub struct WiegandInput {
     /// The frame decoder.
     pub decoder: WiegandDecoder,
     keypad: KeypadEntry,
+    faults: FaultLog,
+}
+
+/// Logs input faults at most once per interval: a floating line makes thousands of edges a
+/// second and must not flood the log, while the counters in `status` stay exact.
+#[derive(Debug, Clone, Default)]
+struct FaultLog {
+    last_ns: Option<u64>,
+    suppressed: u64,
+}
+
+/// Shortest interval between two logged input faults.
+const FAULT_LOG_INTERVAL_NS: u64 = 10_000_000_000;
+
+impl FaultLog {
+    fn warn(&mut self, now_ns: u64, message: std::fmt::Arguments<'_>) {
+        if self.last_ns.is_some_and(|t| now_ns.saturating_sub(t) < FAULT_LOG_INTERVAL_NS) {
+            self.suppressed += 1;
+            return;
+        }
+        if self.suppressed > 0 {
+            log::warn!("Wiegand: {message} (and {} more input faults since the last report)", self.suppressed);
+        } else {
+            log::warn!("Wiegand: {message}");
+        }
+        self.last_ns = Some(now_ns);
+        self.suppressed = 0;
+    }
 }
 
 impl WiegandInput {
     /// A Wiegand input with the given decoder timing; typed digits are forgotten after 10 s.
     pub fn new(timing: DecoderTiming) -> WiegandInput {
-        WiegandInput { decoder: WiegandDecoder::new(timing), keypad: KeypadEntry::new(10_000_000_000) }
+        WiegandInput {
+            decoder: WiegandDecoder::new(timing),
+            keypad: KeypadEntry::new(10_000_000_000),
+            faults: FaultLog::default(),
+        }
     }
 
     /// Drains the decoder into credentials at `now_ns`; `mode` is `entranceWgInMode` (`0` off,
@@ -466,15 +505,12 @@ impl WiegandInput {
             let frame = match item {
                 Ok(frame) => frame,
                 Err(WiegandFault::Parity { bits }) => {
-                    log::warn!(
-                        "Wiegand: {}-bit frame failed its parity check, ignored ({})",
-                        bits.len(),
-                        bit_string(&bits)
-                    );
+                    let (n, b) = (bits.len(), bit_string(&bits));
+                    self.faults.warn(now_ns, format_args!("{n}-bit frame failed its parity check, ignored ({b})"));
                     continue;
                 }
                 Err(WiegandFault::Noise { detail }) => {
-                    log::warn!("Wiegand: noise on the input lines: {detail}");
+                    self.faults.warn(now_ns, format_args!("noise on the input lines: {detail}"));
                     continue;
                 }
             };
@@ -492,7 +528,8 @@ impl WiegandInput {
                     Credential::Card(number(&bits).to_string())
                 }
                 WiegandFrame::Raw(bits) => {
-                    log::warn!("Wiegand: {}-bit frame of no known format ignored ({})", bits.len(), bit_string(&bits));
+                    let (n, b) = (bits.len(), bit_string(&bits));
+                    self.faults.warn(now_ns, format_args!("{n}-bit frame of no known format ignored ({b})"));
                     continue;
                 }
                 card => match card.card_number() {
@@ -656,6 +693,24 @@ mod tests {
         let (out, stats) = decode(&edges(&bits("101"), 0, 2 * MS));
         assert!(matches!(out[..], [Err(WiegandFault::Noise { .. })]));
         assert_eq!(stats.wiegand_noise, 1);
+    }
+
+    #[test]
+    fn an_endless_burst_is_cut_into_bounded_frames() {
+        let e = edges(&vec![true; 300], 0, 300 * US);
+        let mut d = WiegandDecoder::default();
+        for &(line, t) in &e {
+            d.edge(line, t);
+        }
+        let lengths: Vec<usize> = std::iter::from_fn(|| d.next_frame())
+            .map(|r| match r {
+                Ok(WiegandFrame::Raw(bits)) => bits.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lengths, vec![MAX_FRAME_BITS, MAX_FRAME_BITS]);
+        d.flush();
+        assert_eq!(d.next_frame(), Some(Ok(WiegandFrame::Raw(vec![true; 300 - 2 * MAX_FRAME_BITS]))));
     }
 
     #[test]

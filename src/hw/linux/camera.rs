@@ -1,7 +1,8 @@
 //! The V4L2 camera (v4l crate): one frame on demand, as JPEG.
 //!
 //! The device is opened for each snapshot and closed after it, so a vendor recognizer can use
-//! the camera between snapshots. MJPG frames pass through; YUYV and NV12 are encoded by
+//! the camera between snapshots. MJPG frames pass through (completed with Huffman tables when
+//! the camera leaves them out); YUYV and NV12 are encoded by
 //! [`crate::hw::jpeg`].
 
 use std::time::{Duration, Instant};
@@ -91,7 +92,7 @@ impl V4lCamera {
             let used = (meta.bytesused as usize).min(buf.len());
             let data = if used > 0 { &buf[..used] } else { buf };
             let pixel = match kind {
-                CameraFormat::Mjpg => return Ok(data.to_vec()),
+                CameraFormat::Mjpg => return Ok(jpeg::complete_mjpeg(data.to_vec())),
                 CameraFormat::Yuyv => PixelFormat::Yuyv,
                 CameraFormat::Nv12 => PixelFormat::Nv12,
             };
