@@ -4,7 +4,6 @@
 //! Run it with `scripts/demo.sh` (which builds everything first).
 
 #[path = "../tests/common/mock_cloud.rs"]
-#[allow(dead_code)]
 mod mock_cloud;
 
 use std::path::{Path, PathBuf};
@@ -61,7 +60,8 @@ fn demo() -> Result<(), String> {
         "setDevInfoService": "1", "setDevInfoServiceInterval": "1",
     }));
     // Card alone opens (faceRFIDCardEnable 1); the spec's default wants a face with the card.
-    let set_msg = cloud.push_command("/device/setDevInfo", json!({"isOnlineSetDevInfo": "1", "faceRFIDCardEnable": "1"}));
+    let set_msg =
+        cloud.push_command("/device/setDevInfo", json!({"isOnlineSetDevInfo": "1", "faceRFIDCardEnable": "1"}));
     let persons = [("1001", "张三", "8899"), ("1002", "李四", "8900"), ("1003", "Alice", "8901")];
     for (id, name, card) in persons {
         cloud.push_command("/person/operate", person_command(id, name, card));
@@ -156,7 +156,10 @@ fn wait_relay(dir: &Path, state: &str, n: usize) -> Result<(), String> {
     let deadline = Instant::now() + STEP_TIMEOUT;
     while relay_count(dir, state) < n {
         if Instant::now() > deadline {
-            return Err(format!("relay {state} {} times in the sim actuator log, expected {n}", relay_count(dir, state)));
+            return Err(format!(
+                "relay {state} {} times in the sim actuator log, expected {n}",
+                relay_count(dir, state)
+            ));
         }
         std::thread::sleep(Duration::from_millis(20));
     }

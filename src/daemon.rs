@@ -240,12 +240,7 @@ impl Shared {
             } else {
                 decision.reason.to_string()
             };
-            return Ok(Response {
-                ok: true,
-                open: decision.open,
-                detail,
-                ..Response::default()
-            });
+            return Ok(Response { ok: true, open: decision.open, detail, ..Response::default() });
         }
         let mut fields = access::record_fields(&decision, person.as_ref(), &credential, policy);
         fields.insert("passTime".into(), crate::protocol::time::format_pass_time(local));
@@ -425,12 +420,13 @@ pub fn board_options(cfg: &Config, hw: SharedParams) -> BoardOptions {
     }
 }
 
-/// The device parameters in force at start: stored ones, with `[device] time_zone` standing
-/// in until the cloud sets timeZone.
+/// The device parameters in force at start: what the cloud set (stored), over the local
+/// `[params]` of the configuration and `[device] time_zone`, over the spec's defaults.
 pub fn initial_params(cfg: &Config, stored: &std::collections::BTreeMap<String, String>) -> DeviceParams {
-    let mut stored = stored.clone();
-    stored.entry("timeZone".into()).or_insert_with(|| cfg.device.time_zone.to_string());
-    DeviceParams::from_stored(&stored)
+    let mut merged = cfg.params.clone();
+    merged.entry("timeZone".into()).or_insert_with(|| cfg.device.time_zone.to_string());
+    merged.extend(stored.iter().map(|(k, v)| (k.clone(), v.clone())));
+    DeviceParams::from_stored(&merged)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.

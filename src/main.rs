@@ -265,7 +265,7 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
     match action {
         PersonsAction::Count => println!("{}", store.person_count()?),
         PersonsAction::List { limit } => {
-            println!("{:<16} {:<16} {:<12} {:<3} {}", "idNumber", "name", "card", "pri", "valid");
+            println!("{:<16} {:<16} {:<12} {:<3} valid", "idNumber", "name", "card", "pri");
             let mut after = 0;
             let mut shown = 0;
             while shown < limit {
@@ -330,17 +330,14 @@ fn records(cfg: &Config, action: RecordsAction) -> Result<ExitCode> {
             );
         }
         RecordsAction::List { pending, limit } => {
-            println!(
-                "{:<8} {:<23} {:<9} {:<4} {:<4} {}",
-                "msgID", "passTime", "state", "snap", "cmp", "idNumber / name"
-            );
+            println!("{:<8} {:<23} {:<9} {:<4} {:<4} idNumber / name", "msgID", "passTime", "state", "snap", "cmp");
             for r in store.records_list(pending, limit, 0)? {
                 let f = |k: &str| r.fields.get(k).map(String::as_str).unwrap_or("");
                 println!(
                     "{:<8} {:<23} {:<9} {:<4} {:<4} {}",
                     r.msg_id,
                     f("passTime"),
-                    format!("{:?}", r.state).to_lowercase(),
+                    r.state.name(),
                     f("snapType"),
                     f("compareResult"),
                     clip(&format!("{} {}", f("idNumber"), f("name")), 26)
