@@ -4,7 +4,6 @@
 //! Run it with `scripts/demo.sh` (which builds everything first).
 
 #[path = "../tests/common/mock_cloud.rs"]
-#[allow(dead_code)]
 mod mock_cloud;
 
 use std::path::{Path, PathBuf};
@@ -58,7 +57,11 @@ fn demo() -> Result<(), String> {
         "openService": "1", "openServiceInterval": "1",
         "heatbeatService": "1", "heatbeatServiceInterval": "5",
         "recordService": "1",
+        "setDevInfoService": "1", "setDevInfoServiceInterval": "1",
     }));
+    // Card alone opens (faceRFIDCardEnable 1); the spec's default wants a face with the card.
+    let set_msg =
+        cloud.push_command("/device/setDevInfo", json!({"isOnlineSetDevInfo": "1", "faceRFIDCardEnable": "1"}));
     let persons = [("1001", "张三", "8899"), ("1002", "李四", "8900"), ("1003", "Alice", "8901")];
     for (id, name, card) in persons {
         cloud.push_command("/person/operate", person_command(id, name, card));
@@ -84,24 +87,27 @@ fn demo() -> Result<(), String> {
         reg.field("sign").unwrap_or_default()
     );
 
+    step(&cloud, &daemon, "device parameters set", |c| !c.results_for(&set_msg).is_empty())?;
+    println!(
+        "the cloud set faceRFIDCardEnable=1 (card or face opens): result {}",
+        cloud.results_for(&set_msg)[0].get("errorCode").and_then(Value::as_str).unwrap_or("")
+    );
+
     step(&cloud, &daemon, "three persons synced", |c| {
-        c.requests_to("/person/operate").iter().filter(|r| r.is_result() && r.field("errorCode").as_deref() == Some("100")).count() >= 3
+        c.requests_to("/person/operate")
+            .iter()
+            .filter(|r| r.is_result() && r.field("errorCode").as_deref() == Some("100"))
+            .count()
+            >= 3
     })?;
     println!("three persons synced: {}", persons.map(|p| p.1).join(", "));
 
-    let out = Command::new(&bin)
-        .args(["card", "8899", "--config"])
-        .arg(&config)
-        .output()
-        .map_err(|e| e.to_string())?;
+    let out = Command::new(&bin).args(["card", "8899", "--config"]).arg(&config).output().map_err(|e| e.to_string())?;
     let said = String::from_utf8_lossy(&out.stdout).trim().to_string();
     if !out.status.success() || !said.starts_with("door opened") {
         return Err(format!("card 8899 did not open the door: {said} {}", String::from_utf8_lossy(&out.stderr)));
     }
-    let relay = relay_opens(dir.path());
-    if relay == 0 {
-        return Err("no relay action in the sim actuator log".into());
-    }
+    wait_relay(dir.path(), "open", 1)?;
     println!("a card read opened the door: card 8899 -> {said}");
 
     step(&cloud, &daemon, "record upload", |c| !c.records().is_empty())?;
@@ -116,15 +122,12 @@ fn demo() -> Result<(), String> {
         f("compareResult")
     );
 
+    // Let the card's pulse end first, so the remote open shows as a pulse of its own.
+    // (The first "closed" is the release at start-up.)
+    wait_relay(dir.path(), "closed", 2)?;
     let msg_id = cloud.push_command("/device/open", json!({"isOnlineOpen": "1", "msg": "欢迎光临"}));
     step(&cloud, &daemon, "remote open reported", |c| !c.results_for(&msg_id).is_empty())?;
-    let deadline = Instant::now() + STEP_TIMEOUT;
-    while relay_opens(dir.path()) < 2 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    if relay_opens(dir.path()) < 2 {
-        return Err("the remote open did not reach the relay".into());
-    }
+    wait_relay(dir.path(), "open", 2)?;
     let result = cloud.results_for(&msg_id).remove(0);
     println!(
         "a remote open: relay pulsed, result reported (msgID {}, errorCode {})",
@@ -148,12 +151,27 @@ fn step(cloud: &MockCloud, daemon: &Daemon, what: &str, cond: impl Fn(&MockCloud
     ))
 }
 
-fn relay_opens(dir: &Path) -> usize {
+/// Waits until the sim actuator log shows the relay in `state` `n` times.
+fn wait_relay(dir: &Path, state: &str, n: usize) -> Result<(), String> {
+    let deadline = Instant::now() + STEP_TIMEOUT;
+    while relay_count(dir, state) < n {
+        if Instant::now() > deadline {
+            return Err(format!(
+                "relay {state} {} times in the sim actuator log, expected {n}",
+                relay_count(dir, state)
+            ));
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(())
+}
+
+fn relay_count(dir: &Path, state: &str) -> usize {
     std::fs::read_to_string(dir.join("sim-actuators.jsonl"))
         .unwrap_or_default()
         .lines()
         .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        .filter(|v| v["kind"] == "relay" && v["state"] == "open")
+        .filter(|v| v["kind"] == "relay" && v["state"] == state)
         .count()
 }
 
@@ -163,11 +181,8 @@ fn facegate_binary() -> Result<PathBuf, String> {
         return Ok(PathBuf::from(p));
     }
     let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let bin = exe
-        .parent()
-        .and_then(Path::parent)
-        .map(|d| d.join("facegate"))
-        .ok_or("cannot locate the target directory")?;
+    let bin =
+        exe.parent().and_then(Path::parent).map(|d| d.join("facegate")).ok_or("cannot locate the target directory")?;
     if bin.exists() {
         Ok(bin)
     } else {

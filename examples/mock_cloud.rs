@@ -19,8 +19,7 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str =
-    "usage: mock_cloud [--port PORT] [--persons N] [--interval SECS] [--firmware FILE]";
+const USAGE: &str = "usage: mock_cloud [--port PORT] [--persons N] [--interval SECS] [--firmware FILE]";
 
 struct Args {
     port: u16,
@@ -30,12 +29,7 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args {
-        port: 8090,
-        persons: 0,
-        interval: 2,
-        firmware: None,
-    };
+    let mut args = Args { port: 8090, persons: 0, interval: 2, firmware: None };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or_else(|| format!("{name} needs a value"));
@@ -80,11 +74,7 @@ fn main() -> ExitCode {
                 eprintln!("mock_cloud: {e}");
             }
             eprintln!("{USAGE}");
-            return if e.is_empty() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(2)
-            };
+            return if e.is_empty() { ExitCode::SUCCESS } else { ExitCode::from(2) };
         }
     };
     let cloud = match MockCloud::start_on(args.port) {
@@ -118,24 +108,13 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
-        let name = Path::new(file)
-            .file_name()
-            .map_or("firmware.bin".into(), |n| n.to_string_lossy().into_owned());
-        println!(
-            "firmware: {}/firmware/{name} ({} bytes = updateKey)",
-            cloud.url(),
-            bytes.len()
-        );
+        let name = Path::new(file).file_name().map_or("firmware.bin".into(), |n| n.to_string_lossy().into_owned());
+        println!("firmware: {}/firmware/{name} ({} bytes = updateKey)", cloud.url(), bytes.len());
         cloud.serve_file(&format!("/firmware/{name}"), bytes);
     }
     let started = Instant::now();
     cloud.on_request(move |r| {
-        let mut line = format!(
-            "{:9.3}s {} {}",
-            started.elapsed().as_secs_f64(),
-            r.method,
-            r.path
-        );
+        let mut line = format!("{:9.3}s {} {}", started.elapsed().as_secs_f64(), r.method, r.path);
         if let Some(t) = r.msg_type() {
             line.push_str(&format!(" {t}"));
         }
@@ -149,11 +128,7 @@ fn main() -> ExitCode {
         }
         println!("{line} -> {}", r.answer);
     });
-    println!(
-        "mock cloud listening on {} ({} person commands queued)",
-        cloud.url(),
-        args.persons
-    );
+    println!("mock cloud listening on {} ({} person commands queued)", cloud.url(), args.persons);
     loop {
         std::thread::park();
     }

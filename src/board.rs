@@ -130,10 +130,7 @@ fn default_period_us() -> u32 {
 impl WiegandOutProfile {
     /// The output timing in the writer's units.
     pub fn timing(&self) -> OutTiming {
-        OutTiming {
-            pulse_ns: u64::from(self.pulse_us) * 1000,
-            period_ns: u64::from(self.period_us) * 1000,
-        }
+        OutTiming { pulse_ns: u64::from(self.pulse_us) * 1000, period_ns: u64::from(self.period_us) * 1000 }
     }
 }
 
@@ -215,10 +212,7 @@ pub struct CameraProfile {
 impl BoardProfile {
     /// The Wiegand output format (26-bit when the profile has no output).
     pub fn wiegand_out_format(&self) -> WiegandFormat {
-        self.wiegand_out
-            .as_ref()
-            .map(|w| w.bits)
-            .unwrap_or_default()
+        self.wiegand_out.as_ref().map(|w| w.bits).unwrap_or_default()
     }
 
     /// The decoder timing for the Wiegand input.
@@ -233,61 +227,37 @@ impl BoardProfile {
     /// Checks what serde cannot: returns the offending key (`table.key`) and why.
     fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.kind == BoardKind::Linux && self.relay.is_none() {
-            return Err((
-                "relay",
-                "a linux board needs a [relay] table (chip, line)".into(),
-            ));
+            return Err(("relay", "a linux board needs a [relay] table (chip, line)".into()));
         }
         if let Some(w) = &self.wiegand_in {
             if w.d0 == w.d1 {
-                return Err((
-                    "wiegand_in.d1",
-                    format!("D1 is line {}, the same as D0", w.d1),
-                ));
+                return Err(("wiegand_in.d1", format!("D1 is line {}, the same as D0", w.d1)));
             }
             if !(2..=16).contains(&w.end_gap_bit_times) {
-                return Err((
-                    "wiegand_in.end_gap_bit_times",
-                    format!("{} is outside 2..=16", w.end_gap_bit_times),
-                ));
+                return Err(("wiegand_in.end_gap_bit_times", format!("{} is outside 2..=16", w.end_gap_bit_times)));
             }
         }
         if let Some(w) = &self.wiegand_out {
             if w.d0 == w.d1 {
-                return Err((
-                    "wiegand_out.d1",
-                    format!("D1 is line {}, the same as D0", w.d1),
-                ));
+                return Err(("wiegand_out.d1", format!("D1 is line {}, the same as D0", w.d1)));
             }
             if !(20..=1000).contains(&w.pulse_us) {
-                return Err((
-                    "wiegand_out.pulse_us",
-                    format!("{} us is outside 20..=1000 us", w.pulse_us),
-                ));
+                return Err(("wiegand_out.pulse_us", format!("{} us is outside 20..=1000 us", w.pulse_us)));
             }
             if w.period_us < w.pulse_us * 2 || w.period_us > 20_000 {
                 return Err((
                     "wiegand_out.period_us",
-                    format!(
-                        "{} us must be at least twice pulse_us ({}) and at most 20000",
-                        w.period_us, w.pulse_us
-                    ),
+                    format!("{} us must be at least twice pulse_us ({}) and at most 20000", w.period_us, w.pulse_us),
                 ));
             }
         }
         if let Some(r) = &self.rs485 {
             let gpio = r.driver_enable == DriverEnable::Gpio;
             if gpio && r.de_chip.is_none() {
-                return Err((
-                    "rs485.de_chip",
-                    "driver_enable = \"gpio\" needs de_chip and de_line".into(),
-                ));
+                return Err(("rs485.de_chip", "driver_enable = \"gpio\" needs de_chip and de_line".into()));
             }
             if gpio && r.de_line.is_none() {
-                return Err((
-                    "rs485.de_line",
-                    "driver_enable = \"gpio\" needs de_chip and de_line".into(),
-                ));
+                return Err(("rs485.de_line", "driver_enable = \"gpio\" needs de_chip and de_line".into()));
             }
             if !gpio && (r.de_chip.is_some() || r.de_line.is_some()) {
                 return Err((
@@ -300,25 +270,16 @@ impl BoardProfile {
             if !crate::hw::serial::BAUD_RATES.contains(&q.baud) {
                 return Err((
                     "qr_reader.baud",
-                    format!(
-                        "{} is not one of {:?}",
-                        q.baud,
-                        crate::hw::serial::BAUD_RATES
-                    ),
+                    format!("{} is not one of {:?}", q.baud, crate::hw::serial::BAUD_RATES),
                 ));
             }
         }
         if let Some(c) = &self.camera {
-            if c.width == 0
-                || c.height == 0
-                || c.width % 2 == 1
-                || c.width > 8192
-                || c.height > 8192
-            {
-                return Err((
-                    "camera.width",
-                    format!("{}x{} is not a usable frame size", c.width, c.height),
-                ));
+            if c.width == 0 || c.width % 2 == 1 || c.width > 8192 {
+                return Err(("camera.width", format!("{} is not an even width up to 8192", c.width)));
+            }
+            if c.height == 0 || c.height > 8192 {
+                return Err(("camera.height", format!("{} is not a height from 1 to 8192", c.height)));
             }
         }
         Ok(())
@@ -350,11 +311,7 @@ pub fn load_profile(spec: &str, base_dir: Option<&Path>) -> Result<BoardProfile>
             Some((name, text)) => parse_profile(text, &format!("board/{name}.toml (built-in)")),
             None => Err(Error::Config(format!(
                 "board `{spec}` is not a built-in profile (built-in: {}); give the path of a .toml file for other boards",
-                BUILTIN
-                    .iter()
-                    .map(|(n, _)| *n)
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                BUILTIN.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
             ))),
         };
     }
@@ -362,8 +319,7 @@ pub fn load_profile(spec: &str, base_dir: Option<&Path>) -> Result<BoardProfile>
         Some(base) if Path::new(spec).is_relative() => base.join(spec),
         _ => PathBuf::from(spec),
     };
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| Error::io_path("reading board profile", &path, e))?;
+    let text = std::fs::read_to_string(&path).map_err(|e| Error::io_path("reading board profile", &path, e))?;
     parse_profile(&text, &path.display().to_string())
 }
 
@@ -379,14 +335,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 /// The name of a `[table]` header line.
 fn header(line: &str) -> Option<String> {
     let t = line.trim();
-    t.starts_with('[').then(|| {
-        t.trim_start_matches('[')
-            .split(']')
-            .next()
-            .unwrap_or("")
-            .trim()
-            .to_string()
-    })
+    t.starts_with('[').then(|| t.trim_start_matches('[').split(']').next().unwrap_or("").trim().to_string())
 }
 
 /// The `[table]` in force at byte `offset` ("" for the top level).
@@ -408,18 +357,11 @@ fn table_at(text: &str, offset: usize) -> String {
 /// The dotted key a serde error at `offset` is about: the key of a `key = value` line, or the
 /// field named in a "missing field" message under the table header the span points at.
 fn key_at(text: &str, offset: usize, message: &str) -> String {
-    let start = text
-        .get(..offset.min(text.len()))
-        .and_then(|b| b.rfind('\n'))
-        .map_or(0, |i| i + 1);
+    let start = text.get(..offset.min(text.len())).and_then(|b| b.rfind('\n')).map_or(0, |i| i + 1);
     let line = text[start..].lines().next().unwrap_or("");
     let table = table_at(text, offset);
     let join = |key: &str| {
-        if table.is_empty() {
-            key.to_string()
-        } else {
-            format!("{table}.{key}")
-        }
+        if table.is_empty() { key.to_string() } else { format!("{table}.{key}") }
     };
     let trimmed = line.trim();
     if !trimmed.starts_with('[') {
@@ -431,11 +373,7 @@ fn key_at(text: &str, offset: usize, message: &str) -> String {
     if message.starts_with("missing field") && !quoted.is_empty() {
         return join(quoted);
     }
-    if table.is_empty() {
-        "(top level)".to_string()
-    } else {
-        table
-    }
+    if table.is_empty() { "(top level)".to_string() } else { table }
 }
 
 /// Where `table.key` is written: its own line, else its table header, else the top of the file.
@@ -498,10 +436,7 @@ pub fn claim(profile: &BoardProfile, storage_dir: &Path, opts: &BoardOptions) ->
         #[cfg(not(target_os = "linux"))]
         BoardKind::Linux => {
             let _ = opts;
-            Err(Error::Hardware(format!(
-                "board {} needs Linux",
-                profile.name
-            )))
+            Err(Error::Hardware(format!("board {} needs Linux", profile.name)))
         }
     }
 }
@@ -519,13 +454,7 @@ pub struct DoctorLine {
 
 impl std::fmt::Display for DoctorLine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{:<4} {}: {}",
-            if self.ok { "OK" } else { "FAIL" },
-            self.item,
-            self.detail
-        )
+        write!(f, "{:<4} {}: {}", if self.ok { "OK" } else { "FAIL" }, self.item, self.detail)
     }
 }
 
@@ -535,8 +464,7 @@ pub fn doctor(profile: &BoardProfile, storage_dir: &Path) -> Vec<DoctorLine> {
     match profile.kind {
         BoardKind::Sim => {
             let log = crate::hw::sim_actuator_log(storage_dir);
-            let writable =
-                std::fs::metadata(storage_dir).map(|m| m.is_dir() && !m.permissions().readonly());
+            let writable = std::fs::metadata(storage_dir).map(|m| m.is_dir() && !m.permissions().readonly());
             vec![DoctorLine {
                 item: format!("sim board {}", profile.name),
                 ok: matches!(writable, Ok(true)),
@@ -551,11 +479,7 @@ pub fn doctor(profile: &BoardProfile, storage_dir: &Path) -> Vec<DoctorLine> {
         BoardKind::Linux => crate::hw::linux::doctor(profile),
         #[cfg(not(target_os = "linux"))]
         BoardKind::Linux => {
-            vec![DoctorLine {
-                item: format!("board {}", profile.name),
-                ok: false,
-                detail: "needs Linux".into(),
-            }]
+            vec![DoctorLine { item: format!("board {}", profile.name), ok: false, detail: "needs Linux".into() }]
         }
     }
 }
@@ -581,10 +505,7 @@ mod tests {
     #[test]
     fn unknown_builtin_lists_the_known_ones() {
         let err = load_profile("rpi5", None).unwrap_err().to_string();
-        assert!(
-            err.contains("rpi5") && err.contains("sim, rpi4, rv1126, rk3568"),
-            "{err}"
-        );
+        assert!(err.contains("rpi5") && err.contains("sim, rpi4, rv1126, rk3568"), "{err}");
     }
 
     const GOOD: &str = "name = \"bench\"\nkind = \"linux\"\n\n[relay]\nchip = \"gpiochip0\"\nline = 17\n\n[wiegand_out]\nchip = \"gpiochip0\"\nd0 = 23\nd1 = 24\nbits = 34\n";
@@ -595,23 +516,11 @@ mod tests {
         std::fs::create_dir(dir.path().join("boards")).unwrap();
         std::fs::write(dir.path().join("boards/bench.toml"), GOOD).unwrap();
         let p = load_profile("boards/bench.toml", Some(dir.path())).unwrap();
-        assert_eq!(
-            p.relay,
-            Some(RelayProfile {
-                chip: "gpiochip0".into(),
-                line: 17,
-                active_low: false
-            })
-        );
+        assert_eq!(p.relay, Some(RelayProfile { chip: "gpiochip0".into(), line: 17, active_low: false }));
         let out = p.wiegand_out.as_ref().unwrap();
-        assert_eq!(
-            (out.pulse_us, out.period_us, out.bits),
-            (50, 2000, WiegandFormat::W34)
-        );
+        assert_eq!((out.pulse_us, out.period_us, out.bits), (50, 2000, WiegandFormat::W34));
         assert_eq!(p.wiegand_out_format(), WiegandFormat::W34);
-        let err = load_profile("boards/none.toml", Some(dir.path()))
-            .unwrap_err()
-            .to_string();
+        let err = load_profile("boards/none.toml", Some(dir.path())).unwrap_err().to_string();
         assert!(err.contains("boards/none.toml"), "{err}");
     }
 
@@ -625,11 +534,7 @@ mod tests {
     #[test]
     fn wrong_values_name_file_line_and_key() {
         let bad_type = GOOD.replace("line = 17", "line = \"17\"");
-        assert!(
-            error(&bad_type).starts_with("x.toml:6:8: key `relay.line`: invalid type"),
-            "{}",
-            error(&bad_type)
-        );
+        assert!(error(&bad_type).starts_with("x.toml:6:8: key `relay.line`: invalid type"), "{}", error(&bad_type));
 
         let unknown = GOOD.replace("line = 17", "line = 17\nlevel = 1");
         assert!(
@@ -646,25 +551,17 @@ mod tests {
         );
 
         let kind = GOOD.replace("\"linux\"", "\"linx\"");
-        assert!(
-            error(&kind).starts_with("x.toml:2:8: key `kind`: unknown variant `linx`"),
-            "{}",
-            error(&kind)
-        );
+        assert!(error(&kind).starts_with("x.toml:2:8: key `kind`: unknown variant `linx`"), "{}", error(&kind));
 
         let bits = GOOD.replace("bits = 34", "bits = 32");
         assert!(
-            error(&bits)
-                .starts_with("x.toml:12:8: key `wiegand_out.bits`: 32 is not an output format"),
+            error(&bits).starts_with("x.toml:12:8: key `wiegand_out.bits`: 32 is not an output format"),
             "{}",
             error(&bits)
         );
 
         let same = GOOD.replace("d1 = 24", "d1 = 23");
-        assert_eq!(
-            error(&same),
-            "x.toml:11:1: key `wiegand_out.d1`: D1 is line 23, the same as D0"
-        );
+        assert_eq!(error(&same), "x.toml:11:1: key `wiegand_out.d1`: D1 is line 23, the same as D0");
 
         let timing = GOOD.replace("bits = 34", "period_us = 60");
         assert_eq!(
@@ -673,17 +570,10 @@ mod tests {
         );
 
         let no_relay = "name = \"x\"\nkind = \"linux\"\n";
-        assert!(
-            error(no_relay).starts_with("x.toml:1:1: key `relay`: a linux board needs"),
-            "{}",
-            error(no_relay)
-        );
+        assert!(error(no_relay).starts_with("x.toml:1:1: key `relay`: a linux board needs"), "{}", error(no_relay));
 
         let de = "name = \"x\"\nkind = \"sim\"\n[rs485]\ntty = \"/dev/ttyS1\"\ndriver_enable = \"gpio\"\nde_chip = \"gpio3\"\n";
-        assert_eq!(
-            error(de),
-            "x.toml:3:1: key `rs485.de_line`: driver_enable = \"gpio\" needs de_chip and de_line"
-        );
+        assert_eq!(error(de), "x.toml:3:1: key `rs485.de_line`: driver_enable = \"gpio\" needs de_chip and de_line");
 
         let syntax = "name = \"x\"\nkind = \"sim\"\n[relay\n";
         assert!(error(syntax).starts_with("x.toml:3:"), "{}", error(syntax));
@@ -701,10 +591,7 @@ mod tests {
         let lines = doctor(&p, dir.path());
         assert!(lines.iter().all(|l| l.ok), "{lines:?}");
         let lines = doctor(&p, &dir.path().join("missing"));
-        assert!(
-            !lines[0].ok && lines[0].to_string().starts_with("FAIL"),
-            "{lines:?}"
-        );
+        assert!(!lines[0].ok && lines[0].to_string().starts_with("FAIL"), "{lines:?}");
     }
 
     #[cfg(target_os = "linux")]
@@ -720,11 +607,7 @@ mod tests {
             assert!(!l.ok, "{l}");
             assert!(l.detail.contains("missing"), "{l}");
         }
-        assert!(
-            lines[0].item.contains("relay")
-                && lines[1].item.contains("rs485")
-                && lines[2].item.contains("camera")
-        );
+        assert!(lines[0].item.contains("relay") && lines[1].item.contains("rs485") && lines[2].item.contains("camera"));
         let err = match claim(&p, Path::new("/tmp"), &BoardOptions::default()) {
             Ok(_) => panic!("claim must fail"),
             Err(e) => e.to_string(),

@@ -43,6 +43,10 @@ pub struct Config {
     /// Logging.
     #[serde(default)]
     pub log: LogSection,
+    /// Local values for the spec's device parameters (setDevInfo keys such as
+    /// `faceRFIDCardEnable = "1"`), in force until the cloud sets them.
+    #[serde(default)]
+    pub params: std::collections::BTreeMap<String, String>,
     /// The file this configuration was read from.
     #[serde(skip)]
     pub path: PathBuf,
@@ -308,10 +312,7 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!(
-                "cannot read {}: {e} (pass --config PATH to use another file)",
-                path.display()
-            ))
+            Error::Config(format!("cannot read {}: {e} (pass --config PATH to use another file)", path.display()))
         })?;
         Config::parse(&text, path)
     }
@@ -351,6 +352,12 @@ impl Config {
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return fail("level", "must be one of error, warn, info, debug, trace");
+        }
+        for (key, value) in &self.params {
+            if let Err(why) = crate::protocol::DeviceParams::validate(key, value) {
+                let line = find_key_line(text, key).map(|l| format!(":{l}")).unwrap_or_default();
+                return Err(Error::Config(format!("{}{line}: key `params.{key}`: {why}", self.path.display())));
+            }
         }
         let sha = &self.update.sha256;
         if !sha.is_empty() && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit())) {
@@ -403,9 +410,9 @@ pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The field name from messages such as "unknown field `devce_no`, expected ...".
 fn quoted_field(message: &str) -> Option<String> {
-    let rest = message.strip_prefix("unknown field `").or_else(|| {
-        message.find("missing field `").map(|i| &message[i + "missing field `".len()..])
-    })?;
+    let rest = message
+        .strip_prefix("unknown field `")
+        .or_else(|| message.find("missing field `").map(|i| &message[i + "missing field `".len()..]))?;
     rest.split('`').next().map(str::to_string)
 }
 
@@ -486,6 +493,18 @@ dir = "/tmp/facegate-test"
         let text = GOOD.replace("url = \"http://127.0.0.1:8090/path\"", "");
         let err = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
         assert!(err.contains("url"), "{err}");
+    }
+
+    #[test]
+    fn device_params_are_validated_with_line_and_key() {
+        let ok = format!("{GOOD}\n[params]\nfaceRFIDCardEnable = \"1\"\n");
+        let c = Config::parse(&ok, Path::new("c.toml")).unwrap();
+        assert_eq!(c.params["faceRFIDCardEnable"], "1");
+        let bad = format!("{GOOD}\n[params]\nfaceRFIDCardEnable = \"7\"\n");
+        let err = Config::parse(&bad, Path::new("c.toml")).unwrap_err().to_string();
+        assert!(err.contains("c.toml:12: key `params.faceRFIDCardEnable`"), "{err}");
+        let unknown = format!("{GOOD}\n[params]\nnoSuchParam = \"1\"\n");
+        assert!(Config::parse(&unknown, Path::new("c.toml")).is_err());
     }
 
     #[test]

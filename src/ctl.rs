@@ -100,10 +100,7 @@ where
         std::fs::create_dir_all(dir).map_err(|e| Error::io_path("creating", dir, e))?;
     }
     if UnixStream::connect(path).is_ok() {
-        return Err(Error::Control(format!(
-            "{} is in use: another facegate daemon is running",
-            path.display()
-        )));
+        return Err(Error::Control(format!("{} is in use: another facegate daemon is running", path.display())));
     }
     let _ = std::fs::remove_file(path);
     let listener = UnixListener::bind(path).map_err(|e| Error::io_path("binding", path, e))?;
@@ -127,7 +124,9 @@ where
 
 fn serve_connection(stream: UnixStream, handle: &dyn Fn(Request) -> Response) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
-    let Ok(mut writer) = stream.try_clone() else { return };
+    let Ok(mut writer) = stream.try_clone() else {
+        return;
+    };
     let reader = BufReader::new(stream.take_limited());
     for line in reader.lines() {
         let Ok(line) = line else { return };
@@ -170,11 +169,8 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     line.push(b'\n');
     stream.write_all(&line).map_err(|e| Error::io("writing to the control socket", e))?;
     let mut answer = String::new();
-    BufReader::new(stream)
-        .read_line(&mut answer)
-        .map_err(|e| Error::io("reading from the control socket", e))?;
-    serde_json::from_str(&answer)
-        .map_err(|e| Error::Control(format!("unreadable answer from the daemon: {e}")))
+    BufReader::new(stream).read_line(&mut answer).map_err(|e| Error::io("reading from the control socket", e))?;
+    serde_json::from_str(&answer).map_err(|e| Error::Control(format!("unreadable answer from the daemon: {e}")))
 }
 
 #[cfg(test)]
@@ -186,16 +182,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.sock");
         serve(&path, |req| match req {
-            Request::Card { number } => {
-                Response { ok: true, msg_id: number, open: true, ..Response::default() }
-            }
+            Request::Card { number } => Response { ok: true, msg_id: number, open: true, ..Response::default() },
             _ => Response::error("nope"),
         })
         .unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode, 0o660);
-        let r = request(&path, &Request::Card { number: "42".into() }, Duration::from_secs(5))
-            .unwrap();
+        let r = request(&path, &Request::Card { number: "42".into() }, Duration::from_secs(5)).unwrap();
         assert!(r.ok && r.open);
         assert_eq!(r.msg_id, "42");
         let r = request(&path, &Request::Status, Duration::from_secs(5)).unwrap();
@@ -208,9 +201,8 @@ mod tests {
     #[test]
     fn request_without_daemon_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let err = request(&dir.path().join("none.sock"), &Request::Status, Duration::from_secs(1))
-            .unwrap_err()
-            .to_string();
+        let err =
+            request(&dir.path().join("none.sock"), &Request::Status, Duration::from_secs(1)).unwrap_err().to_string();
         assert!(err.contains("facegate run"), "{err}");
     }
 

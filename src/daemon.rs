@@ -12,23 +12,21 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use crate::access::{self, AccessPolicy, Engine};
-use crate::board::{self, BoardOptions};
+use crate::board::{self, BoardKind, BoardOptions};
 use crate::cloud::{self, Transport};
 use crate::config::Config;
 use crate::ctl::{self, Request, Response};
 use crate::hw::door::Door;
-use crate::hw::{Announcer, Camera, InputEvent, InputStats, Rs485Out, System, WiegandOut};
+use crate::hw::wiegand::WiegandFormat;
+use crate::hw::{Announcer, Camera, HwParams, InputEvent, InputStats, Rs485Out, SharedParams, System, WiegandOut};
 use crate::model::{Credential, Source};
-use crate::protocol::devinfo::DeviceParams;
+use crate::protocol::devinfo::{DeviceParams, SnapshotMode};
 use crate::store::{NewRecord, Store};
 use crate::{Error, Result};
 
 /// Milliseconds since the Unix epoch, from the system clock.
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 /// Tells systemd's watchdog the agent is alive (a no-op outside systemd).
@@ -65,7 +63,11 @@ pub struct Shared {
     /// Bumped whenever `params` changes, so cached policies are rebuilt.
     pub params_version: AtomicU64,
     /// The door relay controller.
-    pub door: Door,
+    door: Mutex<Door>,
+    /// The board's Wiegand output format (26 or 34 bits).
+    pub wiegand_format: WiegandFormat,
+    /// Device parameters the hardware threads follow live.
+    pub hw_params: SharedParams,
     /// The other actuators.
     pub actuators: Actuators,
     /// Whether the last exchange with the cloud succeeded.
@@ -150,18 +152,19 @@ impl Shared {
         let hold = params.always_open_door();
         *self.params.write().unwrap_or_else(|e| e.into_inner()) = params;
         self.params_version.fetch_add(1, Ordering::SeqCst);
-        self.door.set_hold(hold);
+        self.hw_params.set(hw_params(&self.params()));
+        self.door().set_hold(hold);
     }
 
     /// Local time now, in the device's time zone.
     pub fn local_now(&self, unix_ms: i64) -> chrono::NaiveDateTime {
-        local_time(unix_ms, self.params().time_zone_hours().unwrap_or(self.cfg.device.time_zone))
+        local_time(unix_ms, self.time_zone())
     }
 
     /// Pulses the door for the configured openDoorTimeDelayMs (or `ms`).
     pub fn open_door(&self, ms: Option<u64>) {
-        let ms = ms.unwrap_or_else(|| self.params().open_door_time_delay_ms());
-        self.door.pulse(Duration::from_millis(ms));
+        let ms = ms.unwrap_or_else(|| u64::from(self.params().open_door_time_delay_ms()));
+        self.door().pulse(Duration::from_millis(ms));
     }
 
     /// Speaks and shows a text (either may be empty).
@@ -198,7 +201,11 @@ impl Shared {
         let version = self.params_version.load(Ordering::SeqCst);
         let params = self.params();
         if w.policy_version != version {
-            w.policy = access::policy_from_params(&params);
+            let (policy, warnings) = AccessPolicy::from_params(params.as_map());
+            for w in warnings {
+                log::warn!("device parameters: {w}");
+            }
+            w.policy = policy;
             w.policy_version = version;
         }
         let person = match &credential {
@@ -212,48 +219,49 @@ impl Shared {
         let AccessWorker { engine, policy, store, .. } = &mut *w;
         let decision = engine.decide(&credential, person.as_ref(), policy, local, now);
         log::info!(
-            "{source:?} {}: {} ({:?})",
+            "{source:?} {}: {} ({})",
             describe(&credential),
-            if decision.open { "open" } else if decision.await_cloud { "cloud decides" } else { "denied" },
+            if decision.open {
+                "open"
+            } else if decision.await_cloud {
+                "cloud decides"
+            } else {
+                "denied"
+            },
             decision.reason
         );
         if !decision.record {
             if decision.open {
                 self.open_door(None);
-                self.announce(&decision.voice, &decision.display);
             }
-            return Ok(Response {
-                ok: true,
-                open: decision.open,
-                detail: "same person within recogIntervalTime: not recorded again".into(),
-                ..Response::default()
-            });
+            self.announce(&decision.voice, &decision.display);
+            let detail = if decision.repeat {
+                format!("{}; same person within recogIntervalTime: not recorded again", decision.reason)
+            } else {
+                decision.reason.to_string()
+            };
+            return Ok(Response { ok: true, open: decision.open, detail, ..Response::default() });
         }
         let mut fields = access::record_fields(&decision, person.as_ref(), &credential, policy);
         fields.insert("passTime".into(), crate::protocol::time::format_pass_time(local));
         let recognition_photo = match &credential {
             Credential::Face { photo, .. } | Credential::Stranger { photo } => {
                 if let Some(p) = photo {
-                    *self.last_face_photo.lock().unwrap_or_else(|e| e.into_inner()) =
-                        Some((Instant::now(), p.clone()));
+                    *self.last_face_photo.lock().unwrap_or_else(|e| e.into_inner()) = Some((Instant::now(), p.clone()));
                 }
                 photo.clone()
             }
             _ => None,
         };
-        let recognition_photo = if params.jpeg_encode_size_mode() == "0" { None } else { recognition_photo };
+        let recognition_photo =
+            if params.jpeg_encode_size_mode() == SnapshotMode::NoImage { None } else { recognition_photo };
         let compare_ref = person.as_ref().and_then(|p| {
             let slot = store.photos_slots(&p.id_number).ok()?.into_iter().next()?;
             Some((p.id_number.clone(), slot))
         });
         let held = !self.online.load(Ordering::Relaxed) && !params.cloud_offline_retransmission();
-        let outcome = store.insert_record(&NewRecord {
-            created_ms: now,
-            fields,
-            recognition_photo,
-            compare_ref,
-            held,
-        })?;
+        let outcome =
+            store.insert_record(&NewRecord { created_ms: now, fields, recognition_photo, compare_ref, held })?;
         if outcome.evicted > 0 {
             log::warn!(
                 "storage cap reached: {} undelivered record(s) dropped to keep record {}",
@@ -274,30 +282,54 @@ impl Shared {
         self.announce(&decision.voice, &decision.display);
         self.wake_uploader();
         let detail = if decision.await_cloud {
-            "waiting for the cloud's controlState".to_string()
+            format!("{}; waiting for the cloud's controlState", decision.reason)
         } else {
-            format!("{:?}", decision.reason)
+            decision.reason.to_string()
         };
-        Ok(Response { ok: true, msg_id: outcome.msg_id.to_string(), open: decision.open, detail, ..Response::default() })
+        Ok(Response {
+            ok: true,
+            msg_id: outcome.msg_id.to_string(),
+            open: decision.open,
+            detail,
+            ..Response::default()
+        })
     }
 
     /// Forwards a granted card on the Wiegand output when entranceWgOutMode asks for it.
     fn wiegand_forward(&self, credential: &Credential) {
         let Credential::Card(number) = credential else { return };
-        let mode = self.params().entrance_wg_out_mode();
-        let Some(bits) = crate::hw::wiegand::frame_for_out_mode(&mode, number) else { return };
-        if let Some(out) = self.actuators.wiegand_out.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
-            if let Err(e) = out.send(&bits) {
-                log::warn!("Wiegand output failed: {e}");
-            }
+        let mode = self.params().get("entranceWgOutMode").to_string();
+        if let Err(e) = self.wiegand_send(&mode, number) {
+            log::warn!("Wiegand output: {e}");
         }
+    }
+
+    /// Sends `card` on the Wiegand output under out-mode `mode` (nothing when the mode is off).
+    pub fn wiegand_send(&self, mode: &str, card: &str) -> Result<()> {
+        let Some(bits) = crate::hw::wiegand::out_frame(mode, card, self.wiegand_format)? else {
+            return Ok(());
+        };
+        match self.actuators.wiegand_out.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+            Some(out) => out.send(&bits),
+            None => Err(Error::Hardware("this board profile has no Wiegand output".into())),
+        }
+    }
+
+    /// The door controller.
+    pub fn door(&self) -> std::sync::MutexGuard<'_, Door> {
+        self.door.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// The device's UTC offset in hours (cloud-set timeZone, else `[device] time_zone`).
+    pub fn time_zone(&self) -> i32 {
+        self.params().time_zone_hours()
     }
 
     /// Live status for `facegate status` through the control socket.
     pub fn live_status(&self) -> serde_json::Value {
         let stats = *self.input_stats.lock().unwrap_or_else(|e| e.into_inner());
         serde_json::json!({
-            "door": if self.door.is_open() { "open" } else { "closed" },
+            "door": if self.door().state().open { "open" } else { "closed" },
             "cloud": if self.online.load(Ordering::Relaxed) { "online" } else { "offline" },
             "wiegand_parity_errors": stats.wiegand_parity_errors,
             "wiegand_noise": stats.wiegand_noise,
@@ -354,41 +386,67 @@ fn describe(c: &Credential) -> String {
     }
 }
 
-/// Options for claiming the board, from the configuration and the stored device parameters.
-pub fn board_options(cfg: &Config, params: &DeviceParams) -> BoardOptions {
-    BoardOptions {
-        announcer_command: cfg.announcer.command.clone(),
-        reboot_command: cfg.system.reboot_command.clone(),
-        set_clock: cfg.system.set_clock,
-        install_commands: [
-            ("0".to_string(), cfg.update.install_filesystem.clone()),
-            ("1".to_string(), cfg.update.install_application.clone()),
-            ("3".to_string(), cfg.update.install_kernel.clone()),
-        ]
-        .into_iter()
-        .collect(),
+/// The hardware-relevant device parameters.
+pub fn hw_params(params: &DeviceParams) -> HwParams {
+    HwParams {
         serial_baud: params.entrance_serial_baud_rate(),
-        serial_in_mode: params.entrance_serial_in_mode(),
+        serial_in_mode: params.get("entranceSerialInMode").to_string(),
+        wiegand_in_mode: params.get("entranceWgInMode").to_string(),
+        wiegand_out_mode: params.get("entranceWgOutMode").to_string(),
     }
+}
+
+/// Splits a configured command line into its words ("" = none).
+fn argv(command: &str) -> Vec<String> {
+    command.split_whitespace().map(str::to_string).collect()
+}
+
+/// Options for claiming the board, from the configuration and the device parameters.
+pub fn board_options(cfg: &Config, hw: SharedParams) -> BoardOptions {
+    let install = [
+        ("0", &cfg.update.install_filesystem),
+        ("1", &cfg.update.install_application),
+        ("3", &cfg.update.install_kernel),
+    ];
+    BoardOptions {
+        announcer_command: Some(argv(&cfg.announcer.command)).filter(|a| !a.is_empty()),
+        reboot_command: argv(&cfg.system.reboot_command),
+        install_commands: install
+            .into_iter()
+            .filter(|(_, c)| !c.trim().is_empty())
+            .map(|(t, c)| (t.to_string(), argv(c)))
+            .collect(),
+        params: hw,
+    }
+}
+
+/// The device parameters in force at start: what the cloud set (stored), over the local
+/// `[params]` of the configuration and `[device] time_zone`, over the spec's defaults.
+pub fn initial_params(cfg: &Config, stored: &std::collections::BTreeMap<String, String>) -> DeviceParams {
+    let mut merged = cfg.params.clone();
+    merged.entry("timeZone".into()).or_insert_with(|| cfg.device.time_zone.to_string());
+    merged.extend(stored.iter().map(|(k, v)| (k.clone(), v.clone())));
+    DeviceParams::from_stored(&merged)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT.
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
     let store = Store::open(&cfg.storage.dir)?;
-    let params = DeviceParams::from_stored(&store.params()?);
+    let params = initial_params(&cfg, &store.params()?);
+    let hw_params = SharedParams::new(hw_params(&params));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
-    let board = board::claim(&profile, &cfg.storage.dir, &board_options(&cfg, &params))?;
+    let board = board::claim(&profile, &cfg.storage.dir, &board_options(&cfg, hw_params.clone()))?;
     log::info!("board {} claimed, store {} open", board.name, cfg.storage.dir.display());
     let transport = Transport::new(&cfg.cloud)?;
-    let door = Door::new(board.relay);
+    let door = Door::new(board.relay)?;
     door.set_hold(params.always_open_door());
     let mut access_store = Store::open(&cfg.storage.dir)?;
     access_store.set_caps(cfg.storage.max_records, cfg.storage.max_record_photo_bytes);
     let shared = Arc::new(Shared {
         params: RwLock::new(params),
         params_version: AtomicU64::new(1),
-        door,
+        door: Mutex::new(door),
         actuators: Actuators {
             wiegand_out: Mutex::new(board.wiegand_out),
             rs485_out: Mutex::new(board.rs485_out),
@@ -403,7 +461,9 @@ pub fn run(cfg: Config) -> Result<()> {
         input_stats: Arc::new(Mutex::new(InputStats::default())),
         last_face_photo: Mutex::new(None),
         record_service: AtomicBool::new(true),
-        board_is_sim: profile.is_sim(),
+        board_is_sim: profile.kind == BoardKind::Sim,
+        wiegand_format: profile.wiegand_out_format(),
+        hw_params,
         restart_requested: AtomicBool::new(false),
         access: Mutex::new(AccessWorker {
             store: access_store,
@@ -434,8 +494,7 @@ pub fn run(cfg: Config) -> Result<()> {
 
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, term.clone())
-            .map_err(|e| Error::io("installing signal handlers", e))?;
+        signal_hook::flag::register(sig, term.clone()).map_err(|e| Error::io("installing signal handlers", e))?;
     }
 
     let s = shared.clone();
@@ -465,7 +524,7 @@ pub fn run(cfg: Config) -> Result<()> {
     shared.request_shutdown();
     let _ = uploader.join();
     let _ = scheduler.join();
-    shared.door.shutdown();
+    shared.door().shutdown();
     let _ = std::fs::remove_file(&socket);
     log::info!("stopped; relay released");
     Ok(())
@@ -530,10 +589,10 @@ pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
         return if r.ok { Ok("relay pulsed by the daemon".into()) } else { Err(Error::Control(r.error)) };
     }
     let params = stored_params(cfg);
-    let ms = ms.unwrap_or_else(|| params.open_door_time_delay_ms());
+    let ms = ms.unwrap_or_else(|| u64::from(params.open_door_time_delay_ms()));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
-    let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, &params))?;
-    let door = Door::new(board.relay);
+    let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
+    let mut door = Door::new(board.relay)?;
     door.pulse(Duration::from_millis(ms));
     std::thread::sleep(Duration::from_millis(ms));
     door.shutdown();
@@ -553,7 +612,7 @@ pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
     }
     let params = stored_params(cfg);
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
-    let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, &params))?;
+    let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
     match board.camera {
         Some(mut c) => c.snap_jpeg(Duration::from_secs(5)),
         None => Err(Error::Hardware("this board profile has no camera".into())),
@@ -562,5 +621,5 @@ pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
 
 fn stored_params(cfg: &Config) -> DeviceParams {
     let stored = Store::open_readonly(&cfg.storage.dir).and_then(|s| s.params()).unwrap_or_default();
-    DeviceParams::from_stored(&stored)
+    initial_params(cfg, &stored)
 }

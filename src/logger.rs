@@ -31,12 +31,7 @@ impl Log for Logger {
             format!("<{prio}>{}\n", record.args())
         } else {
             let now = chrono::DateTime::<chrono::Utc>::from(std::time::SystemTime::now());
-            format!(
-                "{} {:<5} {}\n",
-                now.format("%Y-%m-%dT%H:%M:%S%.3fZ"),
-                record.level(),
-                record.args()
-            )
+            format!("{} {:<5} {}\n", now.format("%Y-%m-%dT%H:%M:%S%.3fZ"), record.level(), record.args())
         };
         let _ = std::io::stderr().lock().write_all(line.as_bytes());
     }

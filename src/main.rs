@@ -92,6 +92,8 @@ enum Command {
         /// The password.
         password: String,
     },
+    /// Register once with the cloud and exit 0 on success (the update installer's check).
+    Selftest,
 }
 
 #[derive(Subcommand)]
@@ -183,8 +185,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             };
             let params = facegate::protocol::devinfo::DeviceParams::from_stored(&params);
             println!("\n# Device parameters (spec defaults, or as set by the cloud)\n[device_params]");
-            for (k, v) in params.to_upload_params() {
-                let v = if facegate::protocol::devinfo::is_secret(&k) { "(hidden)".to_string() } else { v };
+            for (k, v) in params.for_log() {
                 println!("{k} = {}", toml_string(&v));
             }
             Ok(ExitCode::SUCCESS)
@@ -217,14 +218,18 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Qr { data } => present(&cfg, Request::Qr { data }),
         Command::Password { password } => present(&cfg, Request::Password { password }),
+        Command::Selftest => match facegate::cloud::register::selftest(&cfg) {
+            Ok(()) => {
+                println!("registered with {}", cfg.cloud.url);
+                Ok(ExitCode::SUCCESS)
+            }
+            Err(e) => Err(Error::Cloud(format!("self-test registration failed: {e}"))),
+        },
     }
 }
 
 fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_millis() as i64)
-        .unwrap_or(0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn toml_string(v: &str) -> String {
@@ -251,9 +256,8 @@ fn present(cfg: &Config, req: Request) -> Result<ExitCode> {
 }
 
 fn open_store(cfg: &Config) -> Result<Store> {
-    Store::open_readonly(&cfg.storage.dir).map_err(|e| {
-        Error::Store(format!("{e} (has `facegate run` ever run with this configuration?)"))
-    })
+    Store::open_readonly(&cfg.storage.dir)
+        .map_err(|e| Error::Store(format!("{e} (has `facegate run` ever run with this configuration?)")))
 }
 
 fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
@@ -261,7 +265,7 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
     match action {
         PersonsAction::Count => println!("{}", store.person_count()?),
         PersonsAction::List { limit } => {
-            println!("{:<16} {:<16} {:<12} {:<3} {}", "idNumber", "name", "card", "pri", "valid");
+            println!("{:<16} {:<16} {:<12} {:<3} valid", "idNumber", "name", "card", "pri");
             let mut after = 0;
             let mut shown = 0;
             while shown < limit {
@@ -289,7 +293,7 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
                 eprintln!("facegate: no person with idNumber {id}");
                 return Ok(ExitCode::FAILURE);
             };
-            let mut line = |k: &str, v: &str| println!("{k:<28}{v}");
+            let line = |k: &str, v: &str| println!("{k:<28}{v}");
             line("idNumber", &p.id_number);
             line("name", &p.name);
             line("normalNumber (card)", &p.card);
@@ -304,7 +308,10 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
                 line(k, v);
             }
             for photo in store.photos(&id)? {
-                line(&format!("registerPhoto{}", photo.slot), &format!("id {}, {} bytes", photo.photo_id, photo.jpeg.len()));
+                line(
+                    &format!("registerPhoto{}", photo.slot),
+                    &format!("id {}, {} bytes", photo.photo_id, photo.jpeg.len()),
+                );
             }
         }
     }
@@ -323,14 +330,14 @@ fn records(cfg: &Config, action: RecordsAction) -> Result<ExitCode> {
             );
         }
         RecordsAction::List { pending, limit } => {
-            println!("{:<8} {:<23} {:<9} {:<4} {:<4} {}", "msgID", "passTime", "state", "snap", "cmp", "idNumber / name");
+            println!("{:<8} {:<23} {:<9} {:<4} {:<4} idNumber / name", "msgID", "passTime", "state", "snap", "cmp");
             for r in store.records_list(pending, limit, 0)? {
                 let f = |k: &str| r.fields.get(k).map(String::as_str).unwrap_or("");
                 println!(
                     "{:<8} {:<23} {:<9} {:<4} {:<4} {}",
                     r.msg_id,
                     f("passTime"),
-                    format!("{:?}", r.state).to_lowercase(),
+                    r.state.name(),
                     f("snapType"),
                     f("compareResult"),
                     clip(&format!("{} {}", f("idNumber"), f("name")), 26)

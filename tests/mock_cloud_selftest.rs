@@ -12,12 +12,7 @@ use std::time::Duration;
 const T: Duration = Duration::from_secs(30);
 
 fn agent() -> ureq::Agent {
-    ureq::Agent::config_builder()
-        .http_status_as_error(false)
-        .max_redirects(0)
-        .timeout_global(Some(T))
-        .build()
-        .into()
+    ureq::Agent::config_builder().http_status_as_error(false).max_redirects(0).timeout_global(Some(T)).build().into()
 }
 
 /// POSTs JSON, returns the status and the body text.
@@ -28,12 +23,7 @@ fn post(agent: &ureq::Agent, url: &str, body: &Value) -> (u16, String) {
         .send(body.to_string())
         .expect("request failed");
     let status = resp.status().as_u16();
-    let text = resp
-        .body_mut()
-        .with_config()
-        .limit(64 << 20)
-        .read_to_string()
-        .expect("body");
+    let text = resp.body_mut().with_config().limit(64 << 20).read_to_string().expect("body");
     (status, text)
 }
 
@@ -84,14 +74,8 @@ fn post_request(path: &str, body: &str, close: bool) -> Vec<u8> {
 }
 
 fn split_response(bytes: &[u8]) -> (String, Vec<u8>) {
-    let end = bytes
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .expect("no end of headers");
-    (
-        String::from_utf8_lossy(&bytes[..end]).into_owned(),
-        bytes[end + 4..].to_vec(),
-    )
+    let end = bytes.windows(4).position(|w| w == b"\r\n\r\n").expect("no end of headers");
+    (String::from_utf8_lossy(&bytes[..end]).into_owned(), bytes[end + 4..].to_vec())
 }
 
 #[test]
@@ -106,13 +90,7 @@ fn register_answers_100_and_the_configured_services() {
 
     cloud.set_register_resp(MockCloud::fast_services());
     let r = post_json(&a, &format!("{}/device/register", cloud.url()), &reg);
-    for service in [
-        "openService",
-        "personService",
-        "getRecordService",
-        "heatbeatService",
-        "setTimeService",
-    ] {
+    for service in ["openService", "personService", "getRecordService", "heatbeatService", "setTimeService"] {
         assert_eq!(r[service], "1", "{service} in {r}");
     }
     assert_eq!(r["openServiceInterval"], "1");
@@ -124,37 +102,19 @@ fn register_answers_100_and_the_configured_services() {
 fn heartbeat_and_device_info_get_their_answers() {
     let cloud = MockCloud::start();
     let a = agent();
-    let r = post_json(
-        &a,
-        &format!("{}/device/heatbeat", cloud.url()),
-        &json!({"msgType": "keepAlive", "deviceNo": "D1"}),
-    );
+    let r =
+        post_json(&a, &format!("{}/device/heatbeat", cloud.url()), &json!({"msgType": "keepAlive", "deviceNo": "D1"}));
     assert_eq!(r["msgType"], "keepAliveResp");
     assert_eq!(r["errorCode"], "100");
     assert_eq!(r["deviceNo"], "D1");
-    let r = post_json(
-        &a,
-        &format!("{}/device/uploadDevInfo", cloud.url()),
-        &json!({"msgType": "uploadDevInfo"}),
-    );
+    let r = post_json(&a, &format!("{}/device/uploadDevInfo", cloud.url()), &json!({"msgType": "uploadDevInfo"}));
     assert_eq!(r["msgType"], "uploadDevInfoResp");
 
-    cloud.set_fixed_reply(
-        "/device/heatbeat",
-        json!({"msgType": "keepAliveResp", "errorCode": "200"}),
-    );
-    let r = post_json(
-        &a,
-        &format!("{}/device/heatbeat", cloud.url()),
-        &json!({"msgType": "keepAlive"}),
-    );
+    cloud.set_fixed_reply("/device/heatbeat", json!({"msgType": "keepAliveResp", "errorCode": "200"}));
+    let r = post_json(&a, &format!("{}/device/heatbeat", cloud.url()), &json!({"msgType": "keepAlive"}));
     assert_eq!(r["errorCode"], "200");
     cloud.clear_fixed_reply("/device/heatbeat");
-    let r = post_json(
-        &a,
-        &format!("{}/device/heatbeat", cloud.url()),
-        &json!({"msgType": "keepAlive"}),
-    );
+    let r = post_json(&a, &format!("{}/device/heatbeat", cloud.url()), &json!({"msgType": "keepAlive"}));
     assert_eq!(r["errorCode"], "100");
 }
 
@@ -163,14 +123,8 @@ fn polls_get_queued_commands_in_order_then_nothing_to_do() {
     let cloud = MockCloud::start();
     let a = agent();
     let url = format!("{}/device/open", cloud.url());
-    let id1 = cloud.push_command(
-        "/device/open",
-        json!({"isOnlineOpen": "1", "msg": "welcome"}),
-    );
-    let id2 = cloud.push_command(
-        "device/open",
-        json!({"msgID": "abc", "isOnlineOpen": "1", "msg": "two"}),
-    );
+    let id1 = cloud.push_command("/device/open", json!({"isOnlineOpen": "1", "msg": "welcome"}));
+    let id2 = cloud.push_command("device/open", json!({"msgID": "abc", "isOnlineOpen": "1", "msg": "two"}));
     assert_eq!(id2, "abc");
     assert_ne!(id1, id2);
     assert_eq!(cloud.pending("/device/open"), 2);
@@ -190,18 +144,10 @@ fn polls_get_queued_commands_in_order_then_nothing_to_do() {
     assert_eq!(cloud.pending("/device/open"), 0);
 
     // Queues are per endpoint, and every poll endpoint has its nothing-to-do command.
-    let idle = post_json(
-        &a,
-        &format!("{}/face/clear", cloud.url()),
-        &poll("onlineDeleteSnapRecordReq"),
-    );
+    let idle = post_json(&a, &format!("{}/face/clear", cloud.url()), &poll("onlineDeleteSnapRecordReq"));
     assert_eq!(idle["msgType"], "onlineDeleteSnapRecordResp");
     assert_eq!(idle["isonlineDeleteRecord"], "0");
-    let idle = post_json(
-        &a,
-        &format!("{}/person/operate", cloud.url()),
-        &poll("registerPersonInfoReq"),
-    );
+    let idle = post_json(&a, &format!("{}/person/operate", cloud.url()), &poll("registerPersonInfoReq"));
     assert_eq!(idle["isRegisterPersonInfo"], "0");
 }
 
@@ -210,11 +156,7 @@ fn exact_commands_are_sent_as_pushed() {
     let cloud = MockCloud::start();
     let a = agent();
     cloud.push_command_exact("/device/reboot", json!({"isOnlineReboot": 1}));
-    let c = post_json(
-        &a,
-        &format!("{}/device/reboot", cloud.url()),
-        &poll("onlineRebootReq"),
-    );
+    let c = post_json(&a, &format!("{}/device/reboot", cloud.url()), &poll("onlineRebootReq"));
     assert_eq!(c, json!({"isOnlineReboot": 1}));
 }
 
@@ -248,10 +190,7 @@ fn results_are_acknowledged_and_found_by_msg_id() {
     let reqs = cloud.requests_to("/device/open");
     assert_eq!(reqs.len(), 1);
     assert!(reqs[0].is_result());
-    assert_eq!(
-        reqs[0].header("content-type"),
-        Some("application/json;charset=UTF-8")
-    );
+    assert_eq!(reqs[0].header("content-type"), Some("application/json;charset=UTF-8"));
     assert_eq!(cloud.requests().len(), 1);
     cloud.clear_requests();
     assert!(cloud.requests().is_empty());
@@ -278,33 +217,21 @@ fn records_are_echoed_and_the_reply_is_configurable() {
 
     cloud.set_record_reply(RecordReply::control("open", "welcome"));
     let r = post_json(&a, &url, &rec("3"));
-    assert_eq!(
-        (&r["msgID"], &r["controlState"], &r["msg"]),
-        (&json!("3"), &json!("open"), &json!("welcome"))
-    );
+    assert_eq!((&r["msgID"], &r["controlState"], &r["msg"]), (&json!("3"), &json!("open"), &json!("welcome")));
 
     cloud.set_record_reply(RecordReply::ErrorCode("200".into()));
     let r = post_json(&a, &url, &rec("4"));
     assert_eq!((&r["msgID"], &r["errorCode"]), (&json!("4"), &json!("200")));
 
-    cloud.set_record_reply(RecordReply::Custom(
-        json!({"errorCode": "100", "displayMsg": "hi"}),
-    ));
+    cloud.set_record_reply(RecordReply::Custom(json!({"errorCode": "100", "displayMsg": "hi"})));
     let r = post_json(&a, &url, &rec("5"));
-    assert_eq!(
-        (&r["msgID"], &r["displayMsg"], &r["msgType"]),
-        (&json!("5"), &json!("hi"), &json!("uploadRecordResp"))
-    );
+    assert_eq!((&r["msgID"], &r["displayMsg"], &r["msgType"]), (&json!("5"), &json!("hi"), &json!("uploadRecordResp")));
 
     cloud.set_record_reply(RecordReply::Status(500));
     assert_eq!(post(&a, &url, &rec("6")).0, 500);
     assert_eq!(post(&a, &url, &rec("6")).0, 500);
 
-    let ids: Vec<String> = cloud
-        .records()
-        .iter()
-        .map(|r| r["msgID"].as_str().unwrap().to_string())
-        .collect();
+    let ids: Vec<String> = cloud.records().iter().map(|r| r["msgID"].as_str().unwrap().to_string()).collect();
     assert_eq!(ids, ["1", "2", "2", "2", "3", "4", "5", "6", "6"]);
 }
 
@@ -345,23 +272,12 @@ fn an_injected_status_hits_only_its_path_and_only_n_times_and_keeps_the_queue() 
     cloud.push_command("/device/open", json!({"isOnlineOpen": "1"}));
     cloud.misbehave(Some("/device/open"), Misbehaviour::Status(500), 2);
     assert_eq!(post(&a, &open, &poll("onlineOpenReq")).0, 500);
-    let reg = post_json(
-        &a,
-        &format!("{}/device/register", cloud.url()),
-        &json!({"msgType": "register"}),
-    );
+    let reg = post_json(&a, &format!("{}/device/register", cloud.url()), &json!({"msgType": "register"}));
     assert_eq!(reg["errorCode"], "100");
     assert_eq!(post(&a, &open, &poll("onlineOpenReq")).0, 500);
     let c = post_json(&a, &open, &poll("onlineOpenReq"));
-    assert_eq!(
-        c["isOnlineOpen"], "1",
-        "the command survives the failed answers"
-    );
-    assert!(
-        cloud.requests_to("/device/open")[0]
-            .answer
-            .contains("Status(500)")
-    );
+    assert_eq!(c["isOnlineOpen"], "1", "the command survives the failed answers");
+    assert!(cloud.requests_to("/device/open")[0].answer.contains("Status(500)"));
 }
 
 #[test]
@@ -369,24 +285,12 @@ fn a_misbehaviour_for_any_path_hits_every_path() {
     let cloud = MockCloud::start();
     let a = agent();
     cloud.misbehave(None, Misbehaviour::Status(503), 2);
-    assert_eq!(
-        post(&a, &format!("{}/device/register", cloud.url()), &json!({})).0,
-        503
-    );
-    assert_eq!(
-        post(&a, &format!("{}/face/record", cloud.url()), &json!({})).0,
-        503
-    );
-    assert_eq!(
-        post(&a, &format!("{}/device/register", cloud.url()), &json!({})).0,
-        200
-    );
+    assert_eq!(post(&a, &format!("{}/device/register", cloud.url()), &json!({})).0, 503);
+    assert_eq!(post(&a, &format!("{}/face/record", cloud.url()), &json!({})).0, 503);
+    assert_eq!(post(&a, &format!("{}/device/register", cloud.url()), &json!({})).0, 200);
     cloud.misbehave(None, Misbehaviour::Status(500), 5);
     cloud.clear_misbehaviour();
-    assert_eq!(
-        post(&a, &format!("{}/device/register", cloud.url()), &json!({})).0,
-        200
-    );
+    assert_eq!(post(&a, &format!("{}/device/register", cloud.url()), &json!({})).0, 200);
 }
 
 #[test]
@@ -425,27 +329,15 @@ fn big_bodies_have_the_asked_size() {
     cloud.push_command("/device/open", json!({"isOnlineOpen": "1"}));
     cloud.misbehave(Some("/device/open"), Misbehaviour::BigBody(2 << 20), 1);
     let r = post_json(&a, &url, &poll("onlineOpenReq"));
-    assert_eq!(
-        r["isOnlineOpen"], "1",
-        "the padded answer is still the command"
-    );
+    assert_eq!(r["isOnlineOpen"], "1", "the padded answer is still the command");
     let len = serde_json::to_vec(&r).unwrap().len();
     assert!(((2 << 20) - 16..=(2 << 20) + 16).contains(&len), "{len}");
 
     // Many MB: a client with a 4 MiB limit refuses it.
     cloud.misbehave(Some("/device/open"), Misbehaviour::BigBody(24 << 20), 1);
-    let mut resp = a
-        .post(&url)
-        .send(poll("onlineOpenReq").to_string())
-        .unwrap();
+    let mut resp = a.post(&url).send(poll("onlineOpenReq").to_string()).unwrap();
     assert_eq!(resp.body_mut().content_length(), Some(24 << 20));
-    assert!(
-        resp.body_mut()
-            .with_config()
-            .limit(4 << 20)
-            .read_to_vec()
-            .is_err()
-    );
+    assert!(resp.body_mut().with_config().limit(4 << 20).read_to_vec().is_err());
 }
 
 #[test]
@@ -453,10 +345,8 @@ fn a_delayed_answer_times_a_client_out_and_arrives_for_a_patient_one() {
     let cloud = MockCloud::start();
     let url = format!("{}/device/heatbeat", cloud.url());
     cloud.misbehave(None, Misbehaviour::Delay(Duration::from_secs(600)), 1);
-    let impatient: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(Duration::from_millis(300)))
-        .build()
-        .into();
+    let impatient: ureq::Agent =
+        ureq::Agent::config_builder().timeout_global(Some(Duration::from_millis(300))).build().into();
     assert!(impatient.post(&url).send("{}").is_err());
 
     cloud.misbehave(None, Misbehaviour::Delay(Duration::from_millis(200)), 1);
@@ -471,17 +361,8 @@ fn drop_closes_the_connection_without_an_answer() {
     cloud.misbehave(Some("/device/register"), Misbehaviour::Drop, 1);
     let got = raw_exchange(cloud.port(), &post_request("/device/register", "{}", false));
     assert!(got.is_empty(), "{}", String::from_utf8_lossy(&got));
-    assert!(
-        agent()
-            .post(format!("{}/device/register", cloud.url()))
-            .send("{}")
-            .is_ok()
-    );
-    assert_eq!(
-        cloud.count("/device/register"),
-        2,
-        "the dropped request is recorded too"
-    );
+    assert!(agent().post(format!("{}/device/register", cloud.url())).send("{}").is_ok());
+    assert_eq!(cloud.count("/device/register"), 2, "the dropped request is recorded too");
 }
 
 #[test]
@@ -490,61 +371,27 @@ fn an_endless_chunked_body_keeps_coming_and_a_limit_stops_it() {
     cloud.misbehave(None, Misbehaviour::EndlessChunked, 2);
     let mut s = TcpStream::connect(("127.0.0.1", cloud.port())).unwrap();
     s.set_read_timeout(Some(T)).unwrap();
-    s.write_all(&post_request("/device/open", "{}", false))
-        .unwrap();
+    s.write_all(&post_request("/device/open", "{}", false)).unwrap();
     let mut got = vec![0u8; 8 << 20];
     s.read_exact(&mut got).unwrap();
     let (head, _) = split_response(&got);
-    assert!(
-        head.to_ascii_lowercase()
-            .contains("transfer-encoding: chunked"),
-        "{head}"
-    );
+    assert!(head.to_ascii_lowercase().contains("transfer-encoding: chunked"), "{head}");
     drop(s);
 
-    let mut resp = agent()
-        .post(format!("{}/device/open", cloud.url()))
-        .send("{}")
-        .unwrap();
-    assert!(
-        resp.body_mut()
-            .with_config()
-            .limit(4 << 20)
-            .read_to_vec()
-            .is_err()
-    );
+    let mut resp = agent().post(format!("{}/device/open", cloud.url())).send("{}").unwrap();
+    assert!(resp.body_mut().with_config().limit(4 << 20).read_to_vec().is_err());
 }
 
 #[test]
 fn a_drip_sends_the_bounded_number_of_bytes_then_closes() {
     let cloud = MockCloud::start();
-    cloud.misbehave(
-        None,
-        Misbehaviour::Drip {
-            every: Duration::from_millis(20),
-            bytes: 12,
-        },
-        1,
-    );
+    cloud.misbehave(None, Misbehaviour::Drip { every: Duration::from_millis(20), bytes: 12 }, 1);
     let got = raw_exchange(cloud.port(), &post_request("/device/heatbeat", "{}", false));
     assert_eq!(got, b"HTTP/1.1 200");
-    assert_eq!(
-        Misbehaviour::drip(5),
-        Misbehaviour::Drip {
-            every: Duration::from_secs(1),
-            bytes: 5
-        }
-    );
+    assert_eq!(Misbehaviour::drip(5), Misbehaviour::Drip { every: Duration::from_secs(1), bytes: 5 });
 
     // A drip longer than the answer delivers all of it.
-    cloud.misbehave(
-        None,
-        Misbehaviour::Drip {
-            every: Duration::from_millis(1),
-            bytes: 100_000,
-        },
-        1,
-    );
+    cloud.misbehave(None, Misbehaviour::Drip { every: Duration::from_millis(1), bytes: 100_000 }, 1);
     let got = raw_exchange(cloud.port(), &post_request("/device/heatbeat", "{}", true));
     let (head, body) = split_response(&got);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -558,24 +405,12 @@ fn a_redirect_points_to_the_given_url() {
     cloud.serve_file("/fw/b.bin", b"firmware".to_vec());
     let target = format!("{}/fw/b.bin", cloud.url());
     cloud.misbehave(Some("/fw/a.bin"), Misbehaviour::Redirect(target.clone()), 2);
-    let resp = agent()
-        .get(format!("{}/fw/a.bin", cloud.url()))
-        .call()
-        .unwrap();
+    let resp = agent().get(format!("{}/fw/a.bin", cloud.url())).call().unwrap();
     assert_eq!(resp.status().as_u16(), 302);
-    assert_eq!(
-        resp.headers().get("location").unwrap().to_str().unwrap(),
-        target
-    );
+    assert_eq!(resp.headers().get("location").unwrap().to_str().unwrap(), target);
 
-    let following: ureq::Agent = ureq::Agent::config_builder()
-        .timeout_global(Some(T))
-        .build()
-        .into();
-    let mut resp = following
-        .get(format!("{}/fw/a.bin", cloud.url()))
-        .call()
-        .unwrap();
+    let following: ureq::Agent = ureq::Agent::config_builder().timeout_global(Some(T)).build().into();
+    let mut resp = following.get(format!("{}/fw/a.bin", cloud.url())).call().unwrap();
     assert_eq!(resp.body_mut().read_to_vec().unwrap(), b"firmware");
 }
 
@@ -592,11 +427,7 @@ fn pause_refuses_connections_and_resume_serves_on_the_same_port() {
     let err = TcpStream::connect(("127.0.0.1", port)).unwrap_err();
     assert_eq!(err.kind(), ErrorKind::ConnectionRefused);
     assert_closed(&mut idle);
-    assert!(
-        a.post(format!("{}/device/heatbeat", cloud.url()))
-            .send("{}")
-            .is_err()
-    );
+    assert!(a.post(format!("{}/device/heatbeat", cloud.url())).send("{}").is_err());
 
     cloud.resume();
     assert_eq!(cloud.port(), port);
@@ -615,11 +446,7 @@ fn a_keep_alive_client_reuses_one_connection() {
     let cloud = MockCloud::start();
     let a = agent();
     for _ in 0..20 {
-        post_json(
-            &a,
-            &format!("{}/device/heatbeat", cloud.url()),
-            &json!({"msgType": "keepAlive"}),
-        );
+        post_json(&a, &format!("{}/device/heatbeat", cloud.url()), &json!({"msgType": "keepAlive"}));
     }
     let conns: Vec<u64> = cloud.requests().iter().map(|r| r.conn).collect();
     assert_eq!(conns.len(), 20);
@@ -649,10 +476,7 @@ fn chunked_and_non_json_request_bodies_are_recorded() {
     assert_eq!(v["deviceNo"], "CHUNKY");
     assert_eq!(cloud.requests()[0].body["deviceNo"], "CHUNKY");
 
-    raw_exchange(
-        cloud.port(),
-        &post_request("/device/heatbeat", "not json {", true),
-    );
+    raw_exchange(cloud.port(), &post_request("/device/heatbeat", "not json {", true));
     let r = &cloud.requests()[1];
     assert_eq!(r.body, Value::Null);
     assert_eq!(r.raw.as_deref(), Some(&b"not json {"[..]));
@@ -671,45 +495,19 @@ fn files_are_served_with_ranges() {
             req = req.header("Range", r);
         }
         let mut resp = req.call().unwrap();
-        let cr = resp
-            .headers()
-            .get("content-range")
-            .map(|v| v.to_str().unwrap().to_string());
-        (
-            resp.status().as_u16(),
-            cr,
-            resp.body_mut().read_to_vec().unwrap(),
-        )
+        let cr = resp.headers().get("content-range").map(|v| v.to_str().unwrap().to_string());
+        (resp.status().as_u16(), cr, resp.body_mut().read_to_vec().unwrap())
     };
     assert_eq!(get(None), (200, None, file.clone()));
-    assert_eq!(
-        get(Some("bytes=990-")),
-        (206, Some("bytes 990-999/1000".into()), file[990..].to_vec())
-    );
-    assert_eq!(
-        get(Some("bytes=5-9")),
-        (206, Some("bytes 5-9/1000".into()), file[5..10].to_vec())
-    );
-    assert_eq!(
-        get(Some("bytes=-3")),
-        (206, Some("bytes 997-999/1000".into()), file[997..].to_vec())
-    );
+    assert_eq!(get(Some("bytes=990-")), (206, Some("bytes 990-999/1000".into()), file[990..].to_vec()));
+    assert_eq!(get(Some("bytes=5-9")), (206, Some("bytes 5-9/1000".into()), file[5..10].to_vec()));
+    assert_eq!(get(Some("bytes=-3")), (206, Some("bytes 997-999/1000".into()), file[997..].to_vec()));
     assert_eq!(get(Some("bytes=1000-")).0, 416);
     assert_eq!(get(Some("bytes=0-1,5-6")).0, 200);
     cloud.ignore_range(true);
     assert_eq!(get(Some("bytes=990-")), (200, None, file.clone()));
-    assert_eq!(
-        a.get(format!("{}/missing.bin", cloud.url()))
-            .call()
-            .unwrap()
-            .status()
-            .as_u16(),
-        404
-    );
-    assert_eq!(
-        cloud.requests_to("/fw.bin")[1].header("range"),
-        Some("bytes=990-")
-    );
+    assert_eq!(a.get(format!("{}/missing.bin", cloud.url())).call().unwrap().status().as_u16(), 404);
+    assert_eq!(cloud.requests_to("/fw.bin")[1].header("range"), Some("bytes=990-"));
 }
 
 #[test]
@@ -734,10 +532,7 @@ fn downloads_can_be_cut_after_k_bytes_n_times() {
 
     // A client notices the cut.
     cloud.cut_downloads_after(10, 1);
-    let mut resp = agent()
-        .get(format!("{}/fw.bin", cloud.url()))
-        .call()
-        .unwrap();
+    let mut resp = agent().get(format!("{}/fw.bin", cloud.url())).call().unwrap();
     assert!(resp.body_mut().read_to_vec().is_err());
 }
 
@@ -750,44 +545,20 @@ fn dropping_the_mock_stops_it() {
     let a = agent();
     post_json(&a, &format!("{}/device/heatbeat", cloud.url()), &json!({}));
     cloud.misbehave(None, Misbehaviour::EndlessChunked, 1);
-    let mut endless = a
-        .post(format!("{}/device/open", cloud.url()))
-        .send("{}")
-        .unwrap();
+    let mut endless = a.post(format!("{}/device/open", cloud.url())).send("{}").unwrap();
     drop(cloud);
     assert_closed(&mut idle);
-    assert_eq!(
-        TcpStream::connect(("127.0.0.1", port)).unwrap_err().kind(),
-        ErrorKind::ConnectionRefused
-    );
-    assert!(
-        endless
-            .body_mut()
-            .with_config()
-            .limit(u64::MAX)
-            .read_to_vec()
-            .is_err()
-    );
+    assert_eq!(TcpStream::connect(("127.0.0.1", port)).unwrap_err().kind(), ErrorKind::ConnectionRefused);
+    assert!(endless.body_mut().with_config().limit(u64::MAX).read_to_vec().is_err());
 }
 
 #[test]
 fn wait_until_returns_false_at_the_deadline_and_true_when_met() {
     let cloud = MockCloud::start();
-    assert!(
-        !cloud.wait_until(Duration::from_millis(30), |c| c.count("/device/register")
-            > 0)
-    );
-    post_json(
-        &agent(),
-        &format!("{}/device/register", cloud.url()),
-        &json!({}),
-    );
+    assert!(!cloud.wait_until(Duration::from_millis(30), |c| c.count("/device/register") > 0));
+    post_json(&agent(), &format!("{}/device/register", cloud.url()), &json!({}));
     assert!(cloud.wait_for_requests("/device/register", 1, T));
-    assert!(
-        cloud.dump().contains("POST /device/register"),
-        "{}",
-        cloud.dump()
-    );
+    assert!(cloud.dump().contains("POST /device/register"), "{}", cloud.dump());
 }
 
 #[test]
@@ -801,33 +572,20 @@ fn the_config_builder_merges_extra_toml_over_the_base() {
     assert_eq!(t["cloud"]["url"].as_str(), Some("http://127.0.0.1:1"));
     assert_eq!(t["cloud"]["retry_max_ms"].as_integer(), Some(5));
     assert_eq!(t["cloud"]["retry_initial_ms"].as_integer(), Some(50));
-    assert_eq!(
-        t["recognizer"]["enroll_command"].as_str(),
-        Some("/bin/true")
-    );
+    assert_eq!(t["recognizer"]["enroll_command"].as_str(), Some("/bin/true"));
     assert_eq!(t["storage"]["dir"].as_str(), Some("/tmp/fg"));
     assert_eq!(t["storage"]["max_records"].as_integer(), Some(10));
     assert_eq!(t["board"]["profile"].as_str(), Some("sim"));
-    assert_eq!(
-        t["control"]["socket"].as_str(),
-        Some("/tmp/fg/control.sock")
-    );
+    assert_eq!(t["control"]["socket"].as_str(), Some("/tmp/fg/control.sock"));
     assert!(t["log"].get("level").is_none());
-    assert_eq!(
-        c.get("cloud", "retry_max_ms")
-            .and_then(toml::Value::as_integer),
-        Some(5)
-    );
+    assert_eq!(c.get("cloud", "retry_max_ms").and_then(toml::Value::as_integer), Some(5));
 }
 
 #[test]
 fn the_daemon_runner_writes_its_config_and_logs_and_cleans_up() {
     let cloud = MockCloud::start();
     let mut d = common::Daemon::start(&cloud.url(), "[log]\nlevel = \"info\"\n");
-    let cfg: toml::Table = std::fs::read_to_string(d.config_path())
-        .unwrap()
-        .parse()
-        .unwrap();
+    let cfg: toml::Table = std::fs::read_to_string(d.config_path()).unwrap().parse().unwrap();
     assert_eq!(cfg["cloud"]["url"].as_str(), Some(cloud.url().as_str()));
     assert_eq!(cfg["storage"]["dir"].as_str(), d.dir().to_str());
     assert_eq!(cfg["log"]["level"].as_str(), Some("info"));
@@ -838,11 +596,7 @@ fn the_daemon_runner_writes_its_config_and_logs_and_cleans_up() {
     d.restart();
     d.kill9();
     assert!(!d.is_running());
-    assert!(
-        d.log_text().contains("=== harness: start #2 ==="),
-        "{}",
-        d.log_text()
-    );
+    assert!(d.log_text().contains("=== harness: start #2 ==="), "{}", d.log_text());
     let dir = d.dir().to_path_buf();
     drop(d);
     assert!(!dir.exists());
@@ -852,15 +606,9 @@ fn the_daemon_runner_writes_its_config_and_logs_and_cleans_up() {
 fn the_actuator_log_leaves_out_a_line_still_being_written() {
     let d = common::Daemon::prepare(|_| String::new());
     assert!(d.actuator_log().is_empty());
-    std::fs::write(
-        d.dir().join("sim-actuators.jsonl"),
-        "{\"relay\":\"open\"}\n\n{\"relay\":\"close\"}\n{\"relay\":",
-    )
-    .unwrap();
-    assert_eq!(
-        d.actuator_log(),
-        vec![json!({"relay": "open"}), json!({"relay": "close"})]
-    );
+    std::fs::write(d.dir().join("sim-actuators.jsonl"), "{\"relay\":\"open\"}\n\n{\"relay\":\"close\"}\n{\"relay\":")
+        .unwrap();
+    assert_eq!(d.actuator_log(), vec![json!({"relay": "open"}), json!({"relay": "close"})]);
 }
 
 #[test]
@@ -872,26 +620,11 @@ fn the_request_log_can_be_bounded_and_long_strings_elided() {
         post_json(&a, &url, &json!({"n": i}));
     }
     cloud.keep_last(3);
-    assert_eq!(
-        cloud
-            .requests()
-            .iter()
-            .map(|r| r.body["n"].as_i64().unwrap())
-            .collect::<Vec<_>>(),
-        [2, 3, 4]
-    );
+    assert_eq!(cloud.requests().iter().map(|r| r.body["n"].as_i64().unwrap()).collect::<Vec<_>>(), [2, 3, 4]);
     cloud.elide_strings_over(10);
     let photo = "A".repeat(5000);
-    let r = post_json(
-        &a,
-        &url,
-        &json!({"n": 5, "deviceNo": photo.clone(), "short": "0123456789"}),
-    );
-    assert_eq!(
-        r["deviceNo"].as_str(),
-        Some(photo.as_str()),
-        "answers see the full body"
-    );
+    let r = post_json(&a, &url, &json!({"n": 5, "deviceNo": photo.clone(), "short": "0123456789"}));
+    assert_eq!(r["deviceNo"].as_str(), Some(photo.as_str()), "answers see the full body");
     let reqs = cloud.requests();
     assert_eq!(reqs.len(), 3);
     assert_eq!(reqs[2].body["deviceNo"], "<5000 bytes elided>");

@@ -22,13 +22,7 @@ pub(crate) fn extra<'a>(person: &'a Person, key: &str) -> &'a str {
     person
         .extra
         .get(key)
-        .or_else(|| {
-            person
-                .extra
-                .iter()
-                .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-                .map(|(_, v)| v)
-        })
+        .or_else(|| person.extra.iter().find(|(k, _)| k.trim().eq_ignore_ascii_case(key)).map(|(_, v)| v))
         .map(|v| v.trim())
         .unwrap_or("")
 }
@@ -67,11 +61,8 @@ pub(crate) fn greeting(person: &Person, texts: &Announcements, channel: Channel)
         Some(mode) => (mode, extra(person, sex_key) == "1"),
         None => (device_mode, device_titled),
     };
-    let name = if titled {
-        titled_name(person.name.trim(), extra(person, "sex"))
-    } else {
-        person.name.trim().to_string()
-    };
+    let name =
+        if titled { titled_name(person.name.trim(), extra(person, "sex")) } else { person.name.trim().to_string() };
     match mode {
         GreetingMode::NamePersonal => join(&[personal_before, &name, personal_after]),
         GreetingMode::Name => name,

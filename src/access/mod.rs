@@ -45,9 +45,7 @@ use chrono::{Datelike, NaiveDateTime};
 
 use crate::model::{Credential, Person, Priority};
 
-pub use policy::{
-    AccessPolicy, Announcements, DEFAULT_STRANGER_VOICE, FaceCardMode, GreetingMode, InOutMode,
-};
+pub use policy::{AccessPolicy, Announcements, DEFAULT_STRANGER_VOICE, FaceCardMode, GreetingMode, InOutMode};
 pub use schedule::{DeviceWindows, PersonWindows, parse_valid_date};
 
 use announce::{Channel, extra, greeting};
@@ -120,12 +118,10 @@ impl DenyReason {
     pub fn compare_result(self) -> &'static str {
         match self {
             DenyReason::Blacklisted => compare_result::NOT_AUTHORISED,
-            DenyReason::OutsideValidity | DenyReason::MalformedValidity => {
-                compare_result::NOT_IN_VALIDITY
+            DenyReason::OutsideValidity | DenyReason::MalformedValidity => compare_result::NOT_IN_VALIDITY,
+            DenyReason::OutsidePassTime | DenyReason::OutsideDevicePassTime | DenyReason::MalformedPassTime => {
+                compare_result::NOT_IN_PASS_TIME
             }
-            DenyReason::OutsidePassTime
-            | DenyReason::OutsideDevicePassTime
-            | DenyReason::MalformedPassTime => compare_result::NOT_IN_PASS_TIME,
             DenyReason::Stranger
             | DenyReason::UnknownPerson
             | DenyReason::UnknownCard
@@ -224,19 +220,13 @@ pub fn card_matches(registered: &str, presented: &str) -> bool {
 
 /// The person the credential designates, if `person` really is that person: the daemon
 /// looks persons up, the engine checks that the lookup fits.
-fn subject<'a>(
-    credential: &Credential,
-    person: Option<&'a Person>,
-    policy: &AccessPolicy,
-) -> Option<&'a Person> {
+fn subject<'a>(credential: &Credential, person: Option<&'a Person>, policy: &AccessPolicy) -> Option<&'a Person> {
     let person = person?;
     let fits = match credential {
         Credential::Face { id_number, .. } => person.id_number.trim() == id_number.trim(),
         Credential::Card(number) => card_matches(&person.card, number),
         Credential::Password(password) => {
-            !is_permanent_password(password, policy)
-                && !person.password.is_empty()
-                && person.password == *password
+            !is_permanent_password(password, policy) && !person.password.is_empty() && person.password == *password
         }
         Credential::Stranger { .. } | Credential::Qr(_) | Credential::Rs485(_) => false,
     };
@@ -264,9 +254,7 @@ fn rights(person: &Person, policy: &AccessPolicy, now: NaiveDateTime) -> Verdict
             let (weekday, time) = (now.weekday(), now.time());
             match PersonWindows::parse(&person.pass_times) {
                 Err(_) => Verdict::Denied(DenyReason::MalformedPassTime),
-                Ok(windows) if !windows.allows(weekday, time) => {
-                    Verdict::Denied(DenyReason::OutsidePassTime)
-                }
+                Ok(windows) if !windows.allows(weekday, time) => Verdict::Denied(DenyReason::OutsidePassTime),
                 Ok(_) if !policy.device_windows.allows(weekday, time) => {
                     Verdict::Denied(DenyReason::OutsideDevicePassTime)
                 }
@@ -283,9 +271,7 @@ fn within_validity(person: &Person, now: NaiveDateTime) -> Result<(), DenyReason
         if text.trim().is_empty() {
             return Ok(None);
         }
-        parse_valid_date(text)
-            .map(Some)
-            .ok_or(DenyReason::MalformedValidity)
+        parse_valid_date(text).map(Some).ok_or(DenyReason::MalformedValidity)
     };
     let start = bound(&person.valid_start)?;
     let end = bound(&person.valid_end)?;
@@ -374,34 +360,23 @@ impl Engine {
                     );
                 };
                 match self.pending_card.take() {
-                    Some(card) if card.id_number == p.id_number.trim() => assessed(
-                        snap_type::FACE_AND_CARD,
-                        rights(p, policy, now),
-                        card.number,
-                        person_key,
-                    ),
+                    Some(card) if card.id_number == p.id_number.trim() => {
+                        assessed(snap_type::FACE_AND_CARD, rights(p, policy, now), card.number, person_key)
+                    }
                     Some(card) => assessed(
                         snap_type::FACE_AND_CARD,
                         Verdict::Denied(DenyReason::CardFaceMismatch),
                         card.number,
                         person_key,
                     ),
-                    None => assessed(
-                        snap_type::FACE,
-                        rights(p, policy, now),
-                        String::new(),
-                        person_key,
-                    ),
+                    None => assessed(snap_type::FACE, rights(p, policy, now), String::new(), person_key),
                 }
             }
             // An unmatched face leaves a waiting card alone: the recognizer may still match
             // the holder within the window.
-            Credential::Stranger { .. } => assessed(
-                snap_type::STRANGER,
-                Verdict::Denied(DenyReason::Stranger),
-                String::new(),
-                None,
-            ),
+            Credential::Stranger { .. } => {
+                assessed(snap_type::STRANGER, Verdict::Denied(DenyReason::Stranger), String::new(), None)
+            }
             Credential::Card(number) => {
                 // A new card is a new attempt: whatever card was waiting is dropped.
                 self.pending_card = None;
@@ -431,27 +406,14 @@ impl Engine {
             }
             Credential::Password(password) => {
                 if is_permanent_password(password, policy) {
-                    return assessed(
-                        snap_type::PERMANENT_PASSWORD,
-                        Verdict::Allowed,
-                        String::new(),
-                        None,
-                    );
+                    return assessed(snap_type::PERMANENT_PASSWORD, Verdict::Allowed, String::new(), None);
                 }
                 match person {
-                    Some(p) => assessed(
-                        snap_type::PASSWORD,
-                        rights(p, policy, now),
-                        String::new(),
-                        person_key,
-                    ),
+                    Some(p) => assessed(snap_type::PASSWORD, rights(p, policy, now), String::new(), person_key),
                     // Every wrong attempt is recorded: guessing must show.
-                    None => assessed(
-                        snap_type::PASSWORD,
-                        Verdict::Denied(DenyReason::WrongPassword),
-                        String::new(),
-                        None,
-                    ),
+                    None => {
+                        assessed(snap_type::PASSWORD, Verdict::Denied(DenyReason::WrongPassword), String::new(), None)
+                    }
                 }
             }
             Credential::Qr(data) => assessed(
@@ -470,17 +432,12 @@ impl Engine {
     }
 
     fn conclude(&mut self, a: Assessment<'_>, policy: &AccessPolicy, now_ms: i64) -> Decision {
-        let stranger = matches!(
-            a.verdict,
-            Verdict::Denied(DenyReason::Stranger | DenyReason::UnknownPerson)
-        );
+        let stranger = matches!(a.verdict, Verdict::Denied(DenyReason::Stranger | DenyReason::UnknownPerson));
         let ignored = stranger && !policy.stranger_recognition;
         let repeat = !ignored
             && a.verdict != Verdict::AwaitingFace
             && a.repeat_key.as_ref().is_some_and(|key| {
-                self.last_record_ms
-                    .get(key)
-                    .is_some_and(|&at| within(at, now_ms, policy.recog_interval_ms))
+                self.last_record_ms.get(key).is_some_and(|&at| within(at, now_ms, policy.recog_interval_ms))
             });
         let record = !ignored && !repeat && a.verdict != Verdict::AwaitingFace;
 
@@ -515,9 +472,7 @@ impl Engine {
             snap_type: a.snap_type,
             compare_result: match a.verdict {
                 Verdict::Denied(reason) => reason.compare_result(),
-                Verdict::Allowed | Verdict::CloudDecides | Verdict::AwaitingFace => {
-                    compare_result::SUCCESS
-                }
+                Verdict::Allowed | Verdict::CloudDecides | Verdict::AwaitingFace => compare_result::SUCCESS,
             },
             reason: a.verdict,
             voice,
@@ -530,8 +485,7 @@ impl Engine {
     /// bounded by the people seen within one interval.
     fn forget_old(&mut self, policy: &AccessPolicy, now_ms: i64) {
         let interval = policy.recog_interval_ms;
-        self.last_record_ms
-            .retain(|_, at| within(*at, now_ms, interval));
+        self.last_record_ms.retain(|_, at| within(*at, now_ms, interval));
         if self
             .pending_card
             .as_ref()
@@ -556,28 +510,20 @@ fn within_inclusive(at: i64, now: i64, span: i64) -> bool {
 fn texts(verdict: Verdict, person: Option<&Person>, t: &Announcements) -> (String, String) {
     let (voice, display) = match verdict {
         Verdict::Allowed => match person {
-            Some(p) => (
-                greeting(p, t, Channel::Voice),
-                greeting(p, t, Channel::Display),
-            ),
+            Some(p) => (greeting(p, t, Channel::Voice), greeting(p, t, Channel::Display)),
             // The permanent password: the door itself is the answer.
             None => (String::new(), String::new()),
         },
         Verdict::CloudDecides => (String::new(), String::new()),
         Verdict::AwaitingFace => (t.show_face_voice.clone(), t.show_face_display.clone()),
         Verdict::Denied(DenyReason::Stranger | DenyReason::UnknownPerson) => {
-            let voice = if t.stranger_voice_custom {
-                t.stranger_voice.clone()
-            } else {
-                DEFAULT_STRANGER_VOICE.to_string()
-            };
+            let voice =
+                if t.stranger_voice_custom { t.stranger_voice.clone() } else { DEFAULT_STRANGER_VOICE.to_string() };
             (voice, t.stranger_display.clone())
         }
         Verdict::Denied(reason) => {
             let (voice, display) = match reason {
-                DenyReason::OutsidePassTime
-                | DenyReason::OutsideDevicePassTime
-                | DenyReason::MalformedPassTime => {
+                DenyReason::OutsidePassTime | DenyReason::OutsideDevicePassTime | DenyReason::MalformedPassTime => {
                     (&t.not_in_pass_time_voice, &t.not_in_pass_time_display)
                 }
                 DenyReason::OutsideValidity | DenyReason::MalformedValidity => {
@@ -586,24 +532,12 @@ fn texts(verdict: Verdict, person: Option<&Person>, t: &Announcements) -> (Strin
                 _ => (&t.not_auth_voice, &t.not_auth_display),
             };
             (
-                if t.alarm_voice_enabled {
-                    voice.clone()
-                } else {
-                    String::new()
-                },
-                if t.alarm_display_enabled {
-                    display.clone()
-                } else {
-                    String::new()
-                },
+                if t.alarm_voice_enabled { voice.clone() } else { String::new() },
+                if t.alarm_display_enabled { display.clone() } else { String::new() },
             )
         }
     };
-    let voice = if t.voice_enabled {
-        voice
-    } else {
-        String::new()
-    };
+    let voice = if t.voice_enabled { voice } else { String::new() };
     (voice, display)
 }
 
@@ -627,11 +561,7 @@ pub fn record_fields(
     let person = subject(credential, person, policy);
     let person_field = |get: fn(&Person) -> &str| person.map(get).unwrap_or("").trim().to_string();
     let extra_field = |key: &str| person.map(|p| extra(p, key)).unwrap_or("").to_string();
-    let card = if decision.card_number.is_empty() {
-        person_field(|p| &p.card)
-    } else {
-        decision.card_number.clone()
-    };
+    let card = if decision.card_number.is_empty() { person_field(|p| &p.card) } else { decision.card_number.clone() };
     let data = match credential {
         Credential::Qr(data) | Credential::Rs485(data) => base64_text(data),
         _ => String::new(),

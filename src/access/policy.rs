@@ -247,47 +247,24 @@ impl AccessPolicy {
     /// Keys are matched exactly, then ignoring case and stray spaces. Returns one message per
     /// value that could not be used; that setting is left unchanged.
     pub fn apply_params(&mut self, params: &BTreeMap<String, String>) -> Vec<String> {
-        let mut p = Params {
-            params,
-            warnings: Vec::new(),
-        };
+        let mut p = Params { params, warnings: Vec::new() };
         p.flag("alwaysOpenDoor", &mut self.always_open_door);
         p.flag("autoOpenDoorEnable", &mut self.auto_open_door);
-        p.parse(
-            "faceRFIDCardEnable",
-            "0 or 1",
-            &mut self.face_card_mode,
-            |v| match v {
-                "0" => Some(FaceCardMode::FaceAuthentication),
-                "1" => Some(FaceCardMode::FaceOrCard),
-                _ => None,
-            },
-        );
-        p.parse(
-            "recogIntervalTime",
-            "0 to 99 seconds",
-            &mut self.recog_interval_ms,
-            |v| {
-                v.parse::<i64>()
-                    .ok()
-                    .filter(|s| (0..=99).contains(s))
-                    .map(|s| s * 1000)
-            },
-        );
+        p.parse("faceRFIDCardEnable", "0 or 1", &mut self.face_card_mode, |v| match v {
+            "0" => Some(FaceCardMode::FaceAuthentication),
+            "1" => Some(FaceCardMode::FaceOrCard),
+            _ => None,
+        });
+        p.parse("recogIntervalTime", "0 to 99 seconds", &mut self.recog_interval_ms, |v| {
+            v.parse::<i64>().ok().filter(|s| (0..=99).contains(s)).map(|s| s * 1000)
+        });
         if let Some(text) = p.get("passTime") {
             match DeviceWindows::parse(text) {
                 Ok(windows) => self.device_windows = windows,
-                Err(e) => p
-                    .warnings
-                    .push(format!("{e}; kept the previous pass times")),
+                Err(e) => p.warnings.push(format!("{e}; kept the previous pass times")),
             }
         }
-        p.parse(
-            "entranceDirection",
-            "0, 1 or 2",
-            &mut self.in_out_mode,
-            InOutMode::from_code,
-        );
+        p.parse("entranceDirection", "0, 1 or 2", &mut self.in_out_mode, InOutMode::from_code);
         p.flag("strangerRecogEnable", &mut self.stranger_recognition);
 
         let t = &mut self.texts;
@@ -295,24 +272,11 @@ impl AccessPolicy {
             // Inverted in the spec: 0 = voice enabled.
             flag_value(v).map(|disabled| !disabled)
         });
-        p.parse(
-            "registerVoiceMode",
-            "0 to 4",
-            &mut t.register_voice_mode,
-            GreetingMode::from_device_code,
-        );
+        p.parse("registerVoiceMode", "0 to 4", &mut t.register_voice_mode, GreetingMode::from_device_code);
         p.flag("registerVoiceNameSexEnable", &mut t.register_voice_name_sex);
-        p.text(
-            "registerVoiceContentBeforeName",
-            &mut t.register_voice_before_name,
-        );
+        p.text("registerVoiceContentBeforeName", &mut t.register_voice_before_name);
         p.text("registerVoiceContent", &mut t.register_voice_after_name);
-        p.parse(
-            "displayTextMode",
-            "0 to 4",
-            &mut t.display_text_mode,
-            GreetingMode::from_device_code,
-        );
+        p.parse("displayTextMode", "0 to 4", &mut t.display_text_mode, GreetingMode::from_device_code);
         p.flag("displayNameSexEnable", &mut t.display_name_sex);
         p.text("displayTextContentBeforeName", &mut t.display_before_name);
         p.text("displayTextContent", &mut t.display_after_name);
@@ -322,18 +286,9 @@ impl AccessPolicy {
         p.flag("alarmVoiceEnable", &mut t.alarm_voice_enabled);
         p.flag("alarmDisplayEnable", &mut t.alarm_display_enabled);
         p.text("alarmNotInPassTimeContent", &mut t.not_in_pass_time_voice);
-        p.text(
-            "alarmNotInPassTimeDisplayContent",
-            &mut t.not_in_pass_time_display,
-        );
-        p.text(
-            "alarmNotInValidTimeVoiceContent",
-            &mut t.not_in_valid_time_voice,
-        );
-        p.text(
-            "alarmNotInValidTimeDisplayContent",
-            &mut t.not_in_valid_time_display,
-        );
+        p.text("alarmNotInPassTimeDisplayContent", &mut t.not_in_pass_time_display);
+        p.text("alarmNotInValidTimeVoiceContent", &mut t.not_in_valid_time_voice);
+        p.text("alarmNotInValidTimeDisplayContent", &mut t.not_in_valid_time_display);
         p.text("alarmNotAuthVoiceContent", &mut t.not_auth_voice);
         p.text("alarmNotAuthDisplayContent", &mut t.not_auth_display);
         p.warnings
@@ -358,28 +313,17 @@ impl<'a> Params<'a> {
     fn get(&self, key: &str) -> Option<&'a str> {
         self.params
             .get(key)
-            .or_else(|| {
-                self.params
-                    .iter()
-                    .find(|(k, _)| k.trim().eq_ignore_ascii_case(key))
-                    .map(|(_, v)| v)
-            })
+            .or_else(|| self.params.iter().find(|(k, _)| k.trim().eq_ignore_ascii_case(key)).map(|(_, v)| v))
             .map(|v| v.trim())
     }
 
-    fn parse<T>(
-        &mut self,
-        key: &str,
-        expected: &str,
-        target: &mut T,
-        parse: impl FnOnce(&str) -> Option<T>,
-    ) {
+    fn parse<T>(&mut self, key: &str, expected: &str, target: &mut T, parse: impl FnOnce(&str) -> Option<T>) {
         if let Some(value) = self.get(key) {
             match parse(value) {
                 Some(parsed) => *target = parsed,
-                None => self.warnings.push(format!(
-                    "device parameter {key} = \"{value}\" is not {expected}; kept the previous value"
-                )),
+                None => self
+                    .warnings
+                    .push(format!("device parameter {key} = \"{value}\" is not {expected}; kept the previous value")),
             }
         }
     }

@@ -15,15 +15,7 @@ use chrono::{NaiveDate, NaiveTime, Timelike, Weekday};
 const MAX_PERIODS_PER_DAY: usize = 5;
 
 /// Weekday names, Monday first like `passTime1`..`passTime7`, for error messages.
-const DAY_NAMES: [&str; 7] = [
-    "Monday",
-    "Tuesday",
-    "Wednesday",
-    "Thursday",
-    "Friday",
-    "Saturday",
-    "Sunday",
-];
+const DAY_NAMES: [&str; 7] = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"];
 
 /// Parses a `validDateStart` / `validDateEnd` value: `2019_08_09` or `2019_8_9`.
 ///
@@ -64,11 +56,7 @@ struct Day {
 
 impl Day {
     fn allows(&self, minute: u16) -> bool {
-        self.periods.is_empty()
-            || self
-                .periods
-                .iter()
-                .any(|p| p.start <= minute && minute <= p.end)
+        self.periods.is_empty() || self.periods.iter().any(|p| p.start <= minute && minute <= p.end)
     }
 }
 
@@ -92,8 +80,8 @@ impl PersonWindows {
     pub fn parse(fields: &[String; 7]) -> Result<PersonWindows, String> {
         let mut windows = PersonWindows::default();
         for (index, field) in fields.iter().enumerate() {
-            windows.days[index] = parse_person_day(field)
-                .map_err(|e| format!("passTime{} ({}): {e}", index + 1, DAY_NAMES[index]))?;
+            windows.days[index] =
+                parse_person_day(field).map_err(|e| format!("passTime{} ({}): {e}", index + 1, DAY_NAMES[index]))?;
         }
         Ok(windows)
     }
@@ -145,9 +133,8 @@ impl DeviceWindows {
             }
             7 | 8 => {
                 for (index, field) in fields.iter().take(7).enumerate() {
-                    windows.days[index] = parse_device_day(field).map_err(|e| {
-                        format!("passTime day {} ({}): {e}", index + 1, DAY_NAMES[index])
-                    })?;
+                    windows.days[index] = parse_device_day(field)
+                        .map_err(|e| format!("passTime day {} ({}): {e}", index + 1, DAY_NAMES[index]))?;
                 }
             }
             n => {
@@ -188,10 +175,7 @@ fn parse_person_day(text: &str) -> Result<Day, String> {
     let cleaned = normalise(text);
     let times: Vec<&str> = cleaned.split(',').filter(|t| !t.is_empty()).collect();
     if times.len() % 2 != 0 {
-        return Err(format!(
-            "\"{}\" has an odd number of times; each period needs a start and an end",
-            text.trim()
-        ));
+        return Err(format!("\"{}\" has an odd number of times; each period needs a start and an end", text.trim()));
     }
     if times.len() > 2 * MAX_PERIODS_PER_DAY {
         return Err(format!(
@@ -211,38 +195,24 @@ fn parse_person_day(text: &str) -> Result<Day, String> {
 fn parse_device_day(text: &str) -> Result<Day, String> {
     let mut day = Day::default();
     for item in text.split(',').filter(|t| !t.is_empty()) {
-        let (start, end) = item
-            .split_once('-')
-            .ok_or_else(|| format!("\"{item}\" is not a period (HH:MM-HH:MM)"))?;
+        let (start, end) = item.split_once('-').ok_or_else(|| format!("\"{item}\" is not a period (HH:MM-HH:MM)"))?;
         day.periods.push(period(start, end, "HH:MM")?);
     }
     if day.periods.len() > MAX_PERIODS_PER_DAY {
-        return Err(format!(
-            "\"{text}\" has {} periods; at most {MAX_PERIODS_PER_DAY} are allowed",
-            day.periods.len()
-        ));
+        return Err(format!("\"{text}\" has {} periods; at most {MAX_PERIODS_PER_DAY} are allowed", day.periods.len()));
     }
     Ok(day)
 }
 
 fn period(start: &str, end: &str, form: &str) -> Result<Period, String> {
     let not_a_time = |t: &str| format!("\"{t}\" is not a time ({form})");
-    let start_minute = clock(start)
-        .filter(|&m| m < 1440)
-        .ok_or_else(|| not_a_time(start))?;
+    let start_minute = clock(start).filter(|&m| m < 1440).ok_or_else(|| not_a_time(start))?;
     // 24:00 as an end is the end of the day, the same as 23:59 (end minutes are inclusive).
-    let end_minute = clock(end)
-        .map(|m| m.min(1439))
-        .ok_or_else(|| not_a_time(end))?;
+    let end_minute = clock(end).map(|m| m.min(1439)).ok_or_else(|| not_a_time(end))?;
     if end_minute < start_minute {
-        return Err(format!(
-            "period {start}-{end} ends before it starts; split an overnight period over two days"
-        ));
+        return Err(format!("period {start}-{end} ends before it starts; split an overnight period over two days"));
     }
-    Ok(Period {
-        start: start_minute,
-        end: end_minute,
-    })
+    Ok(Period { start: start_minute, end: end_minute })
 }
 
 /// `HH_MM` or `HH:MM` to minutes since midnight; `24:00` gives 1440.

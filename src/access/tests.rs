@@ -7,10 +7,7 @@ use crate::model::{Credential, Person, Priority};
 
 /// 2024-05-15 is a Wednesday.
 fn at(day: u32, hour: u32, minute: u32, second: u32) -> NaiveDateTime {
-    NaiveDate::from_ymd_opt(2024, 5, day)
-        .unwrap()
-        .and_hms_opt(hour, minute, second)
-        .unwrap()
+    NaiveDate::from_ymd_opt(2024, 5, day).unwrap().and_hms_opt(hour, minute, second).unwrap()
 }
 
 fn wednesday_noon() -> NaiveDateTime {
@@ -47,11 +44,7 @@ fn with_dates(mut p: Person, start: &str, end: &str) -> Person {
 }
 
 fn face(id: &str) -> Credential {
-    Credential::Face {
-        id_number: id.to_string(),
-        score: Some(0.93),
-        photo: None,
-    }
+    Credential::Face { id_number: id.to_string(), score: Some(0.93), photo: None }
 }
 
 fn card(number: &str) -> Credential {
@@ -67,31 +60,18 @@ fn policy() -> AccessPolicy {
 }
 
 fn card_alone_policy() -> AccessPolicy {
-    AccessPolicy {
-        face_card_mode: FaceCardMode::FaceOrCard,
-        ..AccessPolicy::default()
-    }
+    AccessPolicy { face_card_mode: FaceCardMode::FaceOrCard, ..AccessPolicy::default() }
 }
 
 fn device_windows(text: &str) -> AccessPolicy {
-    AccessPolicy {
-        device_windows: DeviceWindows::parse(text).unwrap(),
-        ..AccessPolicy::default()
-    }
+    AccessPolicy { device_windows: DeviceWindows::parse(text).unwrap(), ..AccessPolicy::default() }
 }
 
 /// What a case expects: open, await_cloud, record, snapType, compareResult, verdict.
 type Expect = (bool, bool, bool, &'static str, &'static str, Verdict);
 
 /// A table row: name, credential, the person found for it, policy, local time, expectation.
-type Case = (
-    &'static str,
-    Credential,
-    Option<Person>,
-    AccessPolicy,
-    NaiveDateTime,
-    Expect,
-);
+type Case = (&'static str, Credential, Option<Person>, AccessPolicy, NaiveDateTime, Expect);
 
 fn denied(reason: DenyReason) -> Verdict {
     Verdict::Denied(reason)
@@ -320,13 +300,7 @@ fn compare_result_per_deny_reason() {
 fn card_then_face_within_the_window_pairs() {
     let p = person("2001", Priority::Windowed);
     let mut engine = Engine::new();
-    let first = engine.decide(
-        &card("882001"),
-        Some(&p),
-        &policy(),
-        wednesday_noon(),
-        10_000,
-    );
+    let first = engine.decide(&card("882001"), Some(&p), &policy(), wednesday_noon(), 10_000);
     assert_eq!(first.reason, Verdict::AwaitingFace);
     assert!(!first.open && !first.record);
     assert_eq!(first.voice, "请刷脸");
@@ -344,13 +318,7 @@ fn card_then_face_within_the_window_pairs() {
 fn card_then_face_after_the_window_is_a_face_alone() {
     let p = person("2001", Priority::Windowed);
     let mut engine = Engine::new();
-    engine.decide(
-        &card("882001"),
-        Some(&p),
-        &policy(),
-        wednesday_noon(),
-        10_000,
-    );
+    engine.decide(&card("882001"), Some(&p), &policy(), wednesday_noon(), 10_000);
     let d = engine.decide(&face("2001"), Some(&p), &policy(), wednesday_noon(), 15_001);
     assert_eq!(d.snap_type, snap_type::FACE);
     assert_eq!(d.card_number, "");
@@ -362,33 +330,15 @@ fn card_then_someone_elses_face_is_a_mismatch() {
     let holder = person("2001", Priority::Windowed);
     let other = person("2002", Priority::Windowed);
     let mut engine = Engine::new();
-    engine.decide(
-        &card("882001"),
-        Some(&holder),
-        &policy(),
-        wednesday_noon(),
-        0,
-    );
-    let d = engine.decide(
-        &face("2002"),
-        Some(&other),
-        &policy(),
-        wednesday_noon(),
-        1_000,
-    );
+    engine.decide(&card("882001"), Some(&holder), &policy(), wednesday_noon(), 0);
+    let d = engine.decide(&face("2002"), Some(&other), &policy(), wednesday_noon(), 1_000);
     assert_eq!(d.snap_type, snap_type::FACE_AND_CARD);
     assert_eq!(d.compare_result, compare_result::FAILED);
     assert_eq!(d.reason, Verdict::Denied(DenyReason::CardFaceMismatch));
     assert!(!d.open && d.record);
     assert_eq!(d.card_number, "882001");
     // The card is used up; the holder's face now counts alone.
-    let next = engine.decide(
-        &face("2001"),
-        Some(&holder),
-        &policy(),
-        wednesday_noon(),
-        2_000,
-    );
+    let next = engine.decide(&face("2001"), Some(&holder), &policy(), wednesday_noon(), 2_000);
     assert_eq!(next.snap_type, snap_type::FACE);
 }
 
@@ -430,10 +380,7 @@ fn recog_interval_suppresses_repeats_and_expires() {
 
     let repeat = engine.decide(&face("2001"), Some(&p), &policy, now, 102_999);
     assert!(!repeat.record && repeat.repeat);
-    assert!(
-        repeat.open,
-        "a repeat still opens for a person who missed the door"
-    );
+    assert!(repeat.open, "a repeat still opens for a person who missed the door");
     assert_eq!((repeat.voice.as_str(), repeat.display.as_str()), ("", ""));
 
     let other = engine.decide(&face("2002"), Some(&q), &policy, now, 102_999);
@@ -457,10 +404,7 @@ fn recog_interval_counts_the_person_not_the_credential() {
 #[test]
 fn recog_interval_zero_records_everything() {
     let p = person("2001", Priority::Windowed);
-    let policy = AccessPolicy {
-        recog_interval_ms: 0,
-        ..AccessPolicy::default()
-    };
+    let policy = AccessPolicy { recog_interval_ms: 0, ..AccessPolicy::default() };
     let mut engine = Engine::new();
     for ms in [0, 0, 1] {
         let d = engine.decide(&face("2001"), Some(&p), &policy, wednesday_noon(), ms);
@@ -482,11 +426,7 @@ fn recog_interval_applies_to_refusals_and_pass_through() {
     let late = with_times(person("2001", Priority::Windowed), "06_00,09_00");
     let mut engine = Engine::new();
     let now = wednesday_noon();
-    assert!(
-        engine
-            .decide(&face("2001"), Some(&late), &policy(), now, 0)
-            .record
-    );
+    assert!(engine.decide(&face("2001"), Some(&late), &policy(), now, 0).record);
     let again = engine.decide(&face("2001"), Some(&late), &policy(), now, 1);
     assert!(!again.record && again.repeat && !again.open);
 
@@ -517,11 +457,7 @@ fn strangers_and_wrong_passwords_are_never_deduplicated() {
 fn visitor_repeat_does_not_wait_again() {
     let v = person("3001", Priority::Visitor);
     let mut engine = Engine::new();
-    assert!(
-        engine
-            .decide(&face("3001"), Some(&v), &policy(), wednesday_noon(), 0)
-            .await_cloud
-    );
+    assert!(engine.decide(&face("3001"), Some(&v), &policy(), wednesday_noon(), 0).await_cloud);
     let again = engine.decide(&face("3001"), Some(&v), &policy(), wednesday_noon(), 1);
     assert!(!again.record && !again.await_cloud && !again.open);
 }
@@ -530,10 +466,8 @@ fn visitor_repeat_does_not_wait_again() {
 fn texts_follow_the_verdict() {
     let now = wednesday_noon();
     let mut p = person("2001", Priority::Windowed);
-    p.extra
-        .insert("visitorVoiceTextBeforeName".into(), "亲爱的".into());
-    p.extra
-        .insert("visitorVoiceText".into(), "欢迎您的参观".into());
+    p.extra.insert("visitorVoiceTextBeforeName".into(), "亲爱的".into());
+    p.extra.insert("visitorVoiceText".into(), "欢迎您的参观".into());
     let d = Engine::new().decide(&face("2001"), Some(&p), &policy(), now, 0);
     // Device default mode 0: name + personalised texts.
     assert_eq!(d.voice, "亲爱的张三欢迎您的参观");
@@ -541,10 +475,7 @@ fn texts_follow_the_verdict() {
 
     let late = with_times(p.clone(), "06_00,09_00");
     let d = Engine::new().decide(&face("2001"), Some(&late), &policy(), now, 0);
-    assert_eq!(
-        (d.voice.as_str(), d.display.as_str()),
-        ("不在通行时间", "不在通行时间")
-    );
+    assert_eq!((d.voice.as_str(), d.display.as_str()), ("不在通行时间", "不在通行时间"));
 
     let expired = with_dates(p.clone(), "2019_1_1", "2020_1_1");
     let d = Engine::new().decide(&face("2001"), Some(&expired), &policy(), now, 0);
@@ -573,16 +504,9 @@ fn texts_follow_the_verdict() {
     let d = Engine::new().decide(&face("2001"), Some(&p), &mute, now, 0);
     assert_eq!((d.voice.as_str(), d.display.as_str()), ("", "张三"));
 
-    let awaited = AccessPolicy {
-        auto_open_door: false,
-        ..policy()
-    };
+    let awaited = AccessPolicy { auto_open_door: false, ..policy() };
     let d = Engine::new().decide(&face("2001"), Some(&p), &awaited, now, 0);
-    assert_eq!(
-        (d.voice.as_str(), d.display.as_str()),
-        ("", ""),
-        "the cloud's msg is announced"
-    );
+    assert_eq!((d.voice.as_str(), d.display.as_str()), ("", ""), "the cloud's msg is announced");
 }
 
 #[test]
@@ -593,10 +517,8 @@ fn greeting_modes() {
         ..Announcements::default()
     };
     let mut p = person("2001", Priority::Windowed);
-    p.extra
-        .insert("visitorVoiceTextBeforeName".into(), "亲爱的".into());
-    p.extra
-        .insert("visitorVoiceText".into(), "欢迎您的参观".into());
+    p.extra.insert("visitorVoiceTextBeforeName".into(), "亲爱的".into());
+    p.extra.insert("visitorVoiceText".into(), "欢迎您的参观".into());
     let voice = |p: &Person, t: &Announcements| announce::greeting(p, t, announce::Channel::Voice);
 
     let device_modes = [
@@ -622,11 +544,7 @@ fn greeting_modes() {
     p.extra.insert("sex".into(), "女".into());
     assert_eq!(voice(&p, &texts), "亲爱的张三女士欢迎您的参观");
     p.extra.insert("voiceSpecialMode".into(), "0".into());
-    assert_eq!(
-        voice(&p, &texts),
-        "您好张三女士欢迎您的光临",
-        "0 = use the device's"
-    );
+    assert_eq!(voice(&p, &texts), "您好张三女士欢迎您的光临", "0 = use the device's");
 
     // Display uses its own settings; the spec's lower-case `visitordisplayText` is found too.
     let mut d = person("2002", Priority::Windowed);
@@ -634,10 +552,8 @@ fn greeting_modes() {
     d.extra.insert("sex".into(), "female".into());
     d.extra.insert("displaySpecialMode".into(), "1".into());
     d.extra.insert("displayNameSexEnable".into(), "1".into());
-    d.extra
-        .insert("visitorDisplayTextBeforeName".into(), "Welcome,".into());
-    d.extra
-        .insert("visitordisplayText".into(), "enjoy your visit".into());
+    d.extra.insert("visitorDisplayTextBeforeName".into(), "Welcome,".into());
+    d.extra.insert("visitordisplayText".into(), "enjoy your visit".into());
     let shown = announce::greeting(&d, &Announcements::default(), announce::Channel::Display);
     assert_eq!(shown, "Welcome, Ms Alice enjoy your visit");
 }
@@ -653,10 +569,7 @@ fn join_spaces_only_between_ascii() {
 #[test]
 fn record_fields_of_a_face() {
     let p = person("2001", Priority::Windowed);
-    let policy = AccessPolicy {
-        in_out_mode: InOutMode::Entrance,
-        ..AccessPolicy::default()
-    };
+    let policy = AccessPolicy { in_out_mode: InOutMode::Entrance, ..AccessPolicy::default() };
     let credential = face("2001");
     let d = Engine::new().decide(&credential, Some(&p), &policy, wednesday_noon(), 0);
     let fields = record_fields(&d, Some(&p), &credential, &policy);
@@ -727,10 +640,7 @@ fn record_fields_of_an_unknown_card_and_a_pairing() {
     let unknown = card(" 4242 ");
     let d = Engine::new().decide(&unknown, None, &policy, now, 0);
     let f = record_fields(&d, None, &unknown, &policy);
-    assert_eq!(
-        (f["snapType"].as_str(), f["normalNumber"].as_str()),
-        ("5", "4242")
-    );
+    assert_eq!((f["snapType"].as_str(), f["normalNumber"].as_str()), ("5", "4242"));
 
     let p = person("2001", Priority::Windowed);
     let mut engine = Engine::new();
@@ -744,26 +654,18 @@ fn record_fields_of_an_unknown_card_and_a_pairing() {
 
 #[test]
 fn in_out_mode_mapping() {
-    for (code, mode) in [
-        ("0", InOutMode::Unknown),
-        ("1", InOutMode::Entrance),
-        (" 2 ", InOutMode::Exit),
-    ] {
+    for (code, mode) in [("0", InOutMode::Unknown), ("1", InOutMode::Entrance), (" 2 ", InOutMode::Exit)] {
         assert_eq!(InOutMode::from_code(code), Some(mode));
         assert_eq!(mode.code(), code.trim());
     }
     assert_eq!(InOutMode::from_code("3"), None);
     assert_eq!(InOutMode::from_code(""), None);
-    let params: BTreeMap<String, String> =
-        [("entranceDirection".to_string(), "2".to_string())].into();
+    let params: BTreeMap<String, String> = [("entranceDirection".to_string(), "2".to_string())].into();
     let (policy, warnings) = AccessPolicy::from_params(&params);
     assert!(warnings.is_empty());
     let credential = stranger();
     let d = Engine::new().decide(&credential, None, &policy, wednesday_noon(), 0);
-    assert_eq!(
-        record_fields(&d, None, &credential, &policy)["inOutMode"],
-        "2"
-    );
+    assert_eq!(record_fields(&d, None, &credential, &policy)["inOutMode"], "2");
 }
 
 #[test]
@@ -829,10 +731,7 @@ fn policy_from_the_specs_set_dev_info_example() {
         ("alarmNotAuthVoiceContent", "无记录"),
         ("alarmNotAuthDisplayContent", "无记录"),
     ];
-    let params: BTreeMap<String, String> = example
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
+    let params: BTreeMap<String, String> = example.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     let (p, warnings) = AccessPolicy::from_params(&params);
     assert_eq!(warnings, Vec::<String>::new());
     assert_eq!(p.in_out_mode, InOutMode::Entrance);
@@ -873,11 +772,7 @@ fn policy_params_bad_values_warn_and_keep() {
     let mut p = AccessPolicy::default();
     let warnings = p.apply_params(&params);
     assert_eq!(warnings.len(), 4, "{warnings:?}");
-    assert!(
-        warnings
-            .iter()
-            .any(|w| w.contains("recogIntervalTime") && w.contains("abc"))
-    );
+    assert!(warnings.iter().any(|w| w.contains("recogIntervalTime") && w.contains("abc")));
     assert!(warnings.iter().any(|w| w.contains("passTime")));
     assert_eq!(p.recog_interval_ms, 3_000);
     assert!(!p.always_open_door);
@@ -886,11 +781,9 @@ fn policy_params_bad_values_warn_and_keep() {
     assert!(!p.auto_open_door, "key with stray spaces still read");
     assert_eq!(p.in_out_mode, InOutMode::Exit);
 
-    let out_of_range: BTreeMap<String, String> =
-        [("recogIntervalTime".to_string(), "100".to_string())].into();
+    let out_of_range: BTreeMap<String, String> = [("recogIntervalTime".to_string(), "100".to_string())].into();
     assert_eq!(p.apply_params(&out_of_range).len(), 1);
-    let zero: BTreeMap<String, String> =
-        [("recogIntervalTime".to_string(), "0".to_string())].into();
+    let zero: BTreeMap<String, String> = [("recogIntervalTime".to_string(), "0".to_string())].into();
     assert!(p.apply_params(&zero).is_empty());
     assert_eq!(p.recog_interval_ms, 0);
 }
@@ -964,10 +857,7 @@ fn person_windows_parse_and_allow() {
     assert!(w.allows(Weekday::Sat, t(23, 59, 59)), "24_00 ends the day");
     assert!(w.allows(Weekday::Sun, t(18, 30, 0)));
     assert!(!w.allows(Weekday::Sun, t(19, 30, 0)));
-    assert_eq!(
-        PersonWindows::parse(&Default::default()).unwrap(),
-        PersonWindows::all_day()
-    );
+    assert_eq!(PersonWindows::parse(&Default::default()).unwrap(), PersonWindows::all_day());
 }
 
 #[test]
@@ -983,10 +873,7 @@ fn person_windows_reject_bad_input() {
         ("06-00,09-00", "not a time"),
         ("aa_bb,09_00", "not a time"),
         ("21_00,06_00", "ends before it starts"),
-        (
-            "1_00,1_01,2_00,2_01,3_00,3_01,4_00,4_01,5_00,5_01,6_00,6_01",
-            "at most 5",
-        ),
+        ("1_00,1_01,2_00,2_01,3_00,3_01,4_00,4_01,5_00,5_01,6_00,6_01", "at most 5"),
     ];
     for (text, message) in cases {
         let mut fields: [String; 7] = Default::default();
@@ -1012,14 +899,7 @@ fn device_windows_parse_and_allow() {
     let w = DeviceWindows::parse("06:00-09:00,18:00-21:00;;;;;;;06:00-09:00,18:00-21:00").unwrap();
     assert!(!w.allows(Weekday::Mon, t(12, 0, 0)));
     assert!(w.allows(Weekday::Mon, t(18, 0, 0)));
-    for day in [
-        Weekday::Tue,
-        Weekday::Wed,
-        Weekday::Thu,
-        Weekday::Fri,
-        Weekday::Sat,
-        Weekday::Sun,
-    ] {
+    for day in [Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri, Weekday::Sat, Weekday::Sun] {
         assert!(w.allows(day, t(12, 0, 0)), "{day:?}");
     }
 
@@ -1036,18 +916,11 @@ fn device_windows_parse_and_allow() {
     }
 
     // Empty: all day; full-width separators of the spec's examples.
-    assert_eq!(
-        DeviceWindows::parse("  ").unwrap(),
-        DeviceWindows::all_day()
-    );
+    assert_eq!(DeviceWindows::parse("  ").unwrap(), DeviceWindows::all_day());
     let w = DeviceWindows::parse("06：00-09：00，18:00-21:00").unwrap();
     assert!(w.allows(Weekday::Thu, t(19, 0, 0)));
     assert!(!w.allows(Weekday::Thu, t(12, 0, 0)));
-    assert!(
-        DeviceWindows::parse("00:00-24:00")
-            .unwrap()
-            .allows(Weekday::Fri, t(23, 59, 59))
-    );
+    assert!(DeviceWindows::parse("00:00-24:00").unwrap().allows(Weekday::Fri, t(23, 59, 59)));
 }
 
 #[test]
@@ -1060,10 +933,7 @@ fn device_windows_reject_bad_input() {
         ("6-9", "not a time"),
         ("06:00-25:00", "not a time"),
         ("21:00-06:00", "ends before it starts"),
-        (
-            "1:00-1:01,2:00-2:01,3:00-3:01,4:00-4:01,5:00-5:01,6:00-6:01",
-            "at most 5",
-        ),
+        ("1:00-1:01,2:00-2:01,3:00-3:01,4:00-4:01,5:00-5:01,6:00-6:01", "at most 5"),
         (";;25:00-26:00;;;;", "day 3 (Wednesday)"),
     ];
     for (text, message) in cases {
@@ -1075,32 +945,17 @@ fn device_windows_reject_bad_input() {
 
 #[test]
 fn greeting_mode_codes() {
-    assert_eq!(
-        GreetingMode::from_device_code("0"),
-        Some(GreetingMode::NamePersonal)
-    );
-    assert_eq!(
-        GreetingMode::from_device_code("4"),
-        Some(GreetingMode::NameFixed)
-    );
+    assert_eq!(GreetingMode::from_device_code("0"), Some(GreetingMode::NamePersonal));
+    assert_eq!(GreetingMode::from_device_code("4"), Some(GreetingMode::NameFixed));
     assert_eq!(GreetingMode::from_device_code("5"), None);
     assert_eq!(GreetingMode::from_person_code("0"), None);
     assert_eq!(GreetingMode::from_person_code(""), None);
-    assert_eq!(
-        GreetingMode::from_person_code("1"),
-        Some(GreetingMode::NamePersonal)
-    );
-    assert_eq!(
-        GreetingMode::from_person_code("5"),
-        Some(GreetingMode::NameFixed)
-    );
+    assert_eq!(GreetingMode::from_person_code("1"), Some(GreetingMode::NamePersonal));
+    assert_eq!(GreetingMode::from_person_code("5"), Some(GreetingMode::NameFixed));
 }
 
 #[test]
 fn verdicts_read_well_in_logs() {
     assert_eq!(Verdict::Allowed.to_string(), "allowed");
-    assert_eq!(
-        Verdict::Denied(DenyReason::OutsideValidity).to_string(),
-        "denied: outside the validity dates"
-    );
+    assert_eq!(Verdict::Denied(DenyReason::OutsideValidity).to_string(), "denied: outside the validity dates");
 }

@@ -3,70 +3,63 @@
 //!
 //! A setDevInfo command is applied all or nothing: one invalid value rejects the whole set with
 //! 400 and nothing changes. Accepted values are stored first, then put in force without a
-//! restart. Secrets (devicePassword, wireless passwords, keys) are never logged.
+//! restart. Secret values (devicePassword, wireless passwords, keys) are never logged.
+
+use std::collections::BTreeMap;
 
 use crate::cloud::{Outcome, PollError, Session};
-use crate::protocol::ErrorCode;
-use crate::protocol::devinfo::{DeviceIdentity, is_secret};
-use crate::protocol::messages::{PollReq, SetDevInfoCommand, SetDevInfoResult, UploadDevInfo};
-use crate::protocol::services::Service;
+use crate::protocol::{
+    Command, DeviceIdentity, ErrorCode, Service, SetDevInfoCommand, SetDevInfoResult, UploadDevInfo, UploadDevInfoResp,
+};
 
 /// Polls for new device parameters.
 pub fn poll_set(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(SetDevInfoCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: SetDevInfoCommand = s.exchange(Service::SetDevInfo.path(), &req)?;
-    if cmd.is_online_set_dev_info.trim() != "1" {
+    let cmd: SetDevInfoCommand = s.poll(Service::SetDevInfo)?;
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
     let current = s.shared.params();
     let (code, msg, param) = match current.apply(&cmd.params) {
         Ok(applied) => {
-            let changed: Vec<&String> = applied.changed.iter().collect();
-            match s.store.save_params(&applied.params.stored_changes(&cmd.params)) {
+            if !applied.unknown.is_empty() {
+                log::info!("setDevInfo {}: not device parameters, ignored: {}", cmd.msg_id, applied.unknown.join(", "));
+            }
+            let changes: BTreeMap<String, String> =
+                applied.changed.iter().map(|k| (k.clone(), applied.params.get(k).to_string())).collect();
+            match s.store.save_params(&changes) {
                 Ok(()) => {
                     log::info!(
-                        "setDevInfo {}: {} parameter(s) applied: {}",
+                        "setDevInfo {}: {} parameter(s) changed: {}",
                         cmd.msg_id,
-                        changed.len(),
-                        changed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(", ")
+                        applied.changed.len(),
+                        applied.changed.join(", ")
                     );
-                    if !applied.ignored.is_empty() {
-                        log::info!("setDevInfo {}: unknown keys ignored: {}", cmd.msg_id, applied.ignored.join(", "));
-                    }
                     s.shared.set_params(applied.params);
-                    let ok = ErrorCode::Ok;
-                    let list = changed.iter().map(|k| k.as_str()).collect::<Vec<_>>().join(",");
-                    (ok, ok.prompt().to_string(), list)
+                    (ErrorCode::Ok, String::new(), applied.changed.join(","))
                 }
                 Err(e) => (ErrorCode::Failed, format!("cannot store the parameters: {e}"), String::new()),
             }
         }
         Err(errors) => {
-            let why = errors.to_string();
-            log::warn!("setDevInfo {} rejected, nothing applied: {why}", cmd.msg_id);
+            log::warn!("setDevInfo {} rejected: {errors}", cmd.msg_id);
             let code = ErrorCode::DeviceParamsInvalid;
-            (code, format!("{}: {why}", code.prompt()), String::new())
+            (code, format!("{}: {errors}", code.prompt()), String::new())
         }
     };
-    let result = SetDevInfoResult::new(&cmd.msg_id, s.device_no(), code.code(), &msg, &param);
+    let msg = if msg.is_empty() { code.prompt().to_string() } else { msg };
+    let result = SetDevInfoResult::new(&cmd, s.device_no(), code, &msg, &param);
     s.report(Service::SetDevInfo.path(), &result)?;
     Ok(Outcome::Command)
 }
 
 /// Sends the full parameter set once (getDevInfoService on): stored values, defaults otherwise.
 pub fn upload(s: &mut Session<'_>) {
-    let cfg = s.cfg().device.clone();
-    let identity = DeviceIdentity {
-        device_no: cfg.device_no.clone(),
-        hardware_version: cfg.hardware_version.clone(),
-        software_version: cfg.software_version.clone(),
-        alg_version: cfg.alg_version.clone(),
-    };
-    let params = s.shared.params();
-    let msg = UploadDevInfo::new(&cfg.device_no, &cfg.protocol_version, params.to_upload(&identity));
-    match s.post_raw(Service::UploadDevInfo.path(), &msg) {
+    let cfg = s.cfg().clone();
+    let identity = DeviceIdentity::new(&cfg.device.device_no, &cfg.device.protocol_version, &cfg.cloud.url);
+    let msg = UploadDevInfo { fields: s.shared.params().to_upload(&identity) };
+    match s.exchange::<UploadDevInfoResp>(Service::UploadDevInfo.path(), &msg) {
+        Ok(resp) if resp.error_code.trim() == "200" => log::warn!("uploadDevInfo answered 200: {}", resp.msg),
         Ok(_) => log::info!("device parameters uploaded"),
         Err(e) => log::warn!("uploadDevInfo failed: {e}"),
     }
-    let _ = is_secret;
 }

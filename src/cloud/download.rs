@@ -92,7 +92,9 @@ pub fn download(
                     return Err(DownloadError::Interrupted);
                 }
             }
-            Ok(false) => return Err(DownloadError::Failed(format!("incomplete after {} attempts", failures + 1))),
+            Ok(false) => {
+                return Err(DownloadError::Failed(format!("incomplete after {} attempts", failures + 1)));
+            }
             Err(Attempt::Retry(why)) => {
                 return Err(DownloadError::Failed(format!("{why} (gave up after {} attempts)", failures + 1)));
             }
@@ -123,9 +125,9 @@ fn attempt(
         other => Attempt::Retry(other.to_string()),
     })?;
     let restart = |file: &mut File, offset: &mut u64| -> Result<(), Attempt> {
-        file.set_len(0).and_then(|_| file.seek(SeekFrom::Start(0))).map_err(|e| {
-            Attempt::Fatal(DownloadError::Failed(format!("cannot truncate the download: {e}")))
-        })?;
+        file.set_len(0)
+            .and_then(|_| file.seek(SeekFrom::Start(0)))
+            .map_err(|e| Attempt::Fatal(DownloadError::Failed(format!("cannot truncate the download: {e}"))))?;
         *offset = 0;
         Ok(())
     };

@@ -21,8 +21,8 @@ pub use transport::{ExchangeError, Transport};
 
 pub mod broadcast;
 pub mod devinfo;
-pub mod download;
 pub mod door;
+pub mod download;
 pub mod maintenance;
 pub mod person_count;
 pub mod person_info;
@@ -83,13 +83,7 @@ pub struct Session<'a> {
 impl<'a> Session<'a> {
     /// A session on this thread.
     pub fn new(shared: &'a std::sync::Arc<Shared>, transport: &'a Transport, store: Store) -> Session<'a> {
-        Session {
-            shared,
-            transport,
-            store,
-            last_contact_saved_ms: 0,
-            interval_overrides: Default::default(),
-        }
+        Session { shared, transport, store, last_contact_saved_ms: 0, interval_overrides: Default::default() }
     }
 
     /// An interval the cloud set outside registerResp (person/operate's registerInterval).
@@ -154,6 +148,34 @@ impl<'a> Session<'a> {
         })
     }
 
+    /// Polls `service` and decodes the cloud's command, checking its msgType.
+    pub fn poll<C: DeserializeOwned + protocol::Message>(
+        &mut self,
+        service: protocol::Service,
+    ) -> Result<C, PollError> {
+        let req = protocol::PollReq::for_service(service, self.device_no(), self.version())
+            .ok_or_else(|| PollError::Malformed(format!("{} is not a polled service", service.path())))?;
+        let answer = self.post_raw(service.path(), &req)?;
+        protocol::decode_message::<C>(&answer).map_err(|e| {
+            let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
+            PollError::Malformed(format!("{e} (answer began: {preview:?})"))
+        })
+    }
+
+    /// Reports the result of `cmd` with `code` and `msg` (the code's prompt when empty).
+    pub fn finish<C: protocol::Command>(
+        &mut self,
+        service: protocol::Service,
+        cmd: &C,
+        code: protocol::ErrorCode,
+        msg: &str,
+    ) -> Result<Outcome, PollError> {
+        let msg = if msg.is_empty() { code.prompt().to_string() } else { msg.to_string() };
+        let result = cmd.result(self.device_no(), code, &msg);
+        self.report(service.path(), &result)?;
+        Ok(Outcome::Command)
+    }
+
     /// Reports a command's result, retrying with back-off until the cloud answers 2xx.
     /// Gives up only on shutdown: the cloud is owed this report.
     pub fn report(&mut self, path: &str, result: &impl Serialize) -> Result<(), PollError> {
@@ -215,11 +237,8 @@ impl Backoff {
 
     /// The next delay: the current step with up to ±25 % jitter, never above the cap.
     pub fn next_delay(&mut self) -> Duration {
-        self.current_ms = if self.current_ms == 0 {
-            self.initial_ms
-        } else {
-            (self.current_ms.saturating_mul(2)).min(self.max_ms)
-        };
+        self.current_ms =
+            if self.current_ms == 0 { self.initial_ms } else { (self.current_ms.saturating_mul(2)).min(self.max_ms) };
         let quarter = self.current_ms / 4;
         let jittered = self.current_ms - quarter + fastrand::u64(0..=quarter * 2);
         Duration::from_millis(jittered.min(self.max_ms))

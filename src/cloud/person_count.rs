@@ -1,25 +1,23 @@
 //! `person/count`: report how many persons are registered.
 
 use crate::cloud::{Outcome, PollError, Session};
-use crate::protocol::ErrorCode;
-use crate::protocol::messages::{PersonCountCommand, PersonCountResult, PollReq};
-use crate::protocol::services::Service;
+use crate::protocol::{Command, ErrorCode, PersonCountCommand, PersonCountResult, Service};
 
 /// Polls for a count request and answers personNum.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(PersonCountCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: PersonCountCommand = s.exchange(Service::PersonCount.path(), &req)?;
-    if cmd.is_online_get_register_count.trim() != "1" {
+    let cmd: PersonCountCommand = s.poll(Service::PersonCount)?;
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
-    let (code, count) = match s.store.person_count() {
-        Ok(n) => (ErrorCode::Ok, n.to_string()),
+    let result = match s.store.person_count() {
+        Ok(n) => PersonCountResult::new(&cmd, s.device_no(), ErrorCode::Ok, ErrorCode::Ok.prompt(), n),
         Err(e) => {
             log::error!("person count: {e}");
-            (ErrorCode::Failed, String::new())
+            let mut r = PersonCountResult::new(&cmd, s.device_no(), ErrorCode::Failed, &e.to_string(), 0);
+            r.person_num.clear();
+            r
         }
     };
-    let result = PersonCountResult::new(&cmd.msg_id, s.device_no(), code.code(), code.prompt(), &count);
     s.report(Service::PersonCount.path(), &result)?;
     Ok(Outcome::Command)
 }

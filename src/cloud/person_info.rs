@@ -7,46 +7,47 @@
 
 use crate::cloud::stream::{self, send_acked};
 use crate::cloud::{Outcome, PollError, Session};
-use crate::protocol::ErrorCode;
-use crate::protocol::messages::{CommandResult, PersonInfoCommand, PersonInfoItem, PollReq};
-use crate::protocol::services::Service;
+use crate::protocol::{Command, ErrorCode, ItemHeader, PersonInfoAck, PersonInfoCommand, PersonInfoItem, Service};
 
 /// Polls for an extraction request and streams the persons.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(PersonInfoCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: PersonInfoCommand = s.exchange(Service::PersonInfo.path(), &req)?;
-    if cmd.is_online_get_register.trim() != "1" {
+    let cmd: PersonInfoCommand = s.poll(Service::PersonInfo)?;
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
     let db = |e: crate::Error| PollError::Malformed(format!("store: {e}"));
     let total = s.store.person_count().map_err(db)?;
-    let token = stream::new_token();
     log::info!("person/info {}: uploading {total} persons", cmd.msg_id);
     if total == 0 {
         // Nothing to stream: say so in a plain result, so the cloud is not left waiting.
-        let ok = ErrorCode::Ok;
-        let result = CommandResult::new(PersonInfoCommand::MSG_TYPE, &cmd.msg_id, s.device_no(), ok.code(), ok.prompt());
-        s.report(Service::PersonInfo.path(), &result)?;
-        return Ok(Outcome::Command);
+        return s.finish(Service::PersonInfo, &cmd, ErrorCode::Ok, "0 persons");
     }
+    let mut header = ItemHeader {
+        msg_id: cmd.msg_id.clone(),
+        device_no: s.device_no().to_string(),
+        token: stream::new_token(),
+        total,
+        index: 0,
+    };
     let mut after = 0i64;
-    let mut index = 0u64;
-    while index < total {
-        let page = s.store.persons_page(after, 1).map_err(db)?;
-        let Some((rowid, person)) = page.into_iter().next() else { break };
+    while header.index < total {
+        let Some((rowid, person)) = s.store.persons_page(after, 1).map_err(db)?.into_iter().next() else {
+            break;
+        };
         after = rowid;
         let photos = s.store.photos(&person.id_number).map_err(db)?;
-        let item = PersonInfoItem::new(&cmd.msg_id, s.device_no(), &token, total, index, &person, &photos);
-        if let Err(e) = send_acked(s, Service::PersonInfo.path(), &item, index) {
-            log::warn!("person/info {} stopped at index {index}: {e}", cmd.msg_id);
+        let item = PersonInfoItem::new(&header, &person, &photos);
+        drop(photos);
+        if let Err(e) = send_acked::<PersonInfoAck>(s, Service::PersonInfo.path(), &item, header.index) {
+            log::warn!("person/info {} stopped at index {}: {e}", cmd.msg_id, header.index);
             return match e {
                 PollError::Shutdown => Err(e),
                 _ => Ok(Outcome::Idle),
             };
         }
-        index += 1;
+        header.index += 1;
         crate::daemon::watchdog_ping();
     }
-    log::info!("person/info {}: {index} of {total} persons uploaded", cmd.msg_id);
+    log::info!("person/info {}: {} of {total} persons uploaded", cmd.msg_id, header.index);
     Ok(Outcome::Command)
 }

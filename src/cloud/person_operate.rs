@@ -7,17 +7,15 @@
 //! re-sends after a lost result does not fail.
 
 use std::io::Read;
-use std::process::{Command, Stdio};
+use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::access::{PersonWindows, parse_valid_date};
 use crate::cloud::{Outcome, PollError, Session};
 use crate::config::RecognizerSection;
 use crate::model::{Person, PersonPhoto, Priority};
-use crate::protocol::ErrorCode;
 use crate::protocol::binary::decode_base64;
-use crate::protocol::messages::{CommandResult, PersonInfo, PersonOperateCommand, PollReq};
-use crate::protocol::services::Service;
+use crate::protocol::{Command as _, ErrorCode, PersonInfo, PersonOperateCommand, Service};
 use crate::store::Store;
 
 /// Largest accepted decoded photo: the spec recommends "within 300K"; this leaves room for
@@ -26,13 +24,14 @@ pub const MAX_PHOTO_BYTES: usize = 400 * 1024;
 
 /// Polls for person commands and applies them.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(PersonOperateCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: PersonOperateCommand = s.exchange(Service::PersonOperate.path(), &req)?;
-    match cmd.register_interval.trim().parse::<u64>() {
-        Ok(secs) if secs > 0 => s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs))),
-        _ => {}
+    let cmd: PersonOperateCommand = s.poll(Service::PersonOperate)?;
+    // registerInterval speeds a sync up and slows it down again; it holds until changed.
+    if let Ok(secs) = cmd.register_interval.trim().parse::<u64>() {
+        if secs > 0 {
+            s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs)));
+        }
     }
-    if cmd.is_register_person_info.trim() != "1" {
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
     let recognizer = s.cfg().recognizer.clone();
@@ -47,16 +46,14 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
             failures.push((code, format!("{}: {why}", info.id_number)));
         }
     }
-    let (code, msg) = match failures.first() {
-        None => (ErrorCode::Ok, ErrorCode::Ok.prompt().to_string()),
+    match failures.first() {
+        None => s.finish(Service::PersonOperate, &cmd, ErrorCode::Ok, ""),
         Some((code, _)) => {
             let detail: Vec<&str> = failures.iter().map(|(_, w)| w.as_str()).collect();
-            (*code, format!("{}: {}", code.prompt(), detail.join("; ")))
+            let msg = format!("{}: {}", code.prompt(), detail.join("; "));
+            s.finish(Service::PersonOperate, &cmd, *code, &msg)
         }
-    };
-    let result = CommandResult::new(PersonOperateCommand::MSG_TYPE, &cmd.msg_id, s.device_no(), code.code(), &msg);
-    s.report(Service::PersonOperate.path(), &result)?;
-    Ok(Outcome::Command)
+    }
 }
 
 /// Applies one person object of the command.
@@ -148,19 +145,17 @@ pub fn validate(info: &PersonInfo) -> Result<(Person, Vec<PersonPhoto>), (ErrorC
         return invalid(format!("passTime: {why}"));
     }
     let mut photos: Vec<PersonPhoto> = Vec::new();
-    for (slot, (data, photo_id)) in info.photos().into_iter().enumerate() {
-        let slot = slot as u8 + 1;
-        if data.trim().is_empty() {
-            continue;
-        }
-        let photo_id = if photo_id.trim().is_empty() { slot.to_string() } else { photo_id.trim().to_string() };
+    for field in info.photo_fields() {
+        let slot = field.slot;
+        let given_id = field.photo_id.trim();
+        let photo_id = if given_id.is_empty() { slot.to_string() } else { given_id.to_string() };
         if photo_id.len() > 32 || !photo_id.bytes().all(|b| b.is_ascii_digit()) {
             return invalid(format!("registerPhotoID{slot} {photo_id:?} must be numeric"));
         }
         if photos.iter().any(|p| p.photo_id == photo_id) {
             return invalid(format!("registerPhotoID{slot} {photo_id} repeats another photo's ID"));
         }
-        let jpeg = decode_base64(&format!("registerPhoto{slot}"), &data)
+        let jpeg = decode_base64(&format!("registerPhoto{slot}"), field.base64)
             .map_err(|e| (ErrorCode::ImageDecodeFailed, e.to_string()))?;
         if jpeg.len() > MAX_PHOTO_BYTES {
             return invalid(format!("registerPhoto{slot} is {} bytes, the limit is {MAX_PHOTO_BYTES}", jpeg.len()));
@@ -168,21 +163,17 @@ pub fn validate(info: &PersonInfo) -> Result<(Person, Vec<PersonPhoto>), (ErrorC
         check_jpeg(&jpeg).map_err(|why| (ErrorCode::ImageDecodeFailed, format!("registerPhoto{slot}: {why}")))?;
         photos.push(PersonPhoto { slot, photo_id, jpeg });
     }
-    let card = info.normal_number.trim().to_string();
-    if photos.is_empty() && card.is_empty() {
+    if photos.is_empty() && info.normal_number.trim().is_empty() {
         return invalid("a person needs at least one photo or an IC card number (normalNumber)".into());
     }
-    let person = Person {
-        id_number: id.to_string(),
-        name: name.to_string(),
-        card,
-        password: info.password.clone(),
-        priority,
-        valid_start: info.valid_date_start.trim().to_string(),
-        valid_end: info.valid_date_end.trim().to_string(),
-        pass_times,
-        extra: info.extra_fields(),
-    };
+    let mut person = info.to_person().map_err(|e| (ErrorCode::PersonParamsInvalid, e.to_string()))?;
+    person.id_number = id.to_string();
+    person.name = name.to_string();
+    person.card = info.normal_number.trim().to_string();
+    person.priority = priority;
+    person.valid_start = info.valid_date_start.trim().to_string();
+    person.valid_end = info.valid_date_end.trim().to_string();
+    person.pass_times = pass_times;
     Ok((person, photos))
 }
 
@@ -210,7 +201,7 @@ fn enroll(r: &RecognizerSection, op: &str, id: &str, photos: &[PersonPhoto]) -> 
     }
     let mut parts = r.enroll_command.split_whitespace();
     let program = parts.next().ok_or_else(|| failed("[recognizer] enroll_command is empty".into()))?;
-    let mut child = Command::new(program)
+    let mut child = Process::new(program)
         .args(parts)
         .arg(op)
         .arg(id)
@@ -226,7 +217,7 @@ fn enroll(r: &RecognizerSection, op: &str, id: &str, photos: &[PersonPhoto]) -> 
             Ok(Some(status)) if status.success() => return Ok(()),
             Ok(Some(status)) => {
                 let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
+                if let Some(e) = child.stderr.take() {
                     let _ = e.take(4096).read_to_string(&mut err);
                 }
                 return Err(failed(format!("enroll {op} exited with {status}: {}", err.trim())));
@@ -235,7 +226,10 @@ fn enroll(r: &RecognizerSection, op: &str, id: &str, photos: &[PersonPhoto]) -> 
             Ok(None) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                return Err((ErrorCode::FaceRegisterTimeout, format!("enroll {op} took longer than {} ms", r.timeout_ms)));
+                return Err((
+                    ErrorCode::FaceRegisterTimeout,
+                    format!("enroll {op} took longer than {} ms", r.timeout_ms),
+                ));
             }
             Err(e) => return Err(failed(e.to_string())),
         }

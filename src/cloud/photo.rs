@@ -6,10 +6,7 @@
 use std::time::Duration;
 
 use crate::cloud::{Outcome, PollError, Session};
-use crate::protocol::ErrorCode;
-use crate::protocol::binary::encode_base64;
-use crate::protocol::messages::{PhotoCommand, PhotoResult, PollReq};
-use crate::protocol::services::Service;
+use crate::protocol::{Command, ErrorCode, PhotoCommand, PhotoResult, Service};
 
 /// How recent the recognizer's face photo must be to answer photoType 0.
 pub const FACE_PHOTO_MAX_AGE: Duration = Duration::from_secs(30);
@@ -19,28 +16,27 @@ pub const CAMERA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Polls for a photo request and answers with the photo or 600/601.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(PhotoCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: PhotoCommand = s.exchange(Service::Photo.path(), &req)?;
-    if cmd.is_online_get_photo.trim() != "1" {
+    let cmd: PhotoCommand = s.poll(Service::Photo)?;
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
     let (code, photo, detail) = if cmd.photo_type.trim() == "0" {
         let recent = s.shared.last_face_photo.lock().unwrap_or_else(|e| e.into_inner()).clone();
         match recent {
-            Some((at, jpeg)) if at.elapsed() <= FACE_PHOTO_MAX_AGE => (ErrorCode::Ok, encode_base64(&jpeg), String::new()),
-            _ => (ErrorCode::NoFaceDetected, String::new(), "no face seen in the last 30 s".to_string()),
+            Some((at, jpeg)) if at.elapsed() <= FACE_PHOTO_MAX_AGE => (ErrorCode::Ok, Some(jpeg), String::new()),
+            _ => (ErrorCode::NoFaceDetected, None, "no face seen in the last 30 s".to_string()),
         }
     } else {
         match s.shared.snap(CAMERA_TIMEOUT) {
-            Ok(jpeg) => (ErrorCode::Ok, encode_base64(&jpeg), String::new()),
-            Err(e) => (ErrorCode::PhotoTimeout, String::new(), e.to_string()),
+            Ok(jpeg) => (ErrorCode::Ok, Some(jpeg), String::new()),
+            Err(e) => (ErrorCode::PhotoTimeout, None, e.to_string()),
         }
     };
     if code != ErrorCode::Ok {
         log::warn!("face/photo {}: {} {detail}", cmd.msg_id, code.code());
     }
     let msg = if detail.is_empty() { code.prompt().to_string() } else { format!("{}: {detail}", code.prompt()) };
-    let result = PhotoResult::new(&cmd.msg_id, s.device_no(), code.code(), &msg, &photo);
+    let result = PhotoResult::new(&cmd, s.device_no(), code, &msg, photo.as_deref());
     s.report(Service::Photo.path(), &result)?;
     Ok(Outcome::Command)
 }

@@ -2,75 +2,65 @@
 //! one message each with recordNum, index and token, re-sent on a wrong index.
 
 use crate::cloud::stream::{self, send_acked};
-use crate::cloud::{Outcome, PollError, Session};
-use crate::protocol::ErrorCode;
-use crate::protocol::messages::{CommandResult, GetRecordsCommand, PollReq, RecordItem};
-use crate::protocol::services::Service;
-use crate::protocol::time;
+use crate::cloud::{Outcome, PollError, Session, uploader};
+use crate::protocol::{Command, ErrorCode, GetRecordsCommand, ItemHeader, RecordAck, RecordItem, Service, time};
 use crate::store::RecordFilter;
 
 /// Records fetched from the store per page (photos are loaded with them).
-const PAGE: usize = 16;
+const PAGE: usize = 8;
 
 /// Polls for an extraction request and streams the matching records.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(GetRecordsCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: GetRecordsCommand = s.exchange(Service::GetRecords.path(), &req)?;
-    if cmd.is_online_get_record.trim() != "1" {
+    let cmd: GetRecordsCommand = s.poll(Service::GetRecords)?;
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
     let filter = match filter_of(s, &cmd) {
         Ok(f) => f,
-        Err(why) => {
-            let code = ErrorCode::Failed;
-            let msg = format!("{}: {why}", code.prompt());
-            let result = CommandResult::new(GetRecordsCommand::MSG_TYPE, &cmd.msg_id, s.device_no(), code.code(), &msg);
-            s.report(Service::GetRecords.path(), &result)?;
-            return Ok(Outcome::Command);
-        }
+        Err(why) => return s.finish(Service::GetRecords, &cmd, ErrorCode::Failed, &why),
     };
     let db = |e: crate::Error| PollError::Malformed(format!("store: {e}"));
     let total = s.store.count_records(&filter).map_err(db)?;
     log::info!("face/get {}: {total} records match {filter:?}", cmd.msg_id);
     if total == 0 {
-        let ok = ErrorCode::Ok;
-        let result = CommandResult::new(GetRecordsCommand::MSG_TYPE, &cmd.msg_id, s.device_no(), ok.code(), ok.prompt());
-        s.report(Service::GetRecords.path(), &result)?;
-        return Ok(Outcome::Command);
+        return s.finish(Service::GetRecords, &cmd, ErrorCode::Ok, "0 records");
     }
-    let token = stream::new_token();
+    let mut header = ItemHeader {
+        msg_id: cmd.msg_id.clone(),
+        device_no: s.device_no().to_string(),
+        token: stream::new_token(),
+        total,
+        index: 0,
+    };
     let mut after = 0u64;
-    let mut index = 0u64;
-    'pages: while index < total {
+    while header.index < total {
         let page = s.store.records_page(&filter, after, PAGE).map_err(db)?;
         if page.is_empty() {
             break;
         }
         for rec in page {
             after = rec.msg_id;
-            if index >= total {
-                break 'pages;
+            if header.index >= total {
+                break;
             }
-            let compare = match &rec.compare_ref {
-                Some((id, slot)) => s.store.photo(id, *slot).ok().flatten().map(|p| p.jpeg),
-                None => None,
-            };
-            let item = RecordItem::new(&cmd.msg_id, s.device_no(), &token, total, index, &rec, compare.as_deref());
-            if let Err(e) = send_acked(s, Service::GetRecords.path(), &item, index) {
-                log::warn!("face/get {} stopped at index {index}: {e}", cmd.msg_id);
+            let record = uploader::upload_message(s, &rec);
+            let item = RecordItem::new(&header, &record);
+            if let Err(e) = send_acked::<RecordAck>(s, Service::GetRecords.path(), &item, header.index) {
+                log::warn!("face/get {} stopped at index {}: {e}", cmd.msg_id, header.index);
                 return match e {
                     PollError::Shutdown => Err(e),
                     _ => Ok(Outcome::Idle),
                 };
             }
-            index += 1;
+            header.index += 1;
         }
     }
     Ok(Outcome::Command)
 }
 
+/// The one condition of the command (the spec says they are exclusive; time range wins).
 fn filter_of(s: &Session<'_>, cmd: &GetRecordsCommand) -> Result<RecordFilter, String> {
-    let tz = s.shared.params().time_zone_hours().unwrap_or(s.cfg().device.time_zone);
+    let tz = s.shared.time_zone();
     let start = cmd.snap_time_start.trim();
     let end = cmd.snap_time_end.trim();
     if !start.is_empty() || !end.is_empty() {

@@ -4,12 +4,17 @@
 //! errorCode 100. A heartbeat answered with errorCode 200 means the cloud dropped the device:
 //! the scheduler registers again.
 
+use crate::cloud::Transport;
 use crate::cloud::{Backoff, Outcome, PollError, Session, update};
+use crate::config::Config;
 use crate::daemon::now_ms;
-use crate::protocol::messages::{KeepAlive, KeepAliveResp, Register, RegisterResp};
+use crate::protocol::messages::{FirmwareVersions, KeepAlive, KeepAliveResp, Register, RegisterResp};
 use crate::protocol::services::{Service, ServiceTable};
 use crate::protocol::{self, time};
 use crate::status::keys;
+
+/// The registration endpoint (not a polled service).
+pub const REGISTER_PATH: &str = "/device/register";
 
 /// Registers until the cloud accepts; `None` on shutdown.
 pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
@@ -42,21 +47,8 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
 
 /// One registration attempt: the services table on success.
 pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
-    let cfg = s.cfg().device.clone();
-    let register_time = (now_ms() / 1000).to_string();
-    let rand = random_token();
-    let msg = Register {
-        sign: protocol::register_sign(&cfg.device_no, &register_time, &rand),
-        msg_type: "register".into(),
-        device_no: cfg.device_no.clone(),
-        register_time,
-        rand,
-        protocol_version: cfg.protocol_version.clone(),
-        hardware_version: cfg.hardware_version.clone(),
-        software_version: cfg.software_version.clone(),
-        alg_version: cfg.alg_version.clone(),
-    };
-    let resp: RegisterResp = s.exchange(Service::Register.path(), &msg)?;
+    let msg = register_message(s.cfg());
+    let resp: RegisterResp = s.exchange(REGISTER_PATH, &msg)?;
     if resp.error_code.trim() != "100" {
         let _ = s.store.set_state(keys::REGISTRATION, "rejected");
         return Err(PollError::Malformed(format!("registerResp errorCode {:?}", resp.error_code)));
@@ -64,11 +56,36 @@ pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     let _ = s.store.set_state(keys::REGISTRATION, "registered");
     let _ = s.store.set_state(keys::REGISTERED_AT, &now_ms().to_string());
     log::info!("registered with {}", s.cfg().cloud.url);
-    if let Some(ms) = time::parse_register_time_ms(&resp.register_time) {
-        crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+    if !resp.register_time.trim().is_empty() {
+        match time::parse_cloud_timestamp_ms(&resp.register_time) {
+            Ok(ms) => {
+                let _ = crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+            }
+            Err(e) => log::warn!("registerResp registerTime ignored: {e}"),
+        }
     }
     update::confirm_trial(&mut s.store);
     Ok(ServiceTable::from_register_resp(&resp))
+}
+
+/// A freshly signed `register` message for this device.
+fn register_message(cfg: &Config) -> Register {
+    let versions = FirmwareVersions {
+        protocol: cfg.device.protocol_version.clone(),
+        hardware: cfg.device.hardware_version.clone(),
+        software: cfg.device.software_version.clone(),
+        algorithm: cfg.device.alg_version.clone(),
+    };
+    Register::new(&cfg.device.device_no, now_ms() / 1000, &random_token(), &versions)
+}
+
+/// `facegate selftest`: one registration from a process that is not the daemon, as the update
+/// installer's start-up check of a new binary. Touches no hardware and no store.
+pub fn selftest(cfg: &Config) -> Result<(), String> {
+    let transport = Transport::new(&cfg.cloud).map_err(|e| e.to_string())?;
+    let answer = transport.post(REGISTER_PATH, &protocol::encode(&register_message(cfg))).map_err(|e| e.to_string())?;
+    let resp: RegisterResp = protocol::decode_message(&answer).map_err(|e| e.to_string())?;
+    if resp.error_code.trim() == "100" { Ok(()) } else { Err(format!("registerResp errorCode {:?}", resp.error_code)) }
 }
 
 /// A fresh random string for `rand`: 32 hex characters, like the spec's example.

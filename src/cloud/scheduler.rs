@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use crate::cloud::{
-    Outcome, PollError, Session, broadcast, devinfo, door, maintenance, person_count, person_info,
-    person_operate, photo, record_clear, record_get, register, update,
+    Outcome, PollError, Session, broadcast, devinfo, door, maintenance, person_count, person_info, person_operate,
+    photo, record_clear, record_get, register, update,
 };
 use crate::daemon::{Shared, watchdog_ping};
 use crate::protocol::services::{Service, ServiceTable};
@@ -17,6 +17,9 @@ use crate::store::Store;
 
 /// Immediate re-polls after commands before the service waits its interval again.
 pub const MAX_BURST: u32 = 10_000;
+
+/// The interval of a service without one of its own (never used by the spec's services).
+const FALLBACK_INTERVAL: Duration = Duration::from_secs(30);
 
 /// The services the scheduler polls (uploadDevInfo is sent once, records have their own thread).
 const POLLED: [Service; 13] = [
@@ -62,7 +65,7 @@ fn apply_table(shared: &Shared, table: &ServiceTable) {
         .iter()
         .chain([Service::Record, Service::UploadDevInfo].iter())
         .filter(|s| table.enabled(**s))
-        .map(|s| format!("{}({}s)", s.path().trim_start_matches('/'), table.interval(*s).as_secs()))
+        .map(|s| format!("{}({}s)", s.path().trim_start_matches('/'), table.interval(*s).unwrap_or_default().as_secs()))
         .collect();
     log::info!("services on: {}", on.join(" "));
     shared.record_service.store(table.enabled(Service::Record), std::sync::atomic::Ordering::SeqCst);
@@ -77,7 +80,8 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
         .filter(|s| table.enabled(**s))
         .map(|s| {
             // The heartbeat follows registration by one interval; polls start at once.
-            let first = if *s == Service::Heartbeat { start + table.interval(*s) } else { start };
+            let first =
+                if *s == Service::Heartbeat { start + table.interval(*s).unwrap_or(FALLBACK_INTERVAL) } else { start };
             (*s, first)
         })
         .collect();
@@ -103,7 +107,8 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
             continue;
         }
         let outcome = poll_once(session, service);
-        let interval = session.interval_override(service).unwrap_or_else(|| table.interval(service));
+        let interval =
+            session.interval_override(service).or_else(|| table.interval(service)).unwrap_or(FALLBACK_INTERVAL);
         let next = match outcome {
             Ok(Outcome::Reregister) => return Some(()),
             Ok(Outcome::Command) => {

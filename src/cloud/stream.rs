@@ -3,9 +3,10 @@
 //! number of times with back-off.
 
 use serde::Serialize;
+use serde::de::DeserializeOwned;
 
 use crate::cloud::{Backoff, PollError, Session};
-use crate::protocol::messages::StreamAck;
+use crate::protocol::{PersonInfoAck, RecordAck};
 
 /// Attempts per item before the run is abandoned.
 pub const MAX_ITEM_ATTEMPTS: u32 = 8;
@@ -15,15 +16,41 @@ pub fn new_token() -> String {
     (crate::daemon::now_ms() / 1000).to_string()
 }
 
+/// The cloud's acknowledgement of one item.
+pub trait Ack: DeserializeOwned {
+    /// Whether it acknowledges `index`.
+    fn acknowledges(&self, index: u64) -> bool;
+    /// The index it names, for logs.
+    fn index(&self) -> &str;
+}
+
+impl Ack for PersonInfoAck {
+    fn acknowledges(&self, index: u64) -> bool {
+        PersonInfoAck::acknowledges(self, index)
+    }
+    fn index(&self) -> &str {
+        &self.index
+    }
+}
+
+impl Ack for RecordAck {
+    fn acknowledges(&self, index: u64) -> bool {
+        RecordAck::acknowledges(self, index)
+    }
+    fn index(&self) -> &str {
+        &self.index
+    }
+}
+
 /// Sends one item until the cloud acknowledges `index`.
-pub fn send_acked(s: &mut Session<'_>, path: &str, item: &impl Serialize, index: u64) -> Result<(), PollError> {
+pub fn send_acked<A: Ack>(s: &mut Session<'_>, path: &str, item: &impl Serialize, index: u64) -> Result<(), PollError> {
     let cfg = &s.cfg().cloud;
     let mut backoff = Backoff::new(cfg.retry_initial_ms, cfg.retry_max_ms);
     let mut last = String::new();
     for attempt in 1..=MAX_ITEM_ATTEMPTS {
-        match s.exchange::<StreamAck>(path, item) {
-            Ok(ack) if ack.index.trim() == index.to_string() => return Ok(()),
-            Ok(ack) => last = format!("acknowledged index {:?} instead of {index}", ack.index),
+        match s.exchange::<A>(path, item) {
+            Ok(ack) if ack.acknowledges(index) => return Ok(()),
+            Ok(ack) => last = format!("acknowledged index {:?} instead of {index}", ack.index()),
             Err(PollError::Shutdown) => return Err(PollError::Shutdown),
             Err(e) => last = e.to_string(),
         }

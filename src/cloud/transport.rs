@@ -55,9 +55,7 @@ impl Transport {
         let tls = tls.build();
         let config = Agent::config_builder()
             .timeout_connect(Some(Duration::from_millis(cloud.connect_timeout_ms)))
-            .timeout_global(Some(Duration::from_millis(
-                cloud.connect_timeout_ms + cloud.read_timeout_ms,
-            )))
+            .timeout_global(Some(Duration::from_millis(cloud.connect_timeout_ms + cloud.read_timeout_ms)))
             .http_status_as_error(false)
             // A redirect is an answer we do not follow: a POST must not turn into a GET elsewhere.
             .max_redirects(0)
@@ -114,9 +112,7 @@ impl Transport {
         }
         let resp = req.call().map_err(|e| ExchangeError::Network(e.to_string()))?;
         let status = resp.status().as_u16();
-        let header = |name: &str| {
-            resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
-        };
+        let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_range = header("content-range");
         let content_length = header("content-length").and_then(|v| v.trim().parse().ok());
         let etag = header("etag").or_else(|| header("last-modified"));

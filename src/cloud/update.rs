@@ -14,9 +14,7 @@ use std::time::Duration;
 use crate::cloud::download::{self, DownloadError, DownloadLimits};
 use crate::cloud::{Outcome, PollError, Session};
 use crate::daemon::now_ms;
-use crate::protocol::messages::{CommandResult, PollReq, UpdateCommand};
-use crate::protocol::services::Service;
-use crate::protocol::ErrorCode;
+use crate::protocol::{Command, ErrorCode, Service, UpdateCommand};
 use crate::store::Store;
 
 static RUNNING: AtomicBool = AtomicBool::new(false);
@@ -26,14 +24,13 @@ pub const TRIAL_KEY: &str = "update_trial";
 
 /// Polls for an update command and starts it on its own thread.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let req = PollReq::new(UpdateCommand::REQ_TYPE, s.device_no(), s.version());
-    let cmd: UpdateCommand = s.exchange(Service::Update.path(), &req)?;
-    if cmd.is_online_update.trim() != "1" {
+    let cmd: UpdateCommand = s.poll(Service::Update)?;
+    if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
     if RUNNING.swap(true, Ordering::SeqCst) {
         log::warn!("update {} refused: another update is running", cmd.msg_id);
-        report(s, &cmd.msg_id, ErrorCode::FirmwareAlreadyUpgrading, "")?;
+        report(s, &cmd, ErrorCode::FirmwareAlreadyUpgrading, "")?;
         return Ok(Outcome::Command);
     }
     let shared = s.shared.clone();
@@ -63,10 +60,11 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     Ok(Outcome::Command)
 }
 
-fn report(s: &mut Session<'_>, msg_id: &str, code: ErrorCode, detail: &str) -> Result<(), PollError> {
+/// Reports a progress or final code; the msg always starts with the code's own prompt
+/// (下载中 / 升级中 ...) so a cloud that reads 500/501 the other way round can still tell.
+fn report(s: &mut Session<'_>, cmd: &UpdateCommand, code: ErrorCode, detail: &str) -> Result<(), PollError> {
     let msg = if detail.is_empty() { code.prompt().to_string() } else { format!("{}: {detail}", code.prompt()) };
-    let result = CommandResult::new(UpdateCommand::MSG_TYPE, msg_id, s.device_no(), code.code(), &msg);
-    s.report(Service::Update.path(), &result)
+    s.finish(Service::Update, cmd, code, &msg).map(|_| ())
 }
 
 /// Carries out one update; true when the agent must restart into a new binary.
@@ -83,7 +81,7 @@ fn run(s: &mut Session<'_>, cmd: &UpdateCommand) -> bool {
             (code, detail, false)
         }
     };
-    if let Err(e) = report(s, &cmd.msg_id, code, &detail) {
+    if let Err(e) = report(s, cmd, code, &detail) {
         log::warn!("update result not reported: {e}");
     }
     restart
@@ -106,12 +104,13 @@ fn fetch_verify_install(
     }
     let expected_len: Option<u64> = match cmd.update_key.trim() {
         "" => None,
-        k => Some(k.parse().map_err(|_| {
-            (ErrorCode::FirmwareLengthCheckFailed, format!("updateKey {k:?} is not a file length"))
-        })?),
+        k => Some(
+            k.parse()
+                .map_err(|_| (ErrorCode::FirmwareLengthCheckFailed, format!("updateKey {k:?} is not a file length")))?,
+        ),
     };
     std::fs::create_dir_all(dir).map_err(|e| (ErrorCode::FirmwareDownloadFailed, e.to_string()))?;
-    let _ = report(s, &cmd.msg_id, ErrorCode::FirmwareDownloading, "");
+    let _ = report(s, cmd, ErrorCode::FirmwareDownloading, "");
     log::info!("update {}: downloading {url}", cmd.msg_id);
     let cfg = s.cfg().clone();
     let limits = DownloadLimits {
@@ -134,14 +133,14 @@ fn fetch_verify_install(
             ));
         }
     }
-    let wanted_hash = if cmd.sha256.trim().is_empty() { cfg.update.sha256.clone() } else { cmd.sha256.trim().to_lowercase() };
+    let wanted_hash = cfg.update.sha256.trim().to_lowercase();
     if !wanted_hash.is_empty() {
         let have = sha256_file(file).map_err(|e| (ErrorCode::FirmwareHashCheckFailed, e))?;
         if have != wanted_hash {
             return Err((ErrorCode::FirmwareHashCheckFailed, format!("sha256 {have}, expected {wanted_hash}")));
         }
     }
-    let _ = report(s, &cmd.msg_id, ErrorCode::FirmwareUpgrading, "");
+    let _ = report(s, cmd, ErrorCode::FirmwareUpgrading, "");
     log::info!("update {}: installing updateType {update_type}", cmd.msg_id);
     if update_type == "1" && cfg.update.install_application.is_empty() {
         if let Some(target) = agent_target(s) {
@@ -250,7 +249,9 @@ fn startup_check(new: &Path, config: &Path, timeout: Duration) -> Result<(), Str
 /// At start: if a new agent is on trial past its deadline without registering, put the
 /// previous binary back and ask for a restart. Returns true when it rolled back.
 pub fn rollback_if_overdue(store: &mut Store) -> bool {
-    let Ok(Some(plan)) = store.state(TRIAL_KEY) else { return false };
+    let Ok(Some(plan)) = store.state(TRIAL_KEY) else {
+        return false;
+    };
     let Ok(plan) = serde_json::from_str::<serde_json::Value>(&plan) else {
         let _ = store.set_state(TRIAL_KEY, "");
         return false;
@@ -259,7 +260,9 @@ pub fn rollback_if_overdue(store: &mut Store) -> bool {
     if now_ms() <= deadline {
         return false;
     }
-    let (Some(target), Some(prev)) = (plan["target"].as_str(), plan["prev"].as_str()) else { return false };
+    let (Some(target), Some(prev)) = (plan["target"].as_str(), plan["prev"].as_str()) else {
+        return false;
+    };
     log::error!("the new agent did not register in time: rolling back to {prev}");
     let ok = std::fs::rename(prev, target).is_ok();
     let _ = store.set_state(TRIAL_KEY, "");

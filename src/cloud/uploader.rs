@@ -5,16 +5,13 @@
 //! re-sent with capped back-off under the same msgID. The answer's controlState "open" opens the
 //! door for records whose door waits for the cloud (visitors, QR codes).
 
-use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
-use base64::Engine as _;
-
 use crate::cloud::{Backoff, PollError, Session, Transport};
 use crate::daemon::Shared;
-use crate::protocol::messages::UploadRecordResp;
-use crate::protocol::services::Service;
+use crate::protocol::binary::encode_base64;
+use crate::protocol::{Service, UploadRecord, UploadRecordResp};
 use crate::store::{OutboxRecord, Store};
 
 /// Runs until shutdown.
@@ -68,7 +65,7 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
 
 /// Sends one record and applies the answer.
 fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
-    let msg = build(session, rec)?;
+    let msg = upload_message(session, rec);
     let _ = session.store.note_attempt(rec.msg_id);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
@@ -81,15 +78,14 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
     log::info!("record {} delivered", rec.msg_id);
     let shared = session.shared;
     let waiting = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
-    if resp.control_state.trim().eq_ignore_ascii_case("open") {
+    if resp.control() == Some(true) {
         match waiting {
             Some(deadline) if Instant::now() <= deadline => {
                 log::info!("cloud opened the door for record {}", rec.msg_id);
                 shared.open_door(None);
             }
             Some(_) => log::warn!("cloud said open for record {} after the wait ran out", rec.msg_id),
-            None if rec.fields.get("compareResult").map(String::as_str) == Some("0") => {}
-            None => log::info!("cloud said open for record {} (no door waiting)", rec.msg_id),
+            None => log::debug!("cloud said open for record {} (no door waiting)", rec.msg_id),
         }
     }
     let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
@@ -99,27 +95,20 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
     Ok(())
 }
 
-/// The uploadRecord message of a stored record; photos are encoded here, never kept twice.
-fn build(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<BTreeMap<String, String>, PollError> {
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
-    let mut msg = rec.fields.clone();
-    msg.insert("msgType".into(), "uploadRecord".into());
-    msg.insert("msgID".into(), rec.msg_id.to_string());
-    msg.insert("version".into(), session.version().to_string());
-    msg.insert("deviceNo".into(), session.device_no().to_string());
-    msg.insert(
-        "recognitionPhoto".into(),
-        rec.recognition_photo.as_deref().map(b64).unwrap_or_default(),
-    );
-    let compare = match &rec.compare_ref {
-        Some((id, slot)) => session.store.photo(id, *slot).ok().flatten().map(|p| b64(&p.jpeg)),
+/// The uploadRecord message of a stored record; photos are encoded here, never stored twice.
+pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord) -> UploadRecord {
+    let mut msg = UploadRecord::from_fields(&rec.fields);
+    msg.msg_type = "uploadRecord".into();
+    msg.msg_id = rec.msg_id.to_string();
+    msg.version = session.version().to_string();
+    msg.device_no = session.device_no().to_string();
+    msg.recognition_photo = rec.recognition_photo.as_deref().map(encode_base64).unwrap_or_default();
+    msg.compare_photo = match &rec.compare_ref {
+        Some((id, slot)) => session.store.photo(id, *slot).ok().flatten().map(|p| encode_base64(&p.jpeg)),
         None => None,
-    };
-    msg.insert("comparePhoto".into(), compare.unwrap_or_default());
-    let pending = session.store.pending_count().unwrap_or(1);
-    msg.insert("offLineRecordNum".into(), pending.saturating_sub(1).to_string());
-    for key in crate::protocol::messages::UPLOAD_RECORD_REQUIRED {
-        msg.entry((*key).to_string()).or_default();
     }
-    Ok(msg)
+    .unwrap_or_default();
+    let pending = session.store.pending_count().unwrap_or(1);
+    msg.off_line_record_num = pending.saturating_sub(1).to_string();
+    msg
 }

@@ -14,31 +14,19 @@ pub const FILE_PLACEHOLDER: &str = "{file}";
 
 /// Runs `argv` to completion; a non-zero exit is an error naming the command.
 pub fn run(argv: &[String]) -> Result<()> {
-    let (program, args) = argv
-        .split_first()
-        .ok_or_else(|| Error::Config("an empty command is configured".into()))?;
+    let (program, args) = argv.split_first().ok_or_else(|| Error::Config("an empty command is configured".into()))?;
     let status = Command::new(program)
         .args(args)
         .stdin(Stdio::null())
         .status()
         .map_err(|e| Error::io(format!("running {program}"), e))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(Error::Hardware(format!(
-            "`{}` failed ({status})",
-            argv.join(" ")
-        )))
-    }
+    if status.success() { Ok(()) } else { Err(Error::Hardware(format!("`{}` failed ({status})", argv.join(" ")))) }
 }
 
 /// The install command for a firmware file: `{file}` replaced by the path, or the path appended.
 pub fn install_argv(template: &[String], file: &Path) -> Vec<String> {
     let path = file.display().to_string();
-    let mut argv: Vec<String> = template
-        .iter()
-        .map(|a| a.replace(FILE_PLACEHOLDER, &path))
-        .collect();
+    let mut argv: Vec<String> = template.iter().map(|a| a.replace(FILE_PLACEHOLDER, &path)).collect();
     if !template.iter().any(|a| a.contains(FILE_PLACEHOLDER)) {
         argv.push(path);
     }
@@ -89,10 +77,7 @@ impl CommandAnnouncer {
 
 impl Announcer for CommandAnnouncer {
     fn announce(&mut self, voice: &str, display: &str) {
-        match self
-            .queue
-            .try_send((voice.to_string(), display.to_string()))
-        {
+        match self.queue.try_send((voice.to_string(), display.to_string())) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
                 log::warn!("announcer is busy; dropped voice {voice:?} display {display:?}")
@@ -137,10 +122,7 @@ mod tests {
             install_argv(&argv(&["upgrade", "--image={file}", "-y"]), f),
             argv(&["upgrade", "--image=/tmp/fw.bin", "-y"])
         );
-        assert_eq!(
-            install_argv(&argv(&["upgrade"]), f),
-            argv(&["upgrade", "/tmp/fw.bin"])
-        );
+        assert_eq!(install_argv(&argv(&["upgrade"]), f), argv(&["upgrade", "/tmp/fw.bin"]));
     }
 
     #[test]
@@ -148,10 +130,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("said");
         // The script appends its arguments and the environment copy; shell syntax in texts stays inert.
-        let script = format!(
-            "printf '%s|%s|%s\\n' \"$1\" \"$2\" \"$FACEGATE_VOICE\" >> {}",
-            out.display()
-        );
+        let script = format!("printf '%s|%s|%s\\n' \"$1\" \"$2\" \"$FACEGATE_VOICE\" >> {}", out.display());
         let mut a = CommandAnnouncer::new(argv(&["sh", "-c", &script, "sh"])).unwrap();
         a.announce("欢迎 $(touch pwned)", "Welcome");
         a.announce("", "only display");
@@ -165,10 +144,7 @@ mod tests {
             }
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        assert_eq!(
-            text,
-            "欢迎 $(touch pwned)|Welcome|欢迎 $(touch pwned)\n|only display|\n"
-        );
+        assert_eq!(text, "欢迎 $(touch pwned)|Welcome|欢迎 $(touch pwned)\n|only display|\n");
         assert!(!Path::new("pwned").exists());
     }
 }

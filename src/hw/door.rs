@@ -46,11 +46,7 @@ impl Door {
             .name("door".into())
             .spawn(move || run(relay, rx, shared))
             .map_err(|e| Error::io("starting the door thread", e))?;
-        Ok(Door {
-            commands,
-            state,
-            thread: Some(thread),
-        })
+        Ok(Door { commands, state, thread: Some(thread) })
     }
 
     /// Opens the door for `duration`; a pulse while open extends the opening, never shortens it.
@@ -108,10 +104,7 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
                     s.fault = None;
                 }
                 Err(e) => {
-                    log::error!(
-                        "door relay: could not {}: {e}",
-                        if want { "open" } else { "close" }
-                    );
+                    log::error!("door relay: could not {}: {e}", if want { "open" } else { "close" });
                     s.fault = Some(e.to_string());
                 }
             }
@@ -169,18 +162,12 @@ mod tests {
             }
             std::thread::sleep(Duration::from_millis(1));
         }
-        panic!(
-            "the door never reached the expected state: {:?}",
-            door.state()
-        );
+        panic!("the door never reached the expected state: {:?}", door.state());
     }
 
     /// The next switch; the long bound only stops a broken door from hanging the test run.
     fn next(rx: &Receiver<bool>) -> &'static str {
-        match rx
-            .recv_timeout(Duration::from_secs(30))
-            .expect("the relay was not switched")
-        {
+        match rx.recv_timeout(Duration::from_secs(30)).expect("the relay was not switched") {
             true => "open",
             false => "closed",
         }
@@ -203,10 +190,7 @@ mod tests {
         settled(&door, |s| s.open);
         door.pulse(Duration::from_millis(1));
         std::thread::sleep(Duration::from_millis(50));
-        assert!(
-            rx.try_recv().is_err(),
-            "the short pulse must not close a long opening"
-        );
+        assert!(rx.try_recv().is_err(), "the short pulse must not close a long opening");
         assert!(door.state().open);
         drop(door);
         assert_eq!(next(&rx), "closed", "dropping the door releases the relay");
@@ -221,10 +205,7 @@ mod tests {
         door.set_hold(false);
         assert_eq!(next(&rx), "closed");
         settled(&door, |s| !s.open && !s.held);
-        assert!(
-            rx.try_recv().is_err(),
-            "the relay is switched once per change"
-        );
+        assert!(rx.try_recv().is_err(), "the relay is switched once per change");
     }
 
     #[test]

@@ -52,9 +52,7 @@ pub fn serial_in_mode(value: &str) -> Result<SerialInMode> {
         "2" => vendor("V2 temperature measurement"),
         "3" => vendor("standard protocol"),
         "5" => vendor("V3 temperature measurement"),
-        other => Err(Error::Hardware(format!(
-            "entranceSerialInMode {other:?} is not defined; RS485 input is off"
-        ))),
+        other => Err(Error::Hardware(format!("entranceSerialInMode {other:?} is not defined; RS485 input is off"))),
     }
 }
 
@@ -75,18 +73,12 @@ pub struct Framer {
 impl Framer {
     /// A framer for pass-through data: only idle gaps and the size limit end frames.
     pub fn idle_gap() -> Framer {
-        Framer {
-            buf: Vec::new(),
-            lines: false,
-        }
+        Framer { buf: Vec::new(), lines: false }
     }
 
     /// A framer for QR readers: CR or LF ends a code too (and is not part of it).
     pub fn lines() -> Framer {
-        Framer {
-            buf: Vec::new(),
-            lines: true,
-        }
+        Framer { buf: Vec::new(), lines: true }
     }
 
     /// Takes received bytes; returns the frames they complete.
@@ -137,10 +129,7 @@ mod tests {
         assert_eq!(serial_in_mode("4").unwrap(), SerialInMode::PassThrough);
         for vendor in ["1", "2", "3", "5"] {
             let err = serial_in_mode(vendor).unwrap_err().to_string();
-            assert!(
-                err.contains("vendor protocol") && err.contains("RS485 input is off"),
-                "{err}"
-            );
+            assert!(err.contains("vendor protocol") && err.contains("RS485 input is off"), "{err}");
         }
         assert!(serial_in_mode("9").is_err());
     }
@@ -155,10 +144,7 @@ mod tests {
     fn idle_gap_framing() {
         let mut f = Framer::idle_gap();
         assert!(f.push(&[0xfe, 0x03]).is_empty());
-        assert!(
-            f.push(&[0x0d, 0x0a]).is_empty(),
-            "line ends are data in pass-through"
-        );
+        assert!(f.push(&[0x0d, 0x0a]).is_empty(), "line ends are data in pass-through");
         assert!(f.pending());
         assert_eq!(f.idle(), Some(vec![0xfe, 0x03, 0x0d, 0x0a]));
         assert_eq!(f.idle(), None);
@@ -171,16 +157,9 @@ mod tests {
     #[test]
     fn line_framing() {
         let mut f = Framer::lines();
-        assert_eq!(
-            f.push(b"QR-1\r\nQR-2\nQR"),
-            vec![b"QR-1".to_vec(), b"QR-2".to_vec()]
-        );
+        assert_eq!(f.push(b"QR-1\r\nQR-2\nQR"), vec![b"QR-1".to_vec(), b"QR-2".to_vec()]);
         assert_eq!(f.push(b"-3\r"), vec![b"QR-3".to_vec()]);
         assert_eq!(f.push(b"QR-4"), Vec::<Vec<u8>>::new());
-        assert_eq!(
-            f.idle(),
-            Some(b"QR-4".to_vec()),
-            "a reader without line ends is framed by the idle gap"
-        );
+        assert_eq!(f.idle(), Some(b"QR-4".to_vec()), "a reader without line ends is framed by the idle gap");
     }
 }

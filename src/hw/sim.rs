@@ -12,9 +12,7 @@ use serde_json::{Value, json};
 
 use super::jpeg::{self, PixelFormat, RawFrame, SnapSize};
 use super::wiegand::bit_string;
-use super::{
-    Announcer, Board, Camera, InputHandles, Relay, Rs485Out, System, WiegandBits, WiegandOut,
-};
+use super::{Announcer, Board, Camera, InputHandles, Relay, Rs485Out, System, WiegandBits, WiegandOut};
 use crate::{Error, Result};
 
 /// Size of the sim camera's synthetic frame.
@@ -30,9 +28,7 @@ pub struct SimLog {
 impl SimLog {
     /// The log at `<storage_dir>/sim-actuators.jsonl`.
     pub fn new(storage_dir: &Path) -> SimLog {
-        SimLog {
-            path: super::sim_actuator_log(storage_dir),
-        }
+        SimLog { path: super::sim_actuator_log(storage_dir) }
     }
 
     /// Appends `{"t": <unix ms>, "kind": kind, ...fields}` as one line. The file is opened with
@@ -52,14 +48,9 @@ impl SimLog {
             .create(true)
             .open(&self.path)
             .map_err(|e| Error::io_path("opening", &self.path, e))?;
-        let written = file
-            .write(&line)
-            .map_err(|e| Error::io_path("writing", &self.path, e))?;
+        let written = file.write(&line).map_err(|e| Error::io_path("writing", &self.path, e))?;
         if written != line.len() {
-            return Err(Error::Hardware(format!(
-                "short write to {} (disk full?)",
-                self.path.display()
-            )));
+            return Err(Error::Hardware(format!("short write to {} (disk full?)", self.path.display())));
         }
         Ok(())
     }
@@ -69,10 +60,7 @@ struct SimRelay(Arc<SimLog>);
 
 impl Relay for SimRelay {
     fn set(&mut self, open: bool) -> Result<()> {
-        self.0.append(
-            "relay",
-            json!({"state": if open { "open" } else { "closed" }}),
-        )
+        self.0.append("relay", json!({"state": if open { "open" } else { "closed" }}))
     }
 }
 
@@ -80,10 +68,7 @@ struct SimWiegandOut(Arc<SimLog>);
 
 impl WiegandOut for SimWiegandOut {
     fn send(&mut self, bits: &WiegandBits) -> Result<()> {
-        self.0.append(
-            "wiegand_out",
-            json!({"bits": bits.0.len(), "frame": bit_string(&bits.0)}),
-        )
+        self.0.append("wiegand_out", json!({"bits": bits.0.len(), "frame": bit_string(&bits.0)}))
     }
 }
 
@@ -119,10 +104,7 @@ struct SimAnnouncer(Arc<SimLog>);
 impl Announcer for SimAnnouncer {
     fn announce(&mut self, voice: &str, display: &str) {
         log::info!("announce: voice {voice:?} display {display:?}");
-        if let Err(e) = self
-            .0
-            .append("announce", json!({"voice": voice, "display": display}))
-        {
+        if let Err(e) = self.0.append("announce", json!({"voice": voice, "display": display})) {
             log::warn!("sim announcer: {e}");
         }
     }
@@ -140,13 +122,9 @@ impl System for SimSystem {
     }
 
     fn install(&mut self, update_type: &str, file: &Path) -> Result<()> {
-        let bytes = std::fs::metadata(file)
-            .map_err(|e| Error::io_path("reading", file, e))?
-            .len();
-        self.0.append(
-            "install",
-            json!({"update_type": update_type, "path": file.display().to_string(), "bytes": bytes}),
-        )
+        let bytes = std::fs::metadata(file).map_err(|e| Error::io_path("reading", file, e))?.len();
+        self.0
+            .append("install", json!({"update_type": update_type, "path": file.display().to_string(), "bytes": bytes}))
     }
 }
 
@@ -185,39 +163,20 @@ mod tests {
         b.relay.set(true).unwrap();
         b.relay.set(false).unwrap();
         b.announcer.announce("欢迎光临", "Welcome");
-        b.wiegand_out
-            .as_mut()
-            .unwrap()
-            .send(&WiegandBits(vec![false, true, true, false]))
-            .unwrap();
-        b.rs485_out
-            .as_mut()
-            .unwrap()
-            .write(&[0xfe, 0x03, 0x01, 0x00])
-            .unwrap();
+        b.wiegand_out.as_mut().unwrap().send(&WiegandBits(vec![false, true, true, false])).unwrap();
+        b.rs485_out.as_mut().unwrap().write(&[0xfe, 0x03, 0x01, 0x00]).unwrap();
         b.system.reboot().unwrap();
         b.system.set_clock(1_700_000_000_123).unwrap();
         let fw = dir.path().join("fw.bin");
         std::fs::write(&fw, [0u8; 1234]).unwrap();
         b.system.install("1", &fw).unwrap();
-        let jpeg = b
-            .camera
-            .as_mut()
-            .unwrap()
-            .snap_jpeg(Duration::from_secs(1))
-            .unwrap();
+        let jpeg = b.camera.as_mut().unwrap().snap_jpeg(Duration::from_secs(1)).unwrap();
         let handles = (b.inputs)(std::sync::mpsc::channel().0).unwrap();
-        assert_eq!(
-            *handles.stats.lock().unwrap(),
-            super::super::InputStats::default()
-        );
+        assert_eq!(*handles.stats.lock().unwrap(), super::super::InputStats::default());
 
         let l = lines(dir.path());
         let strip = |v: &Value| {
-            assert!(
-                v["t"].as_i64().unwrap() > 1_600_000_000_000,
-                "t is unix ms: {v}"
-            );
+            assert!(v["t"].as_i64().unwrap() > 1_600_000_000_000, "t is unix ms: {v}");
             let mut v = v.clone();
             v.as_object_mut().unwrap().remove("t");
             v

@@ -61,15 +61,9 @@ impl WiegandFrame {
     /// the parity bits read as one binary number (26-bit: 24 bits, 34-bit: 32 bits, 37-bit: 35 bits).
     pub fn card_number(&self) -> Option<u64> {
         match *self {
-            WiegandFrame::Card26 { facility, card } => {
-                Some(u64::from(facility) << 16 | u64::from(card))
-            }
-            WiegandFrame::Card34 { facility, card } => {
-                Some(u64::from(facility) << 16 | u64::from(card))
-            }
-            WiegandFrame::Card37 { facility, card } => {
-                Some(u64::from(facility) << 19 | u64::from(card))
-            }
+            WiegandFrame::Card26 { facility, card } => Some(u64::from(facility) << 16 | u64::from(card)),
+            WiegandFrame::Card34 { facility, card } => Some(u64::from(facility) << 16 | u64::from(card)),
+            WiegandFrame::Card37 { facility, card } => Some(u64::from(facility) << 19 | u64::from(card)),
             WiegandFrame::Key(_) | WiegandFrame::Raw(_) => None,
         }
     }
@@ -116,6 +110,9 @@ impl Default for DecoderTiming {
     }
 }
 
+/// Longest frame collected; no reader sends more, so longer bursts are interference.
+const MAX_FRAME_BITS: usize = 128;
+
 /// The frame decoder: fed with falling edges and the current time, it yields frames and faults.
 ///
 /// Edges may arrive slightly out of order (D0 and D1 are read from two descriptors); they are
@@ -132,12 +129,7 @@ pub struct WiegandDecoder {
 impl WiegandDecoder {
     /// A decoder with the given timing.
     pub fn new(timing: DecoderTiming) -> WiegandDecoder {
-        WiegandDecoder {
-            timing,
-            edges: Vec::new(),
-            out: VecDeque::new(),
-            stats: InputStats::default(),
-        }
+        WiegandDecoder { timing, edges: Vec::new(), out: VecDeque::new(), stats: InputStats::default() }
     }
 
     /// Feeds one falling edge with its timestamp (ns, any monotonic clock).
@@ -157,14 +149,15 @@ impl WiegandDecoder {
         if too_close {
             self.stats.wiegand_noise += 1;
             self.out.push_back(Err(WiegandFault::Noise {
-                detail: format!(
-                    "{line:?} pulse less than {} us from another",
-                    self.timing.min_bit_interval_ns / 1000
-                ),
+                detail: format!("{line:?} pulse less than {} us from another", self.timing.min_bit_interval_ns / 1000),
             }));
             return;
         }
         self.edges.insert(at, (ts_ns, bit));
+        if self.edges.len() >= MAX_FRAME_BITS {
+            // A floating or oscillating line never goes quiet; bound the frame instead.
+            self.finish();
+        }
     }
 
     /// When the current frame ends if no further edge arrives (same clock as the edges).
@@ -202,9 +195,7 @@ impl WiegandDecoder {
     fn end_gap(&self) -> u64 {
         let t = &self.timing;
         match self.min_interval() {
-            Some(period) => period
-                .saturating_mul(t.end_gap_bit_times)
-                .clamp(t.min_end_gap_ns, t.max_end_gap_ns),
+            Some(period) => period.saturating_mul(t.end_gap_bit_times).clamp(t.min_end_gap_ns, t.max_end_gap_ns),
             None => t.max_end_gap_ns,
         }
     }
@@ -260,30 +251,21 @@ fn classify(bits: Vec<bool>) -> std::result::Result<WiegandFrame, WiegandFault> 
     let n = bits.len();
     let parity_error = |bits| Err(WiegandFault::Parity { bits });
     match n {
-        0..=3 => Err(WiegandFault::Noise {
-            detail: format!("burst of {n} pulse(s), too short for a frame"),
-        }),
+        0..=3 => Err(WiegandFault::Noise { detail: format!("burst of {n} pulse(s), too short for a frame") }),
         4 => Ok(WiegandFrame::Key(number(&bits) as u8)),
         8 => {
             let (high, low) = (number(&bits[..4]) as u8, number(&bits[4..]) as u8);
-            if high == !low & 0x0f {
-                Ok(WiegandFrame::Key(low))
-            } else {
-                parity_error(bits)
-            }
+            if high == !low & 0x0f { Ok(WiegandFrame::Key(low)) } else { parity_error(bits) }
         }
-        26 if parity_ok(&bits, 0..13, 13..26) => Ok(WiegandFrame::Card26 {
-            facility: number(&bits[1..9]) as u8,
-            card: number(&bits[9..25]) as u16,
-        }),
-        34 if parity_ok(&bits, 0..17, 17..34) => Ok(WiegandFrame::Card34 {
-            facility: number(&bits[1..17]) as u16,
-            card: number(&bits[17..33]) as u16,
-        }),
-        37 if parity_ok(&bits, 0..19, 18..37) => Ok(WiegandFrame::Card37 {
-            facility: number(&bits[1..17]) as u16,
-            card: number(&bits[17..36]) as u32,
-        }),
+        26 if parity_ok(&bits, 0..13, 13..26) => {
+            Ok(WiegandFrame::Card26 { facility: number(&bits[1..9]) as u8, card: number(&bits[9..25]) as u16 })
+        }
+        34 if parity_ok(&bits, 0..17, 17..34) => {
+            Ok(WiegandFrame::Card34 { facility: number(&bits[1..17]) as u16, card: number(&bits[17..33]) as u16 })
+        }
+        37 if parity_ok(&bits, 0..19, 18..37) => {
+            Ok(WiegandFrame::Card37 { facility: number(&bits[1..17]) as u16, card: number(&bits[17..36]) as u32 })
+        }
         26 | 34 | 37 => parity_error(bits),
         _ => Ok(WiegandFrame::Raw(bits)),
     }
@@ -319,9 +301,7 @@ pub fn encode_card(number: u64, format: WiegandFormat) -> Result<WiegandBits> {
         WiegandFormat::W26 => 24,
         WiegandFormat::W34 => {
             if number > u64::from(u32::MAX) {
-                return Err(Error::Hardware(format!(
-                    "card number {number} does not fit a 34-bit Wiegand frame"
-                )));
+                return Err(Error::Hardware(format!("card number {number} does not fit a 34-bit Wiegand frame")));
             }
             32
         }
@@ -369,10 +349,7 @@ pub struct OutTiming {
 
 impl Default for OutTiming {
     fn default() -> OutTiming {
-        OutTiming {
-            pulse_ns: 50_000,
-            period_ns: 2_000_000,
-        }
+        OutTiming { pulse_ns: 50_000, period_ns: 2_000_000 }
     }
 }
 
@@ -392,11 +369,7 @@ pub fn pulse_schedule(bits: &WiegandBits, timing: OutTiming) -> Vec<Pulse> {
     (0u64..)
         .zip(&bits.0)
         .map(|(i, &bit)| Pulse {
-            line: if bit {
-                WiegandLine::D1
-            } else {
-                WiegandLine::D0
-            },
+            line: if bit { WiegandLine::D1 } else { WiegandLine::D0 },
             start_ns: i * timing.period_ns,
             width_ns: timing.pulse_ns,
         })
@@ -453,26 +426,17 @@ const MAX_PASSWORD_DIGITS: usize = 16;
 impl KeypadEntry {
     /// An empty entry that forgets digits after `timeout_ns` without a key.
     pub fn new(timeout_ns: u64) -> KeypadEntry {
-        KeypadEntry {
-            digits: String::new(),
-            last_key_ns: None,
-            timeout_ns,
-        }
+        KeypadEntry { digits: String::new(), last_key_ns: None, timeout_ns }
     }
 
     /// Takes one key pressed at `now_ns`; returns the password when `#` completes one.
     pub fn key(&mut self, key: u8, now_ns: u64) -> Option<String> {
-        if self
-            .last_key_ns
-            .is_some_and(|t| now_ns.saturating_sub(t) > self.timeout_ns)
-        {
+        if self.last_key_ns.is_some_and(|t| now_ns.saturating_sub(t) > self.timeout_ns) {
             self.digits.clear();
         }
         self.last_key_ns = Some(now_ns);
         match key {
-            0..=9 if self.digits.len() < MAX_PASSWORD_DIGITS => {
-                self.digits.push(char::from(b'0' + key))
-            }
+            0..=9 if self.digits.len() < MAX_PASSWORD_DIGITS => self.digits.push(char::from(b'0' + key)),
             KEY_CLEAR => self.digits.clear(),
             KEY_ENTER if !self.digits.is_empty() => return Some(std::mem::take(&mut self.digits)),
             _ => {}
@@ -492,6 +456,34 @@ pub struct WiegandInput {
     /// The frame decoder.
     pub decoder: WiegandDecoder,
     keypad: KeypadEntry,
+    faults: FaultLog,
+}
+
+/// Logs input faults at most once per interval: a floating line makes thousands of edges a
+/// second and must not flood the log, while the counters in `status` stay exact.
+#[derive(Debug, Clone, Default)]
+struct FaultLog {
+    last_ns: Option<u64>,
+    suppressed: u64,
+}
+
+/// Shortest interval between two logged input faults.
+const FAULT_LOG_INTERVAL_NS: u64 = 10_000_000_000;
+
+impl FaultLog {
+    fn warn(&mut self, now_ns: u64, message: std::fmt::Arguments<'_>) {
+        if self.last_ns.is_some_and(|t| now_ns.saturating_sub(t) < FAULT_LOG_INTERVAL_NS) {
+            self.suppressed += 1;
+            return;
+        }
+        if self.suppressed > 0 {
+            log::warn!("Wiegand: {message} (and {} more input faults since the last report)", self.suppressed);
+        } else {
+            log::warn!("Wiegand: {message}");
+        }
+        self.last_ns = Some(now_ns);
+        self.suppressed = 0;
+    }
 }
 
 impl WiegandInput {
@@ -500,6 +492,7 @@ impl WiegandInput {
         WiegandInput {
             decoder: WiegandDecoder::new(timing),
             keypad: KeypadEntry::new(10_000_000_000),
+            faults: FaultLog::default(),
         }
     }
 
@@ -512,15 +505,12 @@ impl WiegandInput {
             let frame = match item {
                 Ok(frame) => frame,
                 Err(WiegandFault::Parity { bits }) => {
-                    log::warn!(
-                        "Wiegand: {}-bit frame failed its parity check, ignored ({})",
-                        bits.len(),
-                        bit_string(&bits)
-                    );
+                    let (n, b) = (bits.len(), bit_string(&bits));
+                    self.faults.warn(now_ns, format_args!("{n}-bit frame failed its parity check, ignored ({b})"));
                     continue;
                 }
                 Err(WiegandFault::Noise { detail }) => {
-                    log::warn!("Wiegand: noise on the input lines: {detail}");
+                    self.faults.warn(now_ns, format_args!("noise on the input lines: {detail}"));
                     continue;
                 }
             };
@@ -534,18 +524,12 @@ impl WiegandInput {
                     None => continue,
                 },
                 WiegandFrame::Raw(bits) if (MIN_RAW_CARD_BITS..=64).contains(&bits.len()) => {
-                    log::info!(
-                        "Wiegand: {}-bit frame of no known format, read as a card number",
-                        bits.len()
-                    );
+                    log::info!("Wiegand: {}-bit frame of no known format, read as a card number", bits.len());
                     Credential::Card(number(&bits).to_string())
                 }
                 WiegandFrame::Raw(bits) => {
-                    log::warn!(
-                        "Wiegand: {}-bit frame of no known format ignored ({})",
-                        bits.len(),
-                        bit_string(&bits)
-                    );
+                    let (n, b) = (bits.len(), bit_string(&bits));
+                    self.faults.warn(now_ns, format_args!("{n}-bit frame of no known format ignored ({b})"));
                     continue;
                 }
                 card => match card.card_number() {
@@ -553,10 +537,7 @@ impl WiegandInput {
                     None => continue,
                 },
             };
-            events.push(InputEvent {
-                credential,
-                source: Source::Wiegand,
-            });
+            events.push(InputEvent { credential, source: Source::Wiegand });
         }
         events
     }
@@ -582,21 +563,11 @@ mod tests {
     fn edges(bits: &[bool], start: u64, period: u64) -> Vec<(WiegandLine, u64)> {
         (0u64..)
             .zip(bits)
-            .map(|(i, &b)| {
-                (
-                    if b { WiegandLine::D1 } else { WiegandLine::D0 },
-                    start + i * period,
-                )
-            })
+            .map(|(i, &b)| (if b { WiegandLine::D1 } else { WiegandLine::D0 }, start + i * period))
             .collect()
     }
 
-    fn decode(
-        edges: &[(WiegandLine, u64)],
-    ) -> (
-        Vec<std::result::Result<WiegandFrame, WiegandFault>>,
-        InputStats,
-    ) {
+    fn decode(edges: &[(WiegandLine, u64)]) -> (Vec<std::result::Result<WiegandFrame, WiegandFault>>, InputStats) {
         let mut d = WiegandDecoder::default();
         for &(line, t) in edges {
             d.edge(line, t);
@@ -612,14 +583,7 @@ mod tests {
         let frame = encode_card(0x12_3456, WiegandFormat::W26).unwrap();
         for period in [250 * US, 2 * MS, 20 * MS] {
             let (out, stats) = decode(&edges(&frame.0, 5 * MS, period));
-            assert_eq!(
-                out,
-                vec![Ok(WiegandFrame::Card26 {
-                    facility: 0x12,
-                    card: 0x3456
-                })],
-                "period {period}"
-            );
+            assert_eq!(out, vec![Ok(WiegandFrame::Card26 { facility: 0x12, card: 0x3456 })], "period {period}");
             assert_eq!(stats, InputStats::default());
         }
     }
@@ -629,18 +593,9 @@ mod tests {
         // Facility 1, card 1 in the H10301 layout: the leading even parity covers 0000 0001 0000
         // (one 1: parity 1), the trailing odd parity 0000 0000 0001 (one 1 already: parity 0).
         let expected = bits("10000000100000000000000010");
-        assert_eq!(
-            encode_card(1 << 16 | 1, WiegandFormat::W26).unwrap().0,
-            expected
-        );
+        assert_eq!(encode_card(1 << 16 | 1, WiegandFormat::W26).unwrap().0, expected);
         let (out, _) = decode(&edges(&expected, 0, 2 * MS));
-        assert_eq!(
-            out,
-            vec![Ok(WiegandFrame::Card26 {
-                facility: 1,
-                card: 1
-            })]
-        );
+        assert_eq!(out, vec![Ok(WiegandFrame::Card26 { facility: 1, card: 1 })]);
     }
 
     #[test]
@@ -653,21 +608,12 @@ mod tests {
 
         // 37-bit H10304: facility 0xABCD, card 0x5_4321; parity bit 1 even over bits 2..19,
         // bit 37 odd over bits 19..36 (one-based).
-        let data: Vec<bool> = (0..35)
-            .rev()
-            .map(|i| (0xABCDu64 << 19 | 0x5_4321) >> i & 1 == 1)
-            .collect();
+        let data: Vec<bool> = (0..35).rev().map(|i| (0xABCDu64 << 19 | 0x5_4321) >> i & 1 == 1).collect();
         let mut w37 = vec![ones(&data[..18]) % 2 == 1];
         w37.extend_from_slice(&data);
         w37.push(ones(&data[17..]) % 2 == 0);
         let (out, stats) = decode(&edges(&w37, 0, MS));
-        assert_eq!(
-            out,
-            vec![Ok(WiegandFrame::Card37 {
-                facility: 0xABCD,
-                card: 0x5_4321
-            })]
-        );
+        assert_eq!(out, vec![Ok(WiegandFrame::Card37 { facility: 0xABCD, card: 0x5_4321 })]);
         assert_eq!(stats, InputStats::default());
     }
 
@@ -704,14 +650,7 @@ mod tests {
             all.extend(edges(&bits(key), i as u64 * 6 * MS, 300 * US));
         }
         let (out, stats) = decode(&all);
-        assert_eq!(
-            out,
-            vec![
-                Ok(WiegandFrame::Key(1)),
-                Ok(WiegandFrame::Key(2)),
-                Ok(WiegandFrame::Key(11))
-            ]
-        );
+        assert_eq!(out, vec![Ok(WiegandFrame::Key(1)), Ok(WiegandFrame::Key(2)), Ok(WiegandFrame::Key(11))]);
         assert_eq!(stats, InputStats::default());
     }
 
@@ -723,15 +662,9 @@ mod tests {
         d.edge(WiegandLine::D1, 2 * MS);
         assert_eq!(d.deadline(), Some(2 * MS + 4 * 2 * MS));
         d.poll(2 * MS + 8 * MS - 1);
-        assert!(
-            d.next_frame().is_none(),
-            "the frame must not end before its silence"
-        );
+        assert!(d.next_frame().is_none(), "the frame must not end before its silence");
         d.poll(10 * MS);
-        assert!(matches!(
-            d.next_frame(),
-            Some(Err(WiegandFault::Noise { .. }))
-        ));
+        assert!(matches!(d.next_frame(), Some(Err(WiegandFault::Noise { .. }))));
     }
 
     #[test]
@@ -740,19 +673,10 @@ mod tests {
         let mut e = edges(&frame.0, 0, 2 * MS);
         // A bounce 30 us after bit 3 on the same line, and a crosstalk pulse on the other line.
         e.insert(4, (e[3].0, e[3].1 + 30 * US));
-        let other = if e[10].0 == WiegandLine::D0 {
-            WiegandLine::D1
-        } else {
-            WiegandLine::D0
-        };
+        let other = if e[10].0 == WiegandLine::D0 { WiegandLine::D1 } else { WiegandLine::D0 };
         e.insert(11, (other, e[10].1 + 50 * US));
         let (out, stats) = decode(&e);
-        assert_eq!(
-            out.iter()
-                .filter(|r| matches!(r, Err(WiegandFault::Noise { .. })))
-                .count(),
-            2
-        );
+        assert_eq!(out.iter().filter(|r| matches!(r, Err(WiegandFault::Noise { .. }))).count(), 2);
         assert!(out.contains(&Ok(WiegandFrame::Card26 {
             facility: (777_777 >> 16) as u8,
             card: (777_777u32 & 0xffff) as u16
@@ -772,6 +696,24 @@ mod tests {
     }
 
     #[test]
+    fn an_endless_burst_is_cut_into_bounded_frames() {
+        let e = edges(&vec![true; 300], 0, 300 * US);
+        let mut d = WiegandDecoder::default();
+        for &(line, t) in &e {
+            d.edge(line, t);
+        }
+        let lengths: Vec<usize> = std::iter::from_fn(|| d.next_frame())
+            .map(|r| match r {
+                Ok(WiegandFrame::Raw(bits)) => bits.len(),
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(lengths, vec![MAX_FRAME_BITS, MAX_FRAME_BITS]);
+        d.flush();
+        assert_eq!(d.next_frame(), Some(Ok(WiegandFrame::Raw(vec![true; 300 - 2 * MAX_FRAME_BITS]))));
+    }
+
+    #[test]
     fn short_and_odd_frames_are_raw() {
         let b = bits("1011001110001");
         let (out, stats) = decode(&edges(&b, 0, 2 * MS));
@@ -785,13 +727,7 @@ mod tests {
         let mut e = edges(&frame[..10], 0, 2 * MS);
         e.extend(edges(&frame[10..], 200 * MS, 2 * MS));
         let (out, stats) = decode(&e);
-        assert_eq!(
-            out,
-            vec![
-                Ok(WiegandFrame::Raw(frame[..10].to_vec())),
-                Ok(WiegandFrame::Raw(frame[10..].to_vec()))
-            ]
-        );
+        assert_eq!(out, vec![Ok(WiegandFrame::Raw(frame[..10].to_vec())), Ok(WiegandFrame::Raw(frame[10..].to_vec()))]);
         assert_eq!(stats.wiegand_unknown_length, 2);
         assert_eq!(stats.wiegand_parity_errors, 0);
     }
@@ -804,13 +740,7 @@ mod tests {
         e.extend(edges(&frame, 40 * MS, 2 * MS));
         let (out, stats) = decode(&e);
         assert!(matches!(out[0], Err(WiegandFault::Noise { .. })));
-        assert_eq!(
-            out[1],
-            Ok(WiegandFrame::Card26 {
-                facility: 0,
-                card: 4242
-            })
-        );
+        assert_eq!(out[1], Ok(WiegandFrame::Card26 { facility: 0, card: 4242 }));
         assert_eq!(stats.wiegand_noise, 1);
     }
 
@@ -820,13 +750,7 @@ mod tests {
         let mut e = edges(&frame.0, 0, 2 * MS);
         e.swap(7, 8);
         let (out, _) = decode(&e);
-        assert_eq!(
-            out,
-            vec![Ok(WiegandFrame::Card26 {
-                facility: 0,
-                card: 99
-            })]
-        );
+        assert_eq!(out, vec![Ok(WiegandFrame::Card26 { facility: 0, card: 99 })]);
     }
 
     #[test]
@@ -841,10 +765,7 @@ mod tests {
             let frame = encode_card(number, format).unwrap();
             let schedule = pulse_schedule(&frame, timing);
             assert!(schedule.iter().all(|p| p.width_ns == 50_000));
-            let e: Vec<_> = schedule
-                .iter()
-                .map(|p| (p.line, 1_000 * MS + p.start_ns))
-                .collect();
+            let e: Vec<_> = schedule.iter().map(|p| (p.line, 1_000 * MS + p.start_ns)).collect();
             let (out, _) = decode(&e);
             assert_eq!(out.len(), 1);
             assert_eq!(out[0].as_ref().unwrap().card_number(), Some(number));
@@ -868,9 +789,7 @@ mod tests {
             Some(encode_card(123, WiegandFormat::W34).unwrap())
         );
         assert!(out_frame("1", "12ab", WiegandFormat::W26).is_err());
-        let err = out_frame("2", "123", WiegandFormat::W26)
-            .unwrap_err()
-            .to_string();
+        let err = out_frame("2", "123", WiegandFormat::W26).unwrap_err().to_string();
         assert!(err.contains("temperature"), "{err}");
         assert!(out_frame("7", "123", WiegandFormat::W26).is_err());
     }
@@ -887,28 +806,11 @@ mod tests {
     fn writer_pulls_and_releases_each_bit_in_order() {
         let frame = WiegandBits(bits("1001"));
         let mut rec = Recorder(Vec::new());
-        send_frame(
-            &mut rec,
-            &frame,
-            OutTiming {
-                pulse_ns: 20_000,
-                period_ns: 200_000,
-            },
-        )
-        .unwrap();
+        send_frame(&mut rec, &frame, OutTiming { pulse_ns: 20_000, period_ns: 200_000 }).unwrap();
         use WiegandLine::{D0, D1};
         assert_eq!(
             rec.0,
-            vec![
-                (D1, true),
-                (D1, false),
-                (D0, true),
-                (D0, false),
-                (D0, true),
-                (D0, false),
-                (D1, true),
-                (D1, false)
-            ]
+            vec![(D1, true), (D1, false), (D0, true), (D0, false), (D0, true), (D0, false), (D1, true), (D1, false)]
         );
     }
 
@@ -918,11 +820,7 @@ mod tests {
         assert_eq!(k.key(1, 0), None);
         assert_eq!(k.key(2, MS), None);
         assert_eq!(k.key(KEY_ENTER, 2 * MS), Some("12".into()));
-        assert_eq!(
-            k.key(KEY_ENTER, 3 * MS),
-            None,
-            "enter on an empty entry gives nothing"
-        );
+        assert_eq!(k.key(KEY_ENTER, 3 * MS), None, "enter on an empty entry gives nothing");
         k.key(9, 4 * MS);
         k.key(KEY_CLEAR, 5 * MS);
         k.key(4, 6 * MS);
@@ -947,38 +845,20 @@ mod tests {
         let card = encode_card(40_485_068, WiegandFormat::W34).unwrap().0;
         feed(&mut input, &card, 0);
         let ev = input.events("1", 1_000 * MS);
-        assert_eq!(
-            ev,
-            vec![InputEvent {
-                credential: Credential::Card("40485068".into()),
-                source: Source::Wiegand
-            }]
-        );
+        assert_eq!(ev, vec![InputEvent { credential: Credential::Card("40485068".into()), source: Source::Wiegand }]);
 
         for (i, key) in ["0011", "0101", "1011"].iter().enumerate() {
             feed(&mut input, &bits(key), 2_000 * MS + i as u64 * 300 * MS);
         }
         let ev = input.events("1", 3_000 * MS);
-        assert_eq!(
-            ev,
-            vec![InputEvent {
-                credential: Credential::Password("35".into()),
-                source: Source::Wiegand
-            }]
-        );
+        assert_eq!(ev, vec![InputEvent { credential: Credential::Password("35".into()), source: Source::Wiegand }]);
 
         feed(&mut input, &card, 4_000 * MS);
-        assert!(
-            input.events("0", 5_000 * MS).is_empty(),
-            "mode 0 turns the input off"
-        );
+        assert!(input.events("0", 5_000 * MS).is_empty(), "mode 0 turns the input off");
 
         let raw32 = bits("10000000000000000000000000000011");
         feed(&mut input, &raw32, 6_000 * MS);
         let ev = input.events("1", 7_000 * MS);
-        assert_eq!(
-            ev[0].credential,
-            Credential::Card(((1u64 << 31) | 3).to_string())
-        );
+        assert_eq!(ev[0].credential, Credential::Card(((1u64 << 31) | 3).to_string()));
     }
 }

@@ -6,8 +6,8 @@
 //! and the URL-safe alphabet. Encoding is standard Base64 with padding, no line breaks.
 
 use base64::Engine;
-use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 use base64::engine::DecodePaddingMode;
+use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig, STANDARD};
 
 use crate::{Error, Result};
 
@@ -37,9 +37,9 @@ pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>> {
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let url_safe = compact.contains(['-', '_']);
     let engine = if url_safe { &LENIENT_URL_SAFE } else { &LENIENT };
-    engine.decode(compact.as_bytes()).map_err(|e| {
-        Error::Protocol(format!("{what} is not valid Base64 ({e}); send standard Base64 text"))
-    })
+    engine
+        .decode(compact.as_bytes())
+        .map_err(|e| Error::Protocol(format!("{what} is not valid Base64 ({e}); send standard Base64 text")))
 }
 
 #[cfg(test)]

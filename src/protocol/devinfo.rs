@@ -16,8 +16,8 @@
 //!   and 96000 is almost certainly a typo for 9600; configuring the RS485 port to a rate nothing
 //!   talks would fail silently, while rejecting names the key to the cloud. Accepted: 1200,
 //!   2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400.
-//! - `ntpAddress` "http://www.baidu.com" (a URL, not an NTP host): accepted; [`DeviceParams::
-//!   ntp_server`] strips a scheme and path.
+//! - `ntpAddress` `"http://www.baidu.com"` (a URL, not an NTP host): accepted;
+//!   [`DeviceParams::ntp_server`] strips a scheme and path.
 //!
 //! Empty values: for a coded parameter (flags, modes, numbers, times) `""` is no valid value;
 //! it is read as "not set" and leaves the parameter unchanged, as an absent key would. For
@@ -211,7 +211,9 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
                 && !(v.contains('.') && frac.is_empty());
             match v.parse::<f64>() {
                 Ok(t) if digits_ok && (min..=max).contains(&t) => Ok(()),
-                _ => Err(format!("must be a temperature from {min:.1} to {max:.1} with at most two decimals, e.g. 37.3")),
+                _ => {
+                    Err(format!("must be a temperature from {min:.1} to {max:.1} with at most two decimals, e.g. 37.3"))
+                }
             }
         }
         Rule::Text(max) => {
@@ -241,14 +243,11 @@ fn check(rule: Rule, value: &str) -> Result<(), String> {
         }
         Rule::BaudRate => match parse_uint(v) {
             Some(n) if BAUD_RATES.contains(&n) => Ok(()),
-            _ => Err(format!(
-                "is not a standard baud rate ({})",
-                BAUD_RATES.map(|b| b.to_string()).join(", ")
-            )),
+            _ => Err(format!("is not a standard baud rate ({})", BAUD_RATES.map(|b| b.to_string()).join(", "))),
         },
-        Rule::TimeZone => parse_time_zone(v).map(|_| ()).map_err(|_| {
-            "must be a whole-hour offset from -11 to +12, e.g. 8, +8 or UTC+8".to_string()
-        }),
+        Rule::TimeZone => parse_time_zone(v)
+            .map(|_| ())
+            .map_err(|_| "must be a whole-hour offset from -11 to +12, e.g. 8, +8 or UTC+8".to_string()),
         Rule::PassTime => {
             if chars > 512 {
                 Err(format!("is {chars} characters long, at most 512 are allowed"))
@@ -512,9 +511,7 @@ impl Default for DeviceParams {
 impl DeviceParams {
     /// Every parameter at its default.
     pub fn defaults() -> DeviceParams {
-        DeviceParams {
-            values: PARAMS.iter().map(|p| (p.key.to_string(), p.default.to_string())).collect(),
-        }
+        DeviceParams { values: PARAMS.iter().map(|p| (p.key.to_string(), p.default.to_string())).collect() }
     }
 
     /// Parameters as stored: unknown keys are ignored, missing or invalid ones (e.g. left by an
@@ -644,9 +641,7 @@ impl DeviceParams {
     }
 
     fn uint(&self, key: &str) -> u32 {
-        parse_uint(self.get(key))
-            .or_else(|| param(key).and_then(|p| parse_uint(p.default)))
-            .unwrap_or(0)
+        parse_uint(self.get(key)).or_else(|| param(key).and_then(|p| parse_uint(p.default))).unwrap_or(0)
     }
 
     /// `openDoorTimeDelayMs`: how long the relay holds the door open, in ms.
@@ -895,5 +890,359 @@ fn stored_form(rule: Rule, value: &str) -> String {
     match rule {
         Rule::Text(_) | Rule::Password(_) => value.to_string(),
         _ => value.trim().to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The setDevInfo table's keys as printed in protocol.md §2.6, in order.
+    const TABLE: [&str; 72] = [
+        "devicePassword",
+        "ntpEnable",
+        "ntpCycle",
+        "ntpAddress",
+        "enableIrLive",
+        "irLiveLevel",
+        "recogDistance",
+        "recogIntervalTime",
+        "onlyRecogMaxSizeFaceEnable",
+        "faceTemperatureDetectEnable",
+        "faceFeverTemperature",
+        "faceDetectBoxScore",
+        "faceDetectLandmardScore",
+        "faceRegisterConfidenceScore",
+        "faceCardConfidenceScore",
+        "strangerRecogEnable",
+        "strangerVoiceTime",
+        "alarmVoiceEnable",
+        "jpegEncodeSizeMode",
+        "startWdr1",
+        "startWdr2",
+        "wdrTimeSet1",
+        "wdrTimeSet2",
+        "playVoiceEnable",
+        "registerVoiceMode",
+        "registerVoiceNameSexEnable",
+        "registerVoiceContentBeforeName",
+        "registerVoiceContent",
+        "strangerVoiceMode",
+        "strangerVoiceContent",
+        "displayTextMode",
+        "displayNameSexEnable",
+        "displayTextContentBeforeName",
+        "displayTextContent",
+        "alarmNotInPassTimeContent",
+        "identificationVoiceSuccessContent",
+        "identificationVoiceFailedContent",
+        "identificationDisplayTextSuccessContent",
+        "identificationDisplayTextFailedContent",
+        "installCity",
+        "voiceVolume",
+        "objectId",
+        "entranceDirection",
+        "entranceSerialBaudRate",
+        "entranceSerialInMode",
+        "entranceSerialOutMode",
+        "entranceWgInMode",
+        "isDisplayIrImage",
+        "entranceWgOutMode",
+        "autoOpenDoorEnable",
+        "openDoorTimeDelayMs",
+        "overlayDeviceName",
+        "banner",
+        "mainWindowUiEnable",
+        "screenSaverMode",
+        "mainUiLogoMode",
+        "faceCardVisitorEnable",
+        "cloudOfflineRetransmission",
+        "timeZone",
+        "faceBeauty",
+        "safetyHatDetectEnable",
+        "faceRFIDCardEnable",
+        "passTime",
+        "alwaysOpenDoor",
+        "autoDeleteNotValidRecord",
+        "strangerDisplayContent",
+        "alarmDisplayEnable",
+        "alarmNotInPassTimeDisplayContent",
+        "alarmNotInValidTimeVoiceContent",
+        "alarmNotInValidTimeDisplayContent",
+        "alarmNotAuthVoiceContent",
+        "alarmNotAuthDisplayContent",
+    ];
+
+    /// uploadDevInfo's entries 73–89.
+    const UPLOAD_ONLY: [&str; 17] = [
+        "cloudPushMode",
+        "httpMsgUrl",
+        "mqttMsgUrl",
+        "tcpMsgUrl",
+        "websocketMsgUrl",
+        "deviceNumber",
+        "loginName",
+        "loginKey",
+        "wiredDhcpEnable",
+        "wiredIpAddr",
+        "wiredNetmask",
+        "wiredGateway",
+        "wiredDnsServer",
+        "apEnable",
+        "wirelessDhcpEnable",
+        "wirelessSsid",
+        "wirelessPassword",
+    ];
+
+    fn changes(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    fn rejects(key: &str, value: &str) -> String {
+        let err = DeviceParams::defaults().apply(&changes(&[(key, value)])).unwrap_err();
+        assert_eq!(err.keys(), [key], "{key}={value:?}");
+        err.errors[0].1.clone()
+    }
+
+    fn accepts(key: &str, value: &str) -> DeviceParams {
+        let applied = DeviceParams::defaults()
+            .apply(&changes(&[(key, value)]))
+            .unwrap_or_else(|e| panic!("{key}={value:?} rejected: {e}"));
+        applied.params
+    }
+
+    #[test]
+    fn table_matches_the_spec_and_defaults_are_valid() {
+        assert_eq!(DeviceParams::keys().collect::<Vec<_>>(), TABLE);
+        let defaults = DeviceParams::defaults();
+        assert_eq!(defaults.as_map().len(), 72);
+        for p in &PARAMS {
+            assert_eq!(DeviceParams::validate(p.key, p.default), Ok(()), "default of {}", p.key);
+        }
+        assert_eq!(DeviceParams::from_stored(&BTreeMap::new()), defaults);
+        assert_eq!(DeviceParams::from_stored(defaults.as_map()), defaults);
+        // The spec's own defaults.
+        assert_eq!(defaults.get("faceRFIDCardEnable"), "0");
+        assert!(!defaults.face_rfid_card_enable());
+        assert_eq!(defaults.pass_time(), "");
+    }
+
+    #[test]
+    fn typed_getters_on_defaults() {
+        let d = DeviceParams::defaults();
+        assert_eq!(d.open_door_time_delay_ms(), 1000);
+        assert!(!d.always_open_door());
+        assert!(d.auto_open_door_enable());
+        assert_eq!(d.recog_interval_time_s(), 3);
+        assert_eq!(d.entrance_direction(), EntranceDirection::Unknown);
+        assert_eq!(d.in_out_mode(), "0");
+        assert_eq!(d.entrance_wg_in_mode(), WiegandInMode::CardNumber);
+        assert_eq!(d.entrance_wg_out_mode(), WiegandOutMode::Off);
+        assert_eq!(d.entrance_serial_baud_rate(), 9600);
+        assert_eq!(d.entrance_serial_in_mode(), SerialInMode::Off);
+        assert_eq!(d.entrance_serial_out_mode(), SerialOutMode::Off);
+        assert_eq!(d.jpeg_encode_size_mode(), SnapshotMode::SmallFace);
+        assert!(d.cloud_offline_retransmission());
+        assert_eq!(d.time_zone_hours(), 8);
+        assert!(d.play_voice_enabled());
+        assert_eq!(d.voice_volume(), 5);
+        assert!(d.stranger_recog_enable());
+        assert!(!d.stranger_voice_custom());
+        assert_eq!(d.stranger_display_content(), "陌生人");
+        assert_eq!(d.not_in_valid_time_voice(), "已过期");
+        assert_eq!(d.not_auth_display(), "无记录");
+        assert_eq!(d.ntp_server(), "ntp1.aliyun.com");
+        assert_eq!(d.get("noSuchKey"), "");
+    }
+
+    #[test]
+    fn typed_getters_follow_changes() {
+        let applied = DeviceParams::defaults()
+            .apply(&changes(&[
+                ("playVoiceEnable", "1"),
+                ("timeZone", "UTC-5"),
+                ("entranceDirection", "2"),
+                ("entranceWgOutMode", "2"),
+                ("entranceSerialInMode", "4"),
+                ("entranceSerialOutMode", "2"),
+                ("entranceSerialBaudRate", "115200"),
+                ("jpegEncodeSizeMode", "0"),
+                ("alwaysOpenDoor", "1"),
+                ("openDoorTimeDelayMs", "10000"),
+                ("ntpAddress", "http://www.baidu.com"),
+                ("displayTextContentBeforeName", "Hello "),
+            ]))
+            .unwrap();
+        let p = applied.params;
+        assert!(!p.play_voice_enabled(), "playVoiceEnable is inverted");
+        assert_eq!(p.time_zone_hours(), -5);
+        assert_eq!(p.entrance_direction(), EntranceDirection::Exit);
+        assert_eq!(p.in_out_mode(), "2");
+        assert_eq!(p.entrance_wg_out_mode(), WiegandOutMode::Temperature);
+        assert_eq!(p.entrance_serial_in_mode(), SerialInMode::PassThrough);
+        assert_eq!(p.entrance_serial_out_mode(), SerialOutMode::PassThrough);
+        assert_eq!(p.entrance_serial_baud_rate(), 115_200);
+        assert_eq!(p.jpeg_encode_size_mode(), SnapshotMode::NoImage);
+        assert!(p.always_open_door());
+        assert_eq!(p.open_door_time_delay_ms(), 10_000);
+        assert_eq!(p.ntp_server(), "www.baidu.com");
+        assert_eq!(p.display_text_before_name(), "Hello ");
+        assert_eq!(applied.changed.len(), 12);
+    }
+
+    #[test]
+    fn apply_is_all_or_nothing_and_names_every_bad_key() {
+        let before = DeviceParams::defaults();
+        let set = changes(&[
+            ("voiceVolume", "7"),
+            ("recogIntervalTime", "100"),
+            ("entranceSerialBaudRate", "96000"),
+            ("banner", "ok"),
+        ]);
+        let err = before.apply(&set).unwrap_err();
+        assert_eq!(err.keys(), ["entranceSerialBaudRate", "recogIntervalTime"]);
+        let text = err.to_string();
+        assert!(text.starts_with("device parameters rejected, nothing was changed: "), "{text}");
+        assert!(text.contains("entranceSerialBaudRate \"96000\" is not a standard baud rate (1200, 2400"), "{text}");
+        assert!(text.contains("recogIntervalTime \"100\" must be a whole number from 0 to 99"), "{text}");
+        assert_eq!(before, DeviceParams::defaults());
+        let as_error: crate::Error = err.into();
+        assert!(as_error.to_string().starts_with("protocol: device parameters rejected"));
+
+        let ok = before.apply(&changes(&[("voiceVolume", "7"), ("banner", "ok")])).unwrap();
+        assert_eq!(ok.params.voice_volume(), 7);
+        assert_eq!(ok.params.get("banner"), "ok");
+        assert_eq!(ok.changed, ["banner", "voiceVolume"]);
+    }
+
+    #[test]
+    fn unknown_blank_and_unchanged_keys() {
+        let applied = DeviceParams::defaults()
+            .apply(&changes(&[
+                ("faceRecogEnable", "1"),
+                ("msgType", "onlineSetDevInfoResp"),
+                ("voiceVolume", ""),
+                ("entranceDirection", " "),
+                ("banner", ""),
+                ("ntpCycle", "24"),
+                ("strangerDisplayContent", ""),
+            ]))
+            .unwrap();
+        assert_eq!(applied.unknown, ["faceRecogEnable", "msgType"]);
+        assert_eq!(applied.blank, ["entranceDirection", "voiceVolume"]);
+        assert_eq!(applied.changed, ["strangerDisplayContent"], "texts may be cleared; equal values are no change");
+        assert_eq!(applied.params.voice_volume(), 5);
+        assert_eq!(applied.params.stranger_display_content(), "");
+    }
+
+    #[test]
+    fn each_kind_of_invalid_value_is_rejected() {
+        assert_eq!(rejects("ntpEnable", "2"), "\"2\" must be 0 or 1");
+        assert_eq!(rejects("playVoiceEnable", "true"), "\"true\" must be 0 or 1");
+        assert_eq!(rejects("irLiveLevel", "4"), "\"4\" must be one of 0, 1, 2, 3");
+        assert_eq!(rejects("entranceSerialInMode", "6"), "\"6\" must be one of 0, 1, 2, 3, 4, 5");
+        assert_eq!(rejects("voiceVolume", "11"), "\"11\" must be a whole number from 0 to 10");
+        assert!(rejects("ntpCycle", "-1").contains("whole number from 0 to 24"));
+        assert!(rejects("faceDetectBoxScore", "8.5").contains("whole number"));
+        assert!(rejects("openDoorTimeDelayMs", "0").contains("from 1 to 60000"));
+        assert!(rejects("openDoorTimeDelayMs", "60001").contains("from 1 to 60000"));
+        assert!(rejects("openDoorTimeDelayMs", "99999999999").contains("whole number"));
+        for bad in ["50", "29.9", "37.333", "abc", "37.", ".5", "-37"] {
+            assert!(rejects("faceFeverTemperature", bad).contains("temperature from 30.0 to 45.0"), "{bad}");
+        }
+        assert!(rejects("displayTextContent", &"字".repeat(31)).contains("is 31 characters long, at most 30"));
+        assert!(rejects("banner", &"x".repeat(257)).contains("at most 256"));
+        assert!(rejects("strangerVoiceContent", "a\nb").contains("control characters"));
+        assert!(rejects("devicePassword", "pass word").contains("printable ASCII, no spaces"));
+        assert!(rejects("devicePassword", "密码").contains("printable ASCII"));
+        assert!(rejects("devicePassword", &"1".repeat(17)).contains("at most 16"));
+        for bad in ["25:00-26:00", "9:00-10:00", "21:56", "21:60-22:00", "21:56-21:56,22:00-23:00", "aa:bb-cc:dd"] {
+            assert!(rejects("wdrTimeSet1", bad).contains("HH:MM-HH:MM"), "{bad}");
+        }
+        assert!(rejects("entranceSerialBaudRate", "96000").contains("not a standard baud rate"));
+        assert!(rejects("entranceSerialBaudRate", "fast").contains("not a standard baud rate"));
+        assert!(rejects("timeZone", "13").contains("-11 to +12"));
+        assert!(rejects("timeZone", "+5:30").contains("-11 to +12"));
+        assert!(rejects("passTime", "always").contains("periods like 06:00-09:00"));
+        assert!(rejects("passTime", &"0".repeat(513)).contains("at most 512"));
+        assert!(rejects("ntpAddress", "ntp server").contains("host name"));
+        assert!(rejects("ntpAddress", &"a".repeat(31)).contains("at most 30"));
+        assert!(rejects("installCity", "shen zhen").contains("pinyin"));
+        assert!(rejects("installCity", "深圳").contains("pinyin"));
+        assert!(rejects("objectId", "a b").contains("spaces"));
+        assert!(rejects("objectId", &"a".repeat(21)).contains("at most 20"));
+    }
+
+    #[test]
+    fn the_spec_examples_out_of_table_values() {
+        assert_eq!(accepts("openDoorTimeDelayMs", "10000").open_door_time_delay_ms(), 10_000);
+        assert_eq!(accepts("faceFeverTemperature", "37.30").get("faceFeverTemperature"), "37.30");
+        assert_eq!(accepts("ntpAddress", "http://www.baidu.com").ntp_server(), "www.baidu.com");
+        assert_eq!(accepts("ntpAddress", "192.168.1.1").ntp_server(), "192.168.1.1");
+        rejects("entranceSerialBaudRate", "96000");
+        // The longer forms of timeZone the spec does not rule out.
+        assert_eq!(accepts("timeZone", "UTC+8").time_zone_hours(), 8);
+        assert_eq!(accepts("timeZone", "+12").time_zone_hours(), 12);
+        assert_eq!(accepts("timeZone", "-11").time_zone_hours(), -11);
+        // Values are kept trimmed, texts as sent.
+        assert_eq!(accepts("voiceVolume", " 3 ").get("voiceVolume"), "3");
+        assert_eq!(accepts("banner", " 欢迎 ").get("banner"), " 欢迎 ");
+        let long = "06:00-09:00,18:00-21:00;".repeat(6) + "06:00-09:00,18:00-21:00";
+        assert_eq!(accepts("passTime", &long).pass_time(), long);
+        // The table's own example has 7 semicolons; its structure is crate::access's to judge.
+        let table_example = "06:00-09:00,18:00-21:00;;;;;;;06:00-09:00,18:00-21:00";
+        assert_eq!(accepts("passTime", table_example).pass_time(), table_example);
+    }
+
+    #[test]
+    fn from_stored_ignores_unknown_and_repairs_invalid() {
+        let stored = changes(&[
+            ("voiceVolume", "9"),
+            ("timeZone", "+3"),
+            ("entranceSerialBaudRate", "96000"),
+            ("openDoorTimeDelayMs", ""),
+            ("someOldKey", "x"),
+        ]);
+        let p = DeviceParams::from_stored(&stored);
+        assert_eq!(p.voice_volume(), 9);
+        assert_eq!(p.time_zone_hours(), 3);
+        assert_eq!(p.entrance_serial_baud_rate(), 9600);
+        assert_eq!(p.open_door_time_delay_ms(), 1000);
+        assert_eq!(p.get("someOldKey"), "");
+        assert_eq!(p.as_map().len(), 72);
+    }
+
+    #[test]
+    fn secrets_are_recognised_and_redacted() {
+        for key in ["devicePassword", "wirelessPassword", "loginKey", "deviceKey", "password", "apiSecret"] {
+            assert!(DeviceParams::is_secret(key), "{key}");
+        }
+        for key in ["voiceVolume", "updateKey", "banner", "registerVoiceContent", "idNumber"] {
+            assert!(!DeviceParams::is_secret(key), "{key}");
+        }
+        let p = accepts("devicePassword", "s3cret!");
+        let log = p.for_log();
+        assert_eq!(log["devicePassword"], "***");
+        assert_eq!(log["voiceVolume"], "5");
+        assert_eq!(DeviceParams::defaults().for_log()["devicePassword"], "", "an empty secret stays visibly empty");
+    }
+
+    #[test]
+    fn upload_has_every_table_field() {
+        let mut id = DeviceIdentity::new("FaceDevice001", "V1.0", "http://cloud.example:8090/api");
+        id.login_key = "k".into();
+        let fields = DeviceParams::defaults().to_upload(&id);
+        assert_eq!(fields.len(), 3 + 72 + 17);
+        for key in ["msgType", "deviceNo", "version"].iter().chain(TABLE.iter()).chain(UPLOAD_ONLY.iter()) {
+            assert!(fields.contains_key(*key), "{key} missing");
+        }
+        assert_eq!(fields["msgType"], "uploadDevInfo");
+        assert_eq!(fields["deviceNumber"], "FaceDevice001");
+        assert_eq!(fields["httpMsgUrl"], "http://cloud.example:8090/api");
+        assert_eq!(fields["cloudPushMode"], "0");
+        let body = crate::protocol::encode(&crate::protocol::UploadDevInfo { fields });
+        let value: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert!(crate::protocol::only_strings(&value));
+        assert_eq!(value.as_object().unwrap().len(), 92);
     }
 }

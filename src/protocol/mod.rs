@@ -150,13 +150,7 @@ pub fn decode<T: DeserializeOwned>(body: &[u8]) -> Result<T, DecodeError> {
 /// Decodes a body leniently into `T` and checks that its `msgType` is one `T` is known by.
 pub fn decode_message<T: DeserializeOwned + Message>(body: &[u8]) -> Result<T, DecodeError> {
     let map = parse_object(body)?;
-    let expected = || {
-        T::MSG_TYPES
-            .iter()
-            .map(|t| format!("\"{t}\""))
-            .collect::<Vec<_>>()
-            .join(" or ")
-    };
+    let expected = || T::MSG_TYPES.iter().map(|t| format!("\"{t}\"")).collect::<Vec<_>>().join(" or ");
     match map.get("msgType") {
         Some(Value::String(found)) if T::MSG_TYPES.contains(&found.as_str()) => {}
         Some(Value::String(found)) if !found.is_empty() => {
@@ -190,10 +184,16 @@ pub fn encode<T: serde::Serialize>(msg: &T) -> Vec<u8> {
 }
 
 /// The trimmed `msgType` of a body, for dispatch and logs; `None` if the body is not a JSON
-/// object or has no `msgType`.
+/// object or has no `msgType`. Only the top level is looked at, so a malformed field elsewhere
+/// does not hide the type.
 pub fn msg_type(body: &[u8]) -> Option<String> {
-    match parse_object(body).ok()?.remove("msgType")? {
-        Value::String(s) if !s.is_empty() => Some(s),
+    let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
+    let Ok(Raw::Object(fields)) = serde_json::from_slice::<Raw>(body) else {
+        return None;
+    };
+    let found = fields.into_iter().rev().find(|(k, _)| k.trim() == "msgType")?;
+    match normalise(found.1, "msgType") {
+        Ok(Some(Value::String(s))) if !s.is_empty() => Some(s),
         _ => None,
     }
 }
@@ -260,10 +260,7 @@ fn describe_misplaced(key: &str, value: &Value) -> DecodeError {
                         if matches!(inner, Value::Array(_) | Value::Object(_)) {
                             return DecodeError::Field {
                                 path: format!("{key}[{i}].{field}"),
-                                problem: format!(
-                                    "is {} where a string is due",
-                                    kind_with_article(inner)
-                                ),
+                                problem: format!("is {} where a string is due", kind_with_article(inner)),
                             };
                         }
                     }
@@ -271,10 +268,7 @@ fn describe_misplaced(key: &str, value: &Value) -> DecodeError {
                 other => {
                     return DecodeError::Field {
                         path: format!("{key}[{i}]"),
-                        problem: format!(
-                            "is {} where an object is due",
-                            kind_with_article(other)
-                        ),
+                        problem: format!("is {} where an object is due", kind_with_article(other)),
                     };
                 }
             }
@@ -330,10 +324,7 @@ fn keeps_spaces(key: &str) -> bool {
 
 /// The canonical spelling of a trimmed key.
 fn canonical_key(key: &str) -> String {
-    CASE_VARIANT_KEYS
-        .iter()
-        .find(|k| k.eq_ignore_ascii_case(key))
-        .map_or_else(|| key.to_string(), |k| (*k).to_string())
+    CASE_VARIANT_KEYS.iter().find(|k| k.eq_ignore_ascii_case(key)).map_or_else(|| key.to_string(), |k| (*k).to_string())
 }
 
 /// Normalises a parsed value found under `key` ("" at the top); `None` means absent (null).
@@ -449,9 +440,7 @@ impl<'de> Visitor<'de> for RawVisitor {
 
     fn visit_f64<E>(self, v: f64) -> Result<Raw, E> {
         // serde_json's own formatting: shortest text that reads back the same (37.3, 1.0).
-        Ok(Raw::Number(
-            serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string()),
-        ))
+        Ok(Raw::Number(serde_json::Number::from_f64(v).map_or_else(|| v.to_string(), |n| n.to_string())))
     }
 
     fn visit_str<E>(self, v: &str) -> Result<Raw, E> {
@@ -548,7 +537,8 @@ mod tests {
         assert_eq!(cmd.params["alwaysOpenDoor"], "0");
         assert_eq!(cmd.params["ntpCycle"], "-1");
         assert_eq!(cmd.params["faceDetectBoxScore"], "100.0");
-        let r: PersonCountResult = decode(br#"{"msgType":"onlineGetRegisterCountResp","personNum":1000,"errorCode":100}"#).unwrap();
+        let r: PersonCountResult =
+            decode(br#"{"msgType":"onlineGetRegisterCountResp","personNum":1000,"errorCode":100}"#).unwrap();
         assert_eq!(r.person_num, "1000");
         assert_eq!(r.result.error_code, "100");
     }
@@ -597,10 +587,14 @@ mod tests {
         let p = &cmd.persons[0];
         assert_eq!((p.register_photo_id2.as_str(), p.register_photo3.as_str()), ("2", "BQ=="));
         let photos = p.decode_photos().unwrap();
-        assert_eq!(photos.iter().map(|f| (f.slot, f.photo_id.as_str())).collect::<Vec<_>>(), [(1, "1"), (2, "2"), (3, "3")]);
+        assert_eq!(
+            photos.iter().map(|f| (f.slot, f.photo_id.as_str())).collect::<Vec<_>>(),
+            [(1, "1"), (2, "2"), (3, "3")]
+        );
         assert_eq!(photos[2].jpeg, [5]);
 
-        let flags: [(&str, fn(&[u8]) -> bool); 11] = [
+        type Requested = fn(&[u8]) -> bool;
+        let flags: [(&str, Requested); 11] = [
             ("isonlineOpen", |b| decode::<OpenCommand>(b).unwrap().requested()),
             ("isonlineUpdate", |b| decode::<UpdateCommand>(b).unwrap().requested()),
             ("isonlineReboot", |b| decode::<RebootCommand>(b).unwrap().requested()),
@@ -663,7 +657,10 @@ mod tests {
         let e = err::<PersonOperateCommand>(r#"{"msgType":"registerPersonInfoResp","personInfoData":["x"]}"#);
         assert_eq!(e.to_string(), "field `personInfoData[0]` is a string where an object is due");
         let e = err::<PersonOperateCommand>(r#"{"msgType":"registerPersonInfoResp","personInfoData":"not json"}"#);
-        assert!(e.to_string().starts_with("field `personInfoData` holds text that is not a JSON list of persons"), "{e}");
+        assert!(
+            e.to_string().starts_with("field `personInfoData` holds text that is not a JSON list of persons"),
+            "{e}"
+        );
         let e = err::<SetDevInfoCommand>(r#"{"msgType":"onlineSetDevInfoResp","banner":{"a":"b"}}"#);
         assert_eq!(e.to_string(), "field `banner` is an object where a string is due");
         let e = err::<OpenCommand>(r#"{"msgType":{"a":"b"}}"#);
@@ -719,6 +716,9 @@ mod tests {
         assert_eq!(msg_type(br#"{"deviceNo":"x"}"#), None);
         assert_eq!(msg_type(b"garbage"), None);
         assert_eq!(msg_type(b"[1]"), None);
+        let broken = br#"{"msgType":"registerPersonInfoResp","personInfoData":"not json"}"#;
+        assert_eq!(msg_type(broken).as_deref(), Some("registerPersonInfoResp"));
+        assert_eq!(msg_type(br#"{"msgType":"a","msgType ":"b"}"#).as_deref(), Some("b"));
     }
 
     #[test]

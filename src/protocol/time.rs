@@ -46,9 +46,7 @@ pub fn format_pass_time(t: NaiveDateTime) -> String {
 /// date and time.
 pub fn parse_pass_time(text: &str) -> Result<NaiveDateTime> {
     parse_local(text).map_err(|why| {
-        Error::Protocol(format!(
-            "passTime \"{text}\" is not a time of the form 2019-11-08 13:05:51.421 ({why})"
-        ))
+        Error::Protocol(format!("passTime \"{text}\" is not a time of the form 2019-11-08 13:05:51.421 ({why})"))
     })
 }
 

@@ -25,9 +25,7 @@ mod persons;
 mod records;
 mod schema;
 
-pub use records::{
-    InsertOutcome, NewRecord, OutboxRecord, RecordFilter, RecordState, RecordSummary,
-};
+pub use records::{InsertOutcome, NewRecord, OutboxRecord, RecordFilter, RecordState, RecordSummary};
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -87,11 +85,9 @@ impl Store {
             .mode(0o600)
             .open(&path)
             .map_err(|e| Error::io_path("creating", &path, e))?;
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| open_error(&path, e))?;
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| open_error(&path, e))?;
         let mut store = Store::with_conn(conn, path);
         store.configure().map_err(|e| open_error(&store.path, e))?;
         store.migrate()?;
@@ -111,19 +107,12 @@ impl Store {
                 path.display()
             )));
         }
-        let conn = Connection::open_with_flags(
-            &path,
-            OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| open_error(&path, e))?;
+        let conn =
+            Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| open_error(&path, e))?;
         let store = Store::with_conn(conn, path);
-        store
-            .conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| open_error(&store.path, e))?;
-        let version = store
-            .user_version()
-            .map_err(|e| open_error(&store.path, e))?;
+        store.conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| open_error(&store.path, e))?;
+        let version = store.user_version().map_err(|e| open_error(&store.path, e))?;
         store.check_not_newer(version)?;
         if version < schema::LATEST {
             return Err(Error::Store(format!(
@@ -148,10 +137,7 @@ impl Store {
 
     /// Sets the outbox limits for this connection's inserts (see [`Store::insert_record`]).
     pub fn set_caps(&mut self, max_records: u64, max_photo_bytes: u64) {
-        self.caps = Caps {
-            max_records,
-            max_photo_bytes,
-        };
+        self.caps = Caps { max_records, max_photo_bytes };
     }
 
     /// Device parameters the cloud has set (`setDevInfo`), by the spec's key.
@@ -181,9 +167,7 @@ impl Store {
     pub fn state(&self, key: &str) -> Result<Option<String>> {
         self.read("reading daemon state", |c| {
             use rusqlite::OptionalExtension;
-            c.prepare_cached("SELECT value FROM kv_state WHERE key = ?1")?
-                .query_row([key], |r| r.get(0))
-                .optional()
+            c.prepare_cached("SELECT value FROM kv_state WHERE key = ?1")?.query_row([key], |r| r.get(0)).optional()
         })
     }
 
@@ -212,14 +196,7 @@ impl Store {
     fn with_conn(conn: Connection, path: PathBuf) -> Store {
         // Enough room for every statement of this module, so hot paths never re-prepare.
         conn.set_prepared_statement_cache_capacity(64);
-        Store {
-            conn,
-            path,
-            caps: Caps {
-                max_records: DEFAULT_MAX_RECORDS,
-                max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES,
-            },
-        }
+        Store { conn, path, caps: Caps { max_records: DEFAULT_MAX_RECORDS, max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES } }
     }
 
     fn configure(&self) -> rusqlite::Result<()> {
@@ -243,8 +220,7 @@ impl Store {
     }
 
     fn user_version(&self) -> rusqlite::Result<u32> {
-        self.conn
-            .pragma_query_value(None, "user_version", |r| r.get(0))
+        self.conn.pragma_query_value(None, "user_version", |r| r.get(0))
     }
 
     fn check_not_newer(&self, version: u32) -> Result<()> {
@@ -270,9 +246,7 @@ impl Store {
                 return Ok(());
             }
             let mut step = || -> rusqlite::Result<bool> {
-                let tx = self
-                    .conn
-                    .transaction_with_behavior(TransactionBehavior::Immediate)?;
+                let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let current: u32 = tx.pragma_query_value(None, "user_version", |r| r.get(0))?;
                 if current != version {
                     return Ok(false);
@@ -282,19 +256,10 @@ impl Store {
                 tx.commit()?;
                 Ok(true)
             };
-            let applied = step().map_err(|e| {
-                describe(
-                    &self.path,
-                    &format!("upgrading the schema to version {}", version + 1),
-                    e,
-                )
-            })?;
+            let applied = step()
+                .map_err(|e| describe(&self.path, &format!("upgrading the schema to version {}", version + 1), e))?;
             if applied {
-                log::info!(
-                    "{}: schema upgraded to version {}",
-                    self.path.display(),
-                    version + 1
-                );
+                log::info!("{}: schema upgraded to version {}", self.path.display(), version + 1);
             }
         }
     }
@@ -307,11 +272,7 @@ impl Store {
         let mode = meta.permissions().mode();
         if mode & 0o077 != 0 {
             match fs::set_permissions(&self.path, fs::Permissions::from_mode(0o600)) {
-                Ok(()) => log::warn!(
-                    "{}: permissions were {:o}, set to 600",
-                    self.path.display(),
-                    mode & 0o777
-                ),
+                Ok(()) => log::warn!("{}: permissions were {:o}, set to 600", self.path.display(), mode & 0o777),
                 Err(e) => log::warn!(
                     "{} is readable by other users (mode {:o}) and could not be restricted: {e}",
                     self.path.display(),
@@ -322,15 +283,9 @@ impl Store {
     }
 
     /// Runs `f` in one IMMEDIATE transaction and commits; errors say what was being done.
-    fn write<T>(
-        &mut self,
-        what: &str,
-        f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>,
-    ) -> Result<T> {
+    fn write<T>(&mut self, what: &str, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         let run = || {
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
             tx.commit()?;
             Ok(value)
@@ -360,11 +315,7 @@ fn quick_check(path: &Path) -> Option<String> {
     let mut stmt = conn.prepare("PRAGMA quick_check(3)").ok()?;
     let lines = stmt.query_map([], |r| r.get::<_, String>(0)).ok()?;
     let lines: Vec<String> = lines.filter_map(|l| l.ok()).collect();
-    if lines.is_empty() {
-        None
-    } else {
-        Some(lines.join("; "))
-    }
+    if lines.is_empty() { None } else { Some(lines.join("; ")) }
 }
 
 /// Wraps a SQLite error with what was being done, which file, and what the user can do about it.
@@ -382,10 +333,9 @@ fn describe(path: &Path, what: &str, e: rusqlite::Error) -> Error {
         Some(ErrorCode::DiskFull) => {
             format!("the disk holding {file} is full: free some space")
         }
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => format!(
-            "{file} stayed locked by another connection for over {} s",
-            BUSY_TIMEOUT.as_secs()
-        ),
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            format!("{file} stayed locked by another connection for over {} s", BUSY_TIMEOUT.as_secs())
+        }
         Some(ErrorCode::ReadOnly) => {
             format!("{file} cannot be written: check the file's owner and permissions")
         }
@@ -437,25 +387,13 @@ mod tests {
     fn wal_and_full_sync_are_in_effect() {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
-        let jm: String = store
-            .conn
-            .pragma_query_value(None, "journal_mode", |r| r.get(0))
-            .unwrap();
+        let jm: String = store.conn.pragma_query_value(None, "journal_mode", |r| r.get(0)).unwrap();
         assert_eq!(jm, "wal");
-        let sync: i64 = store
-            .conn
-            .pragma_query_value(None, "synchronous", |r| r.get(0))
-            .unwrap();
+        let sync: i64 = store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!(sync, 2, "synchronous=FULL");
-        let fk: i64 = store
-            .conn
-            .pragma_query_value(None, "foreign_keys", |r| r.get(0))
-            .unwrap();
+        let fk: i64 = store.conn.pragma_query_value(None, "foreign_keys", |r| r.get(0)).unwrap();
         assert_eq!(fk, 1);
-        let busy: i64 = store
-            .conn
-            .pragma_query_value(None, "busy_timeout", |r| r.get(0))
-            .unwrap();
+        let busy: i64 = store.conn.pragma_query_value(None, "busy_timeout", |r| r.get(0)).unwrap();
         assert_eq!(busy, 5000);
     }
 
@@ -500,8 +438,7 @@ mod tests {
         let db = tmp.path().join(DB_FILE);
         {
             let c = Connection::open(&db).unwrap();
-            c.pragma_update(None, "user_version", schema::LATEST + 1)
-                .unwrap();
+            c.pragma_update(None, "user_version", schema::LATEST + 1).unwrap();
         }
         let before = fs::read(&db).unwrap();
         for result in [Store::open(tmp.path()), Store::open_readonly(tmp.path())] {
@@ -521,9 +458,7 @@ mod tests {
     fn garbage_file_is_reported_and_untouched() {
         let tmp = tempfile::tempdir().unwrap();
         let db = tmp.path().join(DB_FILE);
-        let garbage: Vec<u8> = (0..8192u32)
-            .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
-            .collect();
+        let garbage: Vec<u8> = (0..8192u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
         fs::write(&db, &garbage).unwrap();
         for result in [Store::open(tmp.path()), Store::open_readonly(tmp.path())] {
             match result {
@@ -544,9 +479,7 @@ mod tests {
         {
             let mut store = Store::open(tmp.path()).unwrap();
             for i in 0..200 {
-                store
-                    .set_state(&format!("key{i}"), &"x".repeat(500))
-                    .unwrap();
+                store.set_state(&format!("key{i}"), &"x".repeat(500)).unwrap();
             }
         }
         let db = tmp.path().join(DB_FILE);

@@ -51,11 +51,8 @@ impl Store {
         let what = format!("deleting person {id_number}");
         self.write(&what, |tx| {
             // Explicit, so photos go even on a connection that lost its foreign_keys setting.
-            tx.prepare_cached("DELETE FROM person_photos WHERE id_number = ?1")?
-                .execute([id_number])?;
-            let n = tx
-                .prepare_cached("DELETE FROM persons WHERE id_number = ?1")?
-                .execute([id_number])?;
+            tx.prepare_cached("DELETE FROM person_photos WHERE id_number = ?1")?.execute([id_number])?;
+            let n = tx.prepare_cached("DELETE FROM persons WHERE id_number = ?1")?.execute([id_number])?;
             Ok(n > 0)
         })
     }
@@ -63,11 +60,8 @@ impl Store {
     /// Deletes every person and photo; returns how many persons there were.
     pub fn delete_all_persons(&mut self) -> Result<u64> {
         self.write("deleting all persons", |tx| {
-            let n: u64 = tx
-                .prepare_cached("SELECT COUNT(*) FROM persons")?
-                .query_row([], |r| r.get(0))?;
-            tx.prepare_cached("DELETE FROM person_photos")?
-                .execute([])?;
+            let n: u64 = tx.prepare_cached("SELECT COUNT(*) FROM persons")?.query_row([], |r| r.get(0))?;
+            tx.prepare_cached("DELETE FROM person_photos")?.execute([])?;
             tx.prepare_cached("DELETE FROM persons")?.execute([])?;
             Ok(n)
         })
@@ -90,12 +84,10 @@ impl Store {
             return Ok(None);
         }
         self.read("looking up a person by card", |c| {
-            c.prepare_cached(select_person!(
-                "WHERE card = ?1 AND card <> '' ORDER BY id LIMIT 1"
-            ))?
-            .query_row([card], person_from_row)
-            .optional()
-            .map(|p| p.map(|(_, p)| p))
+            c.prepare_cached(select_person!("WHERE card = ?1 AND card <> '' ORDER BY id LIMIT 1"))?
+                .query_row([card], person_from_row)
+                .optional()
+                .map(|p| p.map(|(_, p)| p))
         })
     }
 
@@ -105,21 +97,16 @@ impl Store {
             return Ok(None);
         }
         self.read("looking up a person by password", |c| {
-            c.prepare_cached(select_person!(
-                "WHERE password = ?1 AND password <> '' ORDER BY id LIMIT 1"
-            ))?
-            .query_row([password], person_from_row)
-            .optional()
-            .map(|p| p.map(|(_, p)| p))
+            c.prepare_cached(select_person!("WHERE password = ?1 AND password <> '' ORDER BY id LIMIT 1"))?
+                .query_row([password], person_from_row)
+                .optional()
+                .map(|p| p.map(|(_, p)| p))
         })
     }
 
     /// How many persons are registered.
     pub fn person_count(&self) -> Result<u64> {
-        self.read("counting persons", |c| {
-            c.prepare_cached("SELECT COUNT(*) FROM persons")?
-                .query_row([], |r| r.get(0))
-        })
+        self.read("counting persons", |c| c.prepare_cached("SELECT COUNT(*) FROM persons")?.query_row([], |r| r.get(0)))
     }
 
     /// Up to `limit` persons whose row key is above `after`, in key order, each with its key.
@@ -128,8 +115,7 @@ impl Store {
     pub fn persons_page(&self, after: i64, limit: usize) -> Result<Vec<(i64, Person)>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read("listing persons", |c| {
-            let mut stmt =
-                c.prepare_cached(select_person!("WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
+            let mut stmt = c.prepare_cached(select_person!("WHERE id > ?1 ORDER BY id LIMIT ?2"))?;
             let rows = stmt.query_map(params![after, limit], person_from_row)?;
             rows.collect()
         })
@@ -138,9 +124,8 @@ impl Store {
     /// The photos of a person, by slot; empty if none (or no such person).
     pub fn photos(&self, id_number: &str) -> Result<Vec<PersonPhoto>> {
         self.read("reading a person's photos", |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT slot, photo_id, jpeg FROM person_photos WHERE id_number = ?1 ORDER BY slot",
-            )?;
+            let mut stmt =
+                c.prepare_cached("SELECT slot, photo_id, jpeg FROM person_photos WHERE id_number = ?1 ORDER BY slot")?;
             let rows = stmt.query_map([id_number], photo_from_row)?;
             rows.collect()
         })
@@ -150,9 +135,7 @@ impl Store {
     /// what an access record needs for its comparePhoto reference.
     pub fn photos_slots(&self, id_number: &str) -> Result<Vec<u8>> {
         self.read("listing a person's photo slots", |c| {
-            let mut stmt = c.prepare_cached(
-                "SELECT slot FROM person_photos WHERE id_number = ?1 ORDER BY slot",
-            )?;
+            let mut stmt = c.prepare_cached("SELECT slot FROM person_photos WHERE id_number = ?1 ORDER BY slot")?;
             let rows = stmt.query_map([id_number], |r| r.get(0))?;
             rows.collect()
         })
@@ -161,11 +144,9 @@ impl Store {
     /// One photo of a person (slot 1..=3), e.g. the comparePhoto of an access record.
     pub fn photo(&self, id_number: &str, slot: u8) -> Result<Option<PersonPhoto>> {
         self.read("reading a person's photo", |c| {
-            c.prepare_cached(
-                "SELECT slot, photo_id, jpeg FROM person_photos WHERE id_number = ?1 AND slot = ?2",
-            )?
-            .query_row(params![id_number, slot], photo_from_row)
-            .optional()
+            c.prepare_cached("SELECT slot, photo_id, jpeg FROM person_photos WHERE id_number = ?1 AND slot = ?2")?
+                .query_row(params![id_number, slot], photo_from_row)
+                .optional()
         })
     }
 }
@@ -174,9 +155,7 @@ impl Store {
 /// returns the `extra` fields as JSON.
 fn check_person(person: &Person, photos: &[PersonPhoto]) -> Result<String> {
     if person.id_number.is_empty() {
-        return Err(Error::Store(
-            "cannot save a person without an idNumber".into(),
-        ));
+        return Err(Error::Store("cannot save a person without an idNumber".into()));
     }
     let mut seen = [false; 4];
     for photo in photos {
@@ -187,26 +166,14 @@ fn check_person(person: &Person, photos: &[PersonPhoto]) -> Result<String> {
             )));
         }
         if std::mem::replace(&mut seen[photo.slot as usize], true) {
-            return Err(Error::Store(format!(
-                "person {}: two photos for slot {}",
-                person.id_number, photo.slot
-            )));
+            return Err(Error::Store(format!("person {}: two photos for slot {}", person.id_number, photo.slot)));
         }
     }
-    serde_json::to_string(&person.extra).map_err(|e| {
-        Error::Store(format!(
-            "person {}: extra fields not storable: {e}",
-            person.id_number
-        ))
-    })
+    serde_json::to_string(&person.extra)
+        .map_err(|e| Error::Store(format!("person {}: extra fields not storable: {e}", person.id_number)))
 }
 
-fn upsert_in(
-    tx: &Transaction<'_>,
-    p: &Person,
-    extra: &str,
-    photos: &[PersonPhoto],
-) -> rusqlite::Result<()> {
+fn upsert_in(tx: &Transaction<'_>, p: &Person, extra: &str, photos: &[PersonPhoto]) -> rusqlite::Result<()> {
     let priority: i64 = p.priority.code().parse().unwrap_or(0);
     let t = &p.pass_times;
     tx.prepare_cached(
@@ -240,11 +207,9 @@ fn upsert_in(
         t[6],
         extra
     ])?;
-    tx.prepare_cached("DELETE FROM person_photos WHERE id_number = ?1")?
-        .execute([&p.id_number])?;
-    let mut insert = tx.prepare_cached(
-        "INSERT INTO person_photos (id_number, slot, photo_id, jpeg) VALUES (?1, ?2, ?3, ?4)",
-    )?;
+    tx.prepare_cached("DELETE FROM person_photos WHERE id_number = ?1")?.execute([&p.id_number])?;
+    let mut insert =
+        tx.prepare_cached("INSERT INTO person_photos (id_number, slot, photo_id, jpeg) VALUES (?1, ?2, ?3, ?4)")?;
     for photo in photos {
         insert.execute(params![p.id_number, photo.slot, photo.photo_id, photo.jpeg])?;
     }
@@ -264,26 +229,14 @@ fn person_from_row(r: &Row<'_>) -> rusqlite::Result<(i64, Person)> {
         priority: Priority::from_code(&priority.to_string()).unwrap_or_default(),
         valid_start: r.get(6)?,
         valid_end: r.get(7)?,
-        pass_times: [
-            r.get(8)?,
-            r.get(9)?,
-            r.get(10)?,
-            r.get(11)?,
-            r.get(12)?,
-            r.get(13)?,
-            r.get(14)?,
-        ],
+        pass_times: [r.get(8)?, r.get(9)?, r.get(10)?, r.get(11)?, r.get(12)?, r.get(13)?, r.get(14)?],
         extra,
     };
     Ok((r.get(0)?, person))
 }
 
 fn photo_from_row(r: &Row<'_>) -> rusqlite::Result<PersonPhoto> {
-    Ok(PersonPhoto {
-        slot: r.get(0)?,
-        photo_id: r.get(1)?,
-        jpeg: r.get(2)?,
-    })
+    Ok(PersonPhoto { slot: r.get(0)?, photo_id: r.get(1)?, jpeg: r.get(2)? })
 }
 
 #[cfg(test)]
@@ -317,11 +270,7 @@ mod tests {
     }
 
     fn photo(slot: u8, fill: u8, len: usize) -> PersonPhoto {
-        PersonPhoto {
-            slot,
-            photo_id: format!("{}{slot}", fill),
-            jpeg: vec![fill; len],
-        }
+        PersonPhoto { slot, photo_id: format!("{}{slot}", fill), jpeg: vec![fill; len] }
     }
 
     #[test]
@@ -330,9 +279,7 @@ mod tests {
         let mut store = Store::open(tmp.path()).unwrap();
         let mut p = person("20001");
         p.card = "8899".into();
-        store
-            .upsert_person(&p, &[photo(1, 1, 300_000), photo(3, 3, 10)])
-            .unwrap();
+        store.upsert_person(&p, &[photo(1, 1, 300_000), photo(3, 3, 10)]).unwrap();
         assert_eq!(store.person("20001").unwrap().as_ref(), Some(&p));
         let photos = store.photos("20001").unwrap();
         assert_eq!(photos, vec![photo(1, 1, 300_000), photo(3, 3, 10)]);
@@ -377,23 +324,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = Store::open(tmp.path()).unwrap();
         let p = person("1");
-        assert!(matches!(
-            store.upsert_person(&p, &[photo(4, 1, 1)]),
-            Err(Error::Store(_))
-        ));
-        assert!(matches!(
-            store.upsert_person(&p, &[photo(1, 1, 1), photo(1, 2, 1)]),
-            Err(Error::Store(_))
-        ));
-        assert!(matches!(
-            store.upsert_person(&person(""), &[]),
-            Err(Error::Store(_))
-        ));
+        assert!(matches!(store.upsert_person(&p, &[photo(4, 1, 1)]), Err(Error::Store(_))));
+        assert!(matches!(store.upsert_person(&p, &[photo(1, 1, 1), photo(1, 2, 1)]), Err(Error::Store(_))));
+        assert!(matches!(store.upsert_person(&person(""), &[]), Err(Error::Store(_))));
         // A batch with one bad entry saves none of it.
-        let batch = vec![
-            (person("2"), vec![photo(1, 1, 1)]),
-            (person("3"), vec![photo(0, 1, 1)]),
-        ];
+        let batch = vec![(person("2"), vec![photo(1, 1, 1)]), (person("3"), vec![photo(0, 1, 1)])];
         assert!(store.upsert_persons(&batch).is_err());
         assert_eq!(store.person_count().unwrap(), 0);
     }
@@ -403,9 +338,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = Store::open(tmp.path()).unwrap();
         for id in ["1", "2", "3"] {
-            store
-                .upsert_person(&person(id), &[photo(1, 9, 100), photo(2, 8, 100)])
-                .unwrap();
+            store.upsert_person(&person(id), &[photo(1, 9, 100), photo(2, 8, 100)]).unwrap();
         }
         assert!(store.delete_person("2").unwrap());
         assert!(!store.delete_person("2").unwrap());
@@ -420,10 +353,7 @@ mod tests {
         assert_eq!(store.delete_all_persons().unwrap(), 3);
         assert_eq!(store.person_count().unwrap(), 0);
         assert!(store.photos("1").unwrap().is_empty());
-        let photo_rows: i64 = store
-            .conn
-            .query_row("SELECT COUNT(*) FROM person_photos", [], |r| r.get(0))
-            .unwrap();
+        let photo_rows: i64 = store.conn.query_row("SELECT COUNT(*) FROM person_photos", [], |r| r.get(0)).unwrap();
         assert_eq!(photo_rows, 0);
         assert_eq!(store.delete_all_persons().unwrap(), 0);
     }
@@ -442,40 +372,17 @@ mod tests {
         store.upsert_person(&b, &[]).unwrap();
         store.upsert_person(&person("c"), &[]).unwrap();
 
-        assert_eq!(
-            store
-                .person_by_card("0012345")
-                .unwrap()
-                .map(|p| p.id_number),
-            Some("a".into())
-        );
-        assert_eq!(
-            store.person_by_card("12345").unwrap(),
-            None,
-            "card numbers are exact"
-        );
-        assert_eq!(
-            store.person_by_card("777").unwrap().map(|p| p.id_number),
-            Some("b".into())
-        );
-        assert_eq!(
-            store.person_by_card("").unwrap(),
-            None,
-            "no card is not a card"
-        );
+        assert_eq!(store.person_by_card("0012345").unwrap().map(|p| p.id_number), Some("a".into()));
+        assert_eq!(store.person_by_card("12345").unwrap(), None, "card numbers are exact");
+        assert_eq!(store.person_by_card("777").unwrap().map(|p| p.id_number), Some("b".into()));
+        assert_eq!(store.person_by_card("").unwrap(), None, "no card is not a card");
         assert_eq!(store.person_by_password("").unwrap(), None);
         assert_eq!(
-            store
-                .person_by_password("1234")
-                .unwrap()
-                .map(|p| p.id_number),
+            store.person_by_password("1234").unwrap().map(|p| p.id_number),
             Some("a".into()),
             "shared password: earliest registered"
         );
-        assert_eq!(
-            store.person("c").unwrap().map(|p| p.id_number),
-            Some("c".into())
-        );
+        assert_eq!(store.person("c").unwrap().map(|p| p.id_number), Some("c".into()));
         assert_eq!(store.person("zz").unwrap(), None);
 
         // A card moved to another person follows the update.
@@ -483,13 +390,7 @@ mod tests {
         store.upsert_person(&a, &[]).unwrap();
         b.card = "0012345".into();
         store.upsert_person(&b, &[]).unwrap();
-        assert_eq!(
-            store
-                .person_by_card("0012345")
-                .unwrap()
-                .map(|p| p.id_number),
-            Some("b".into())
-        );
+        assert_eq!(store.person_by_card("0012345").unwrap().map(|p| p.id_number), Some("b".into()));
         assert_eq!(store.person_by_card("777").unwrap(), None);
     }
 
@@ -498,18 +399,9 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
         for (sql, index) in [
-            (
-                select_person!("WHERE card = ?1 AND card <> '' ORDER BY id LIMIT 1"),
-                "persons_card",
-            ),
-            (
-                select_person!("WHERE password = ?1 AND password <> '' ORDER BY id LIMIT 1"),
-                "persons_password",
-            ),
-            (
-                select_person!("WHERE id_number = ?1"),
-                "sqlite_autoindex_persons_1",
-            ),
+            (select_person!("WHERE card = ?1 AND card <> '' ORDER BY id LIMIT 1"), "persons_card"),
+            (select_person!("WHERE password = ?1 AND password <> '' ORDER BY id LIMIT 1"), "persons_password"),
+            (select_person!("WHERE id_number = ?1"), "sqlite_autoindex_persons_1"),
         ] {
             let plan: Vec<String> = store
                 .conn
@@ -527,9 +419,8 @@ mod tests {
     fn ten_thousand_persons_page_without_duplicates() {
         let tmp = tempfile::tempdir().unwrap();
         let mut store = Store::open(tmp.path()).unwrap();
-        let batch: Vec<(Person, Vec<PersonPhoto>)> = (0..10_000)
-            .map(|i| (person(&format!("P{i:05}")), Vec::new()))
-            .collect();
+        let batch: Vec<(Person, Vec<PersonPhoto>)> =
+            (0..10_000).map(|i| (person(&format!("P{i:05}")), Vec::new())).collect();
         for chunk in batch.chunks(2_500) {
             store.upsert_persons(chunk).unwrap();
         }
@@ -546,11 +437,7 @@ mod tests {
             assert!(page.len() <= 333);
             for (key, p) in &page {
                 assert!(*key > after);
-                assert!(
-                    seen.insert(p.id_number.clone()),
-                    "duplicate {}",
-                    p.id_number
-                );
+                assert!(seen.insert(p.id_number.clone()), "duplicate {}", p.id_number);
             }
             after = page.last().unwrap().0;
             // A change made while paging must not disturb the walk.

@@ -167,10 +167,7 @@ impl Store {
             .map_err(|e| Error::Store(format!("access record fields not storable: {e}")))?;
         let name = record.fields.get("name").map_or("", String::as_str);
         let id_number = record.fields.get("idNumber").map_or("", String::as_str);
-        let photo = record
-            .recognition_photo
-            .as_deref()
-            .filter(|p| !p.is_empty());
+        let photo = record.recognition_photo.as_deref().filter(|p| !p.is_empty());
         let photo_bytes = photo.map_or(0, |p| p.len() as i64);
         let (compare_id, compare_slot) = match &record.compare_ref {
             Some((id, slot)) => (Some(id.as_str()), Some(*slot)),
@@ -200,10 +197,7 @@ impl Store {
                     .execute(params![msg_id, photo])?;
             }
             let evicted = enforce_caps(tx, caps, msg_id)?;
-            Ok(InsertOutcome {
-                msg_id: msg_id as u64,
-                evicted,
-            })
+            Ok(InsertOutcome { msg_id: msg_id as u64, evicted })
         })
     }
 
@@ -225,11 +219,9 @@ impl Store {
             if live.is_some() {
                 return Ok(live);
             }
-            c.prepare_cached(select_record!(
-                "WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"
-            ))?
-            .query_row([], record_from_row)
-            .optional()
+            c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"))?
+                .query_row([], record_from_row)
+                .optional()
         })
     }
 
@@ -237,8 +229,7 @@ impl Store {
     pub fn note_attempt(&mut self, msg_id: u64) -> Result<()> {
         let id = to_sql_id(msg_id);
         self.write("counting an upload attempt", |tx| {
-            tx.prepare_cached("UPDATE records SET attempts = attempts + 1 WHERE msg_id = ?1")?
-                .execute([id])?;
+            tx.prepare_cached("UPDATE records SET attempts = attempts + 1 WHERE msg_id = ?1")?.execute([id])?;
             Ok(())
         })
     }
@@ -248,9 +239,8 @@ impl Store {
     pub fn mark_delivered(&mut self, msg_id: u64) -> Result<bool> {
         let id = to_sql_id(msg_id);
         self.write("marking a record delivered", |tx| {
-            let n = tx
-                .prepare_cached("UPDATE records SET state = 1 WHERE msg_id = ?1 AND state <> 1")?
-                .execute([id])?;
+            let n =
+                tx.prepare_cached("UPDATE records SET state = 1 WHERE msg_id = ?1 AND state <> 1")?.execute([id])?;
             Ok(n > 0)
         })
     }
@@ -259,9 +249,7 @@ impl Store {
     /// many were released.
     pub fn release_held(&mut self) -> Result<u64> {
         self.write("releasing held records", |tx| {
-            let n = tx
-                .prepare_cached("UPDATE records SET state = 0 WHERE state = 2")?
-                .execute([])?;
+            let n = tx.prepare_cached("UPDATE records SET state = 0 WHERE state = 2")?.execute([])?;
             Ok(n as u64)
         })
     }
@@ -293,19 +281,12 @@ impl Store {
 
     /// Records newest first, without photo bytes, skipping `offset`; with `undelivered_only`,
     /// only pending and held ones.
-    pub fn records_list(
-        &self,
-        undelivered_only: bool,
-        limit: usize,
-        offset: usize,
-    ) -> Result<Vec<RecordSummary>> {
+    pub fn records_list(&self, undelivered_only: bool, limit: usize, offset: usize) -> Result<Vec<RecordSummary>> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         let offset = i64::try_from(offset).unwrap_or(i64::MAX);
         self.read("listing records", |c| {
             let mut stmt = if undelivered_only {
-                c.prepare_cached(select_summary!(
-                    "WHERE state <> 1 ORDER BY msg_id DESC LIMIT ?1 OFFSET ?2"
-                ))?
+                c.prepare_cached(select_summary!("WHERE state <> 1 ORDER BY msg_id DESC LIMIT ?1 OFFSET ?2"))?
             } else {
                 c.prepare_cached(select_summary!("ORDER BY msg_id DESC LIMIT ?1 OFFSET ?2"))?
             };
@@ -318,9 +299,7 @@ impl Store {
     /// are never destroyed by a remote command; they leave only by delivery or the caps.
     pub fn clear_records(&mut self) -> Result<u64> {
         self.write("clearing delivered records", |tx| {
-            let n = tx
-                .prepare_cached("DELETE FROM records WHERE state = 1")?
-                .execute([])?;
+            let n = tx.prepare_cached("DELETE FROM records WHERE state = 1")?.execute([])?;
             Ok(n as u64)
         })
     }
@@ -328,39 +307,32 @@ impl Store {
     /// How many records match a `face/get` condition, whatever their state.
     pub fn count_records(&self, filter: &RecordFilter) -> Result<u64> {
         self.read("counting records", |c| match filter {
-            RecordFilter::All => c
-                .prepare_cached("SELECT total FROM outbox_stats WHERE id = 1")?
-                .query_row([], |r| r.get(0)),
+            RecordFilter::All => {
+                c.prepare_cached("SELECT total FROM outbox_stats WHERE id = 1")?.query_row([], |r| r.get(0))
+            }
             RecordFilter::TimeRange { start_ms, end_ms } => c
                 .prepare_cached("SELECT COUNT(*) FROM records WHERE created_ms BETWEEN ?1 AND ?2")?
                 .query_row([start_ms, end_ms], |r| r.get(0)),
-            RecordFilter::Name(name) => c
-                .prepare_cached("SELECT COUNT(*) FROM records WHERE name = ?1")?
-                .query_row([name], |r| r.get(0)),
-            RecordFilter::IdNumber(id) => c
-                .prepare_cached("SELECT COUNT(*) FROM records WHERE id_number = ?1")?
-                .query_row([id], |r| r.get(0)),
+            RecordFilter::Name(name) => {
+                c.prepare_cached("SELECT COUNT(*) FROM records WHERE name = ?1")?.query_row([name], |r| r.get(0))
+            }
+            RecordFilter::IdNumber(id) => {
+                c.prepare_cached("SELECT COUNT(*) FROM records WHERE id_number = ?1")?.query_row([id], |r| r.get(0))
+            }
         })
     }
 
     /// Up to `limit` records matching `filter` with a msgID above `after_msg_id`, in msgID
     /// order, with photos: start at 0 and pass the last msgID returned. Records made while a
     /// `face/get` streams also match; stop at the count announced to the cloud.
-    pub fn records_page(
-        &self,
-        filter: &RecordFilter,
-        after_msg_id: u64,
-        limit: usize,
-    ) -> Result<Vec<OutboxRecord>> {
+    pub fn records_page(&self, filter: &RecordFilter, after_msg_id: u64, limit: usize) -> Result<Vec<OutboxRecord>> {
         let after = to_sql_id(after_msg_id);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.read("reading records", |c| {
             let mut stmt;
             let rows = match filter {
                 RecordFilter::All => {
-                    stmt = c.prepare_cached(select_record!(
-                        "WHERE r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"
-                    ))?;
+                    stmt = c.prepare_cached(select_record!("WHERE r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"))?;
                     stmt.query_map(params![after, limit], record_from_row)?
                 }
                 RecordFilter::TimeRange { start_ms, end_ms } => {
@@ -389,9 +361,7 @@ impl Store {
 
     /// Reads one trigger-maintained counter of `outbox_stats`.
     fn stat(&self, sql: &'static str) -> Result<u64> {
-        self.read("reading outbox counters", |c| {
-            c.prepare_cached(sql)?.query_row([], |r| r.get(0))
-        })
+        self.read("reading outbox counters", |c| c.prepare_cached(sql)?.query_row([], |r| r.get(0)))
     }
 }
 
@@ -421,34 +391,24 @@ fn enforce_caps(tx: &Transaction<'_>, caps: Caps, keep: i64) -> rusqlite::Result
                  ORDER BY msg_id LIMIT 1",
             )
         };
-        let delivered: Option<i64> = tx
-            .prepare_cached(delivered_sql)?
-            .query_row([], |r| r.get(0))
-            .optional()?;
+        let delivered: Option<i64> = tx.prepare_cached(delivered_sql)?.query_row([], |r| r.get(0)).optional()?;
         let victim = match delivered {
             Some(id) => id,
             None => {
-                let undelivered: Option<i64> = tx
-                    .prepare_cached(undelivered_sql)?
-                    .query_row([keep], |r| r.get(0))
-                    .optional()?;
+                let undelivered: Option<i64> =
+                    tx.prepare_cached(undelivered_sql)?.query_row([keep], |r| r.get(0)).optional()?;
                 match undelivered {
                     Some(id) => {
                         evicted += 1;
-                        tx.prepare_cached(
-                            "UPDATE outbox_stats SET evicted = evicted + 1 WHERE id = 1",
-                        )?
-                        .execute([])?;
+                        tx.prepare_cached("UPDATE outbox_stats SET evicted = evicted + 1 WHERE id = 1")?.execute([])?;
                         id
                     }
                     None => return Ok(evicted),
                 }
             }
         };
-        tx.prepare_cached("DELETE FROM record_photos WHERE msg_id = ?1")?
-            .execute([victim])?;
-        tx.prepare_cached("DELETE FROM records WHERE msg_id = ?1")?
-            .execute([victim])?;
+        tx.prepare_cached("DELETE FROM record_photos WHERE msg_id = ?1")?.execute([victim])?;
+        tx.prepare_cached("DELETE FROM records WHERE msg_id = ?1")?.execute([victim])?;
     }
 }
 
@@ -458,8 +418,7 @@ fn to_sql_id(msg_id: u64) -> i64 {
 
 fn fields_at(r: &Row<'_>, col: usize) -> rusqlite::Result<BTreeMap<String, String>> {
     let text: String = r.get(col)?;
-    serde_json::from_str(&text)
-        .map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e)))
+    serde_json::from_str(&text).map_err(|e| rusqlite::Error::FromSqlConversionFailure(col, Type::Text, Box::new(e)))
 }
 
 fn compare_ref_at(r: &Row<'_>, col: usize) -> rusqlite::Result<Option<(String, u8)>> {
@@ -508,13 +467,7 @@ mod tests {
         fields.insert("compareResult".to_string(), "0".to_string());
         fields.insert("idNumber".to_string(), id.to_string());
         fields.insert("name".to_string(), name.to_string());
-        NewRecord {
-            created_ms,
-            fields,
-            recognition_photo: None,
-            compare_ref: None,
-            held: false,
-        }
+        NewRecord { created_ms, fields, recognition_photo: None, compare_ref: None, held: false }
     }
 
     fn with_photo(mut r: NewRecord, len: usize) -> NewRecord {
@@ -559,12 +512,8 @@ mod tests {
         assert_eq!(store.record_photo_bytes().unwrap(), 1000);
 
         // An empty snapshot is no snapshot.
-        let out2 = store
-            .insert_record(&with_photo(rec(1, "x", "y"), 0))
-            .unwrap();
-        let page = store
-            .records_page(&RecordFilter::All, out.msg_id, 10)
-            .unwrap();
+        let out2 = store.insert_record(&with_photo(rec(1, "x", "y"), 0)).unwrap();
+        let page = store.records_page(&RecordFilter::All, out.msg_id, 10).unwrap();
         assert_eq!(ids(&page), vec![out2.msg_id]);
         assert_eq!(page[0].recognition_photo, None);
     }
@@ -612,10 +561,7 @@ mod tests {
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, live);
         assert!(store.mark_delivered(live).unwrap());
         assert!(!store.mark_delivered(live).unwrap(), "duplicate echo");
-        assert!(
-            !store.mark_delivered(999_999_999_999).unwrap(),
-            "unknown msgID"
-        );
+        assert!(!store.mark_delivered(999_999_999_999).unwrap(), "unknown msgID");
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, a);
         assert!(store.mark_delivered(a).unwrap());
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, b);
@@ -641,11 +587,7 @@ mod tests {
         assert!(store.mark_delivered(p).unwrap());
         assert_eq!(store.next_to_send().unwrap(), None);
         assert_eq!(store.records_list(true, 10, 0).unwrap().len(), 2);
-        assert_eq!(
-            store.clear_records().unwrap(),
-            1,
-            "held records survive face/clear"
-        );
+        assert_eq!(store.clear_records().unwrap(), 1, "held records survive face/clear");
 
         assert_eq!(store.release_held().unwrap(), 2);
         assert_eq!(store.held_count().unwrap(), 0);
@@ -659,14 +601,8 @@ mod tests {
     #[test]
     fn clear_keeps_undelivered_records() {
         let (_tmp, mut store) = open();
-        let ids: Vec<u64> = (0..6)
-            .map(|i| {
-                store
-                    .insert_record(&with_photo(rec(i, "1", "a"), 10))
-                    .unwrap()
-                    .msg_id
-            })
-            .collect();
+        let ids: Vec<u64> =
+            (0..6).map(|i| store.insert_record(&with_photo(rec(i, "1", "a"), 10)).unwrap().msg_id).collect();
         for id in &ids[..4] {
             store.mark_delivered(*id).unwrap();
         }
@@ -676,11 +612,9 @@ mod tests {
         assert_eq!(store.record_photo_bytes().unwrap(), 20);
         let orphan_photos: i64 = store
             .conn
-            .query_row(
-                "SELECT COUNT(*) FROM record_photos WHERE msg_id NOT IN (SELECT msg_id FROM records)",
-                [],
-                |r| r.get(0),
-            )
+            .query_row("SELECT COUNT(*) FROM record_photos WHERE msg_id NOT IN (SELECT msg_id FROM records)", [], |r| {
+                r.get(0)
+            })
             .unwrap();
         assert_eq!(orphan_photos, 0);
         assert_eq!(store.clear_records().unwrap(), 0);
@@ -690,9 +624,7 @@ mod tests {
     fn record_cap_evicts_delivered_first_then_oldest_pending() {
         let (_tmp, mut store) = open();
         store.set_caps(5, u64::MAX);
-        let ids: Vec<u64> = (0..5)
-            .map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id)
-            .collect();
+        let ids: Vec<u64> = (0..5).map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id).collect();
         // Deliver the two newest: they are the first to go, though they are not the oldest.
         store.mark_delivered(ids[3]).unwrap();
         store.mark_delivered(ids[4]).unwrap();
@@ -700,27 +632,14 @@ mod tests {
         assert_eq!(o.evicted, 0);
         let o = store.insert_record(&rec(6, "1", "a")).unwrap();
         assert_eq!(o.evicted, 0);
-        let left: Vec<u64> = store
-            .records_list(false, 100, 0)
-            .unwrap()
-            .iter()
-            .map(|r| r.msg_id)
-            .collect();
-        assert!(
-            !left.contains(&ids[3]) && !left.contains(&ids[4]),
-            "{left:?}"
-        );
+        let left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
+        assert!(!left.contains(&ids[3]) && !left.contains(&ids[4]), "{left:?}");
         assert_eq!(store.evicted_count().unwrap(), 0);
 
         // Only undelivered left: the oldest pending goes, and is counted.
         let o = store.insert_record(&rec(7, "1", "a")).unwrap();
         assert_eq!(o.evicted, 1);
-        let mut left: Vec<u64> = store
-            .records_list(false, 100, 0)
-            .unwrap()
-            .iter()
-            .map(|r| r.msg_id)
-            .collect();
+        let mut left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
         left.sort();
         assert_eq!(left.len(), 5);
         assert!(!left.contains(&ids[0]));
@@ -760,46 +679,24 @@ mod tests {
         store.set_caps(1000, 250);
         let bare = store.insert_record(&rec(0, "1", "a")).unwrap().msg_id;
         store.mark_delivered(bare).unwrap();
-        let p1 = store
-            .insert_record(&with_photo(rec(1, "1", "a"), 100))
-            .unwrap()
-            .msg_id;
-        let p2 = store
-            .insert_record(&with_photo(rec(2, "1", "a"), 100))
-            .unwrap()
-            .msg_id;
+        let p1 = store.insert_record(&with_photo(rec(1, "1", "a"), 100)).unwrap().msg_id;
+        let p2 = store.insert_record(&with_photo(rec(2, "1", "a"), 100)).unwrap().msg_id;
         store.mark_delivered(p2).unwrap();
         // 300 bytes > 250: the delivered photo record goes, not the delivered bare one.
-        let o = store
-            .insert_record(&with_photo(rec(3, "1", "a"), 100))
-            .unwrap();
+        let o = store.insert_record(&with_photo(rec(3, "1", "a"), 100)).unwrap();
         assert_eq!(o.evicted, 0);
-        let left: Vec<u64> = store
-            .records_list(false, 100, 0)
-            .unwrap()
-            .iter()
-            .map(|r| r.msg_id)
-            .collect();
+        let left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
         assert_eq!(left, vec![o.msg_id, p1, bare]);
         assert_eq!(store.record_photo_bytes().unwrap(), 200);
         // Next: only undelivered photo records remain, the oldest goes and is counted.
-        let o2 = store
-            .insert_record(&with_photo(rec(4, "1", "a"), 100))
-            .unwrap();
+        let o2 = store.insert_record(&with_photo(rec(4, "1", "a"), 100)).unwrap();
         assert_eq!(o2.evicted, 1);
-        let left: Vec<u64> = store
-            .records_list(false, 100, 0)
-            .unwrap()
-            .iter()
-            .map(|r| r.msg_id)
-            .collect();
+        let left: Vec<u64> = store.records_list(false, 100, 0).unwrap().iter().map(|r| r.msg_id).collect();
         assert_eq!(left, vec![o2.msg_id, o.msg_id, bare]);
         assert_eq!(store.record_photo_bytes().unwrap(), 200);
         // A single photo bigger than the cap is still kept.
         store.set_caps(1000, 10);
-        let big = store
-            .insert_record(&with_photo(rec(5, "1", "a"), 500))
-            .unwrap();
+        let big = store.insert_record(&with_photo(rec(5, "1", "a"), 500)).unwrap();
         assert_eq!(big.evicted, 2);
         assert_eq!(store.record_photo_bytes().unwrap(), 500);
         assert_eq!(store.record_count().unwrap(), 2);
@@ -836,14 +733,8 @@ mod tests {
         assert_eq!(store.pending_count().unwrap(), pending);
         assert_eq!(store.held_count().unwrap(), held);
         assert_eq!(store.record_photo_bytes().unwrap(), bytes);
-        let stored: u64 = store
-            .conn
-            .query_row(
-                "SELECT COALESCE(SUM(length(jpeg)), 0) FROM record_photos",
-                [],
-                |r| r.get(0),
-            )
-            .unwrap();
+        let stored: u64 =
+            store.conn.query_row("SELECT COALESCE(SUM(length(jpeg)), 0) FROM record_photos", [], |r| r.get(0)).unwrap();
         assert_eq!(stored, bytes);
         assert!(total <= 20 && bytes <= 5_000);
     }
@@ -862,11 +753,7 @@ mod tests {
             }
         }
         let check = |filter: RecordFilter, expect: Vec<u64>| {
-            assert_eq!(
-                store.count_records(&filter).unwrap(),
-                expect.len() as u64,
-                "{filter:?}"
-            );
+            assert_eq!(store.count_records(&filter).unwrap(), expect.len() as u64, "{filter:?}");
             let mut got = Vec::new();
             let mut after = 0;
             loop {
@@ -881,53 +768,25 @@ mod tests {
         };
         check(RecordFilter::All, made.iter().map(|m| m.0).collect());
         check(
-            RecordFilter::TimeRange {
-                start_ms: 1_050,
-                end_ms: 1_100,
-            },
-            made.iter()
-                .filter(|m| (1_050..=1_100).contains(&m.1))
-                .map(|m| m.0)
-                .collect(),
+            RecordFilter::TimeRange { start_ms: 1_050, end_ms: 1_100 },
+            made.iter().filter(|m| (1_050..=1_100).contains(&m.1)).map(|m| m.0).collect(),
         );
-        check(
-            RecordFilter::TimeRange {
-                start_ms: 5_000,
-                end_ms: 6_000,
-            },
-            Vec::new(),
-        );
-        check(
-            RecordFilter::Name("张三".into()),
-            made.iter().filter(|m| m.3 == "张三").map(|m| m.0).collect(),
-        );
-        check(
-            RecordFilter::IdNumber("2".into()),
-            made.iter().filter(|m| m.2 == "2").map(|m| m.0).collect(),
-        );
+        check(RecordFilter::TimeRange { start_ms: 5_000, end_ms: 6_000 }, Vec::new());
+        check(RecordFilter::Name("张三".into()), made.iter().filter(|m| m.3 == "张三").map(|m| m.0).collect());
+        check(RecordFilter::IdNumber("2".into()), made.iter().filter(|m| m.2 == "2").map(|m| m.0).collect());
         check(RecordFilter::IdNumber("nobody".into()), Vec::new());
     }
 
     #[test]
     fn records_list_newest_first_with_offset() {
         let (_tmp, mut store) = open();
-        let ids: Vec<u64> = (0..10)
-            .map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id)
-            .collect();
+        let ids: Vec<u64> = (0..10).map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id).collect();
         store.mark_delivered(ids[9]).unwrap();
         store.mark_delivered(ids[8]).unwrap();
-        let all: Vec<u64> = store
-            .records_list(false, 3, 1)
-            .unwrap()
-            .iter()
-            .map(|r| r.msg_id)
-            .collect();
+        let all: Vec<u64> = store.records_list(false, 3, 1).unwrap().iter().map(|r| r.msg_id).collect();
         assert_eq!(all, vec![ids[8], ids[7], ids[6]]);
         let undelivered = store.records_list(true, 3, 0).unwrap();
-        assert_eq!(
-            undelivered.iter().map(|r| r.msg_id).collect::<Vec<_>>(),
-            vec![ids[7], ids[6], ids[5]]
-        );
+        assert_eq!(undelivered.iter().map(|r| r.msg_id).collect::<Vec<_>>(), vec![ids[7], ids[6], ids[5]]);
         assert!(undelivered.iter().all(|r| r.state == RecordState::Pending));
     }
 
@@ -964,25 +823,17 @@ mod tests {
         let unique: HashSet<_> = all.iter().collect();
         assert_eq!(unique.len(), all.len());
         for t in 0..2 {
-            let n = store
-                .count_records(&RecordFilter::IdNumber(format!("t{t}")))
-                .unwrap();
+            let n = store.count_records(&RecordFilter::IdNumber(format!("t{t}"))).unwrap();
             assert_eq!(n, per_thread as u64);
         }
-        assert_eq!(
-            store.record_photo_bytes().unwrap(),
-            2 * per_thread as u64 * 64
-        );
+        assert_eq!(store.record_photo_bytes().unwrap(), 2 * per_thread as u64 * 64);
     }
 
     #[test]
     fn hot_queries_use_indexes() {
         let (_tmp, store) = open();
         let plan = |sql: &str| -> String {
-            let mut stmt = store
-                .conn
-                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
-                .unwrap();
+            let mut stmt = store.conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
             let n = stmt.parameter_count();
             let args: Vec<i64> = vec![0; n];
             stmt.query_map(rusqlite::params_from_iter(args), |r| r.get::<_, String>(3))
@@ -997,14 +848,10 @@ mod tests {
         ));
         assert!(live.contains("records_live"), "{live}");
         assert!(!live.contains("TEMP B-TREE"), "{live}");
-        let backlog = plan(select_record!(
-            "WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"
-        ));
+        let backlog = plan(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"));
         assert!(backlog.contains("records_state"), "{backlog}");
         assert!(!backlog.contains("TEMP B-TREE"), "{backlog}");
-        let by_name = plan(select_record!(
-            "WHERE r.name = ?3 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"
-        ));
+        let by_name = plan(select_record!("WHERE r.name = ?3 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"));
         assert!(by_name.contains("records_name"), "{by_name}");
         let delivered = plan("SELECT msg_id FROM records WHERE state = 1 ORDER BY msg_id LIMIT 1");
         assert!(delivered.contains("records_state"), "{delivered}");
@@ -1012,13 +859,9 @@ mod tests {
             "SELECT msg_id FROM records WHERE state = 1 AND photo_bytes > 0
              ORDER BY msg_id LIMIT 1",
         );
-        assert!(
-            delivered_photo.contains("records_with_photo"),
-            "{delivered_photo}"
-        );
-        let range = plan(select_record!(
-            "WHERE r.created_ms BETWEEN ?3 AND ?4 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"
-        ));
+        assert!(delivered_photo.contains("records_with_photo"), "{delivered_photo}");
+        let range =
+            plan(select_record!("WHERE r.created_ms BETWEEN ?3 AND ?4 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"));
         assert!(!range.contains("SCAN r"), "{range}");
     }
 }

@@ -25,15 +25,9 @@ pub(super) fn apply(tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> 
 /// drop new records as repeats. It collides only if the old file averaged more than one record a
 /// second, and stays below 2^31 (for clouds that parse msgID as a 32-bit int) until 2038.
 fn seed_msg_ids(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let seed = i64::try_from(now).unwrap_or(0);
-    tx.execute(
-        "INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?1)",
-        [seed],
-    )?;
+    tx.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?1)", [seed])?;
     Ok(())
 }
 

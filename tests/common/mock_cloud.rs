@@ -168,10 +168,7 @@ impl Req {
     /// The value of a header (name case-insensitive).
     pub fn header(&self, name: &str) -> Option<&str> {
         let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
     }
 
     /// The body's `msgType`, when it is a string.
@@ -191,8 +188,7 @@ impl Req {
 
     /// Whether this is a streamed person/info or face/get item (carries `index` or `token`).
     pub fn is_stream_item(&self) -> bool {
-        self.method == "POST"
-            && (self.body.get("index").is_some() || self.body.get("token").is_some())
+        self.method == "POST" && (self.body.get("index").is_some() || self.body.get("token").is_some())
     }
 }
 
@@ -266,10 +262,7 @@ pub enum Misbehaviour {
 impl Misbehaviour {
     /// A drip of one byte per second, `bytes` bytes long.
     pub fn drip(bytes: usize) -> Misbehaviour {
-        Misbehaviour::Drip {
-            every: Duration::from_secs(1),
-            bytes,
-        }
+        Misbehaviour::Drip { every: Duration::from_secs(1), bytes }
     }
 
     /// Whether the real answer is never sent, so queued commands stay queued.
@@ -372,9 +365,8 @@ impl Acceptor {
         let addr = listener.local_addr()?;
         let quit = Arc::new(AtomicBool::new(false));
         let q = quit.clone();
-        let thread = thread::Builder::new()
-            .name("mock-cloud-accept".into())
-            .spawn(move || accept_loop(listener, inner, q))?;
+        let thread =
+            thread::Builder::new().name("mock-cloud-accept".into()).spawn(move || accept_loop(listener, inner, q))?;
         Ok(Acceptor { quit, addr, thread })
     }
 
@@ -407,12 +399,10 @@ fn accept_loop(listener: TcpListener, inner: Arc<Inner>, quit: Arc<AtomicBool>) 
             lock(&inner.conns).insert(id, clone);
         }
         let inner2 = inner.clone();
-        let spawned = thread::Builder::new()
-            .name(format!("mock-cloud-conn-{id}"))
-            .spawn(move || {
-                serve_connection(&inner2, stream, id);
-                lock(&inner2.conns).remove(&id);
-            });
+        let spawned = thread::Builder::new().name(format!("mock-cloud-conn-{id}")).spawn(move || {
+            serve_connection(&inner2, stream, id);
+            lock(&inner2.conns).remove(&id);
+        });
         let mut handlers = lock(&inner.handlers);
         handlers.retain(|h| !h.is_finished());
         if let Ok(h) = spawned {
@@ -464,11 +454,7 @@ impl MockCloud {
             hook: Mutex::new(None),
         });
         let acceptor = Acceptor::spawn(listener, inner.clone())?;
-        Ok(MockCloud {
-            inner,
-            port,
-            acceptor: Mutex::new(Some(acceptor)),
-        })
+        Ok(MockCloud { inner, port, acceptor: Mutex::new(Some(acceptor)) })
     }
 
     /// The base URL to configure as `[cloud] url`, e.g. "http://127.0.0.1:40123".
@@ -533,30 +519,18 @@ impl MockCloud {
             }
             msg_id = m.get("msgID").and_then(value_text).unwrap_or_default();
         }
-        st.queues
-            .entry(path)
-            .or_default()
-            .push_back(Queued { cmd, exact: false });
+        st.queues.entry(path).or_default().push_back(Queued { cmd, exact: false });
         msg_id
     }
 
     /// Queues a command exactly as given (nothing filled in), for malformed-command tests.
     pub fn push_command_exact(&self, path: &str, cmd: Value) {
-        self.inner
-            .state()
-            .queues
-            .entry(norm(path))
-            .or_default()
-            .push_back(Queued { cmd, exact: true });
+        self.inner.state().queues.entry(norm(path)).or_default().push_back(Queued { cmd, exact: true });
     }
 
     /// How many commands are still queued for `path`.
     pub fn pending(&self, path: &str) -> usize {
-        self.inner
-            .state()
-            .queues
-            .get(&norm(path))
-            .map_or(0, VecDeque::len)
+        self.inner.state().queues.get(&norm(path)).map_or(0, VecDeque::len)
     }
 
     /// Sets how `/face/record` uploads are answered.
@@ -567,21 +541,14 @@ impl MockCloud {
     /// The next time the streamed item with this `index` arrives on `path` (e.g.
     /// "/person/info"), acknowledge it with a wrong index (index + 1), once.
     pub fn wrong_index_once(&self, path: &str, index: u64) {
-        self.inner
-            .state()
-            .wrong_index
-            .push((norm(path), index.to_string()));
+        self.inner.state().wrong_index.push((norm(path), index.to_string()));
     }
 
     /// Misbehaves for the next `times` requests to `path` (`None`: any path). Rules are
     /// used in the order they were added.
     pub fn misbehave(&self, path: Option<&str>, what: Misbehaviour, times: usize) {
         if times > 0 {
-            self.inner.state().rules.push(Rule {
-                path: path.map(norm),
-                what,
-                left: times,
-            });
+            self.inner.state().rules.push(Rule { path: path.map(norm), what, left: times });
         }
     }
 
@@ -598,11 +565,7 @@ impl MockCloud {
     /// For the next `times` file downloads, close the connection after `k_bytes` body
     /// bytes although the headers announced more.
     pub fn cut_downloads_after(&self, k_bytes: usize, times: usize) {
-        self.inner.state().cut = if times > 0 {
-            Some((k_bytes, times))
-        } else {
-            None
-        };
+        self.inner.state().cut = if times > 0 { Some((k_bytes, times)) } else { None };
     }
 
     /// When set, Range headers are ignored and files are always answered 200 in full.
@@ -639,24 +602,13 @@ impl MockCloud {
     /// The requests to `path`, oldest first.
     pub fn requests_to(&self, path: &str) -> Vec<Req> {
         let path = norm(path);
-        self.inner
-            .state()
-            .requests
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
+        self.inner.state().requests.iter().filter(|r| r.path == path).cloned().collect()
     }
 
     /// How many requests `path` received (cheaper than `requests_to` in wait loops).
     pub fn count(&self, path: &str) -> usize {
         let path = norm(path);
-        self.inner
-            .state()
-            .requests
-            .iter()
-            .filter(|r| r.path == path)
-            .count()
+        self.inner.state().requests.iter().filter(|r| r.path == path).count()
     }
 
     /// Bodies of the POSTs that carry `errorCode` and this `msgID`: the device's results
@@ -758,10 +710,7 @@ impl MockCloud {
                 Err(_) => thread::sleep(Duration::from_millis(20)),
             }
         };
-        *acc = Some(
-            Acceptor::spawn(listener, self.inner.clone())
-                .expect("mock cloud: cannot start accept thread"),
-        );
+        *acc = Some(Acceptor::spawn(listener, self.inner.clone()).expect("mock cloud: cannot start accept thread"));
     }
 }
 
@@ -782,11 +731,7 @@ impl Drop for MockCloud {
 /// "device/open" and "/device/open?x=1" both become "/device/open".
 fn norm(path: &str) -> String {
     let path = path.split('?').next().unwrap_or("");
-    if path.starts_with('/') {
-        path.to_string()
-    } else {
-        format!("/{path}")
-    }
+    if path.starts_with('/') { path.to_string() } else { format!("/{path}") }
 }
 
 fn value_text(v: &Value) -> Option<String> {
@@ -820,9 +765,7 @@ fn describe(r: &Req) -> String {
 }
 
 fn unix_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 // ---------------------------------------------------------------------------------------
@@ -838,10 +781,7 @@ struct Request {
 
 impl Request {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
     }
 }
 
@@ -855,20 +795,12 @@ enum ReadError {
 
 fn read_line(r: &mut BufReader<TcpStream>, limit: usize) -> Result<Vec<u8>, ReadError> {
     let mut line = Vec::new();
-    let n = r
-        .by_ref()
-        .take(limit as u64)
-        .read_until(b'\n', &mut line)
-        .map_err(|_| ReadError::Io)?;
+    let n = r.by_ref().take(limit as u64).read_until(b'\n', &mut line).map_err(|_| ReadError::Io)?;
     if n == 0 {
         return Err(ReadError::Closed);
     }
     if !line.ends_with(b"\n") {
-        return Err(if n >= limit {
-            ReadError::Bad(431, "header line too long")
-        } else {
-            ReadError::Io
-        });
+        return Err(if n >= limit { ReadError::Bad(431, "header line too long") } else { ReadError::Io });
     }
     while line.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
         line.pop();
@@ -909,29 +841,17 @@ fn read_request(r: &mut BufReader<TcpStream>, w: &mut TcpStream) -> Result<Reque
             None => return Err(ReadError::Bad(400, "bad header line")),
         }
     }
-    let get = |name: &str| {
-        headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.to_ascii_lowercase())
-    };
+    let get = |name: &str| headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.to_ascii_lowercase());
     let connection = get("connection").unwrap_or_default();
-    let keep_alive = if version == "HTTP/1.0" {
-        connection.contains("keep-alive")
-    } else {
-        !connection.contains("close")
-    };
+    let keep_alive =
+        if version == "HTTP/1.0" { connection.contains("keep-alive") } else { !connection.contains("close") };
     if get("expect").is_some_and(|e| e.contains("100-continue")) {
-        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
-            .map_err(|_| ReadError::Io)?;
+        w.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").map_err(|_| ReadError::Io)?;
     }
     let body = if get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
         read_chunked(r)?
     } else if let Some(len) = get("content-length") {
-        let len: usize = len
-            .trim()
-            .parse()
-            .map_err(|_| ReadError::Bad(400, "bad Content-Length"))?;
+        let len: usize = len.trim().parse().map_err(|_| ReadError::Bad(400, "bad Content-Length"))?;
         if len > MAX_REQUEST_BODY {
             return Err(ReadError::Bad(413, "request body too large"));
         }
@@ -941,13 +861,7 @@ fn read_request(r: &mut BufReader<TcpStream>, w: &mut TcpStream) -> Result<Reque
     } else {
         Vec::new()
     };
-    Ok(Request {
-        method,
-        path: norm(&target),
-        headers,
-        body,
-        keep_alive,
-    })
+    Ok(Request { method, path: norm(&target), headers, body, keep_alive })
 }
 
 fn read_chunked(r: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError> {
@@ -956,8 +870,7 @@ fn read_chunked(r: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError> {
         let line = read_line(r, 1024).map_err(|_| ReadError::Bad(400, "bad chunk size line"))?;
         let line = String::from_utf8_lossy(&line).into_owned();
         let hex = line.split(';').next().unwrap_or("").trim();
-        let size =
-            usize::from_str_radix(hex, 16).map_err(|_| ReadError::Bad(400, "bad chunk size"))?;
+        let size = usize::from_str_radix(hex, 16).map_err(|_| ReadError::Bad(400, "bad chunk size"))?;
         if size == 0 {
             // Trailer fields, up to the empty line.
             while !read_line(r, MAX_REQUEST_HEAD)?.is_empty() {}
@@ -968,8 +881,7 @@ fn read_chunked(r: &mut BufReader<TcpStream>) -> Result<Vec<u8>, ReadError> {
         }
         let start = body.len();
         body.resize(start + size, 0);
-        r.read_exact(&mut body[start..])
-            .map_err(|_| ReadError::Io)?;
+        r.read_exact(&mut body[start..]).map_err(|_| ReadError::Io)?;
         let mut crlf = [0u8; 2];
         r.read_exact(&mut crlf).map_err(|_| ReadError::Io)?;
         if &crlf != b"\r\n" {
@@ -1021,18 +933,13 @@ impl Answer {
     }
 
     fn error(status: u16, code: &str, msg: &str) -> Answer {
-        Answer::json(
-            status,
-            &json!({"errorCode": code, "msg": format!("mock cloud: {msg}")}),
-        )
+        Answer::json(status, &json!({"errorCode": code, "msg": format!("mock cloud: {msg}")}))
     }
 
     /// Status line, headers and body in one buffer, so that one write sends it all.
     fn to_bytes(&self, keep_alive: bool) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.body.len() + 256);
-        out.extend_from_slice(
-            format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes(),
-        );
+        out.extend_from_slice(format!("HTTP/1.1 {} {}\r\n", self.status, reason(self.status)).as_bytes());
         out.extend_from_slice(format!("Content-Type: {}\r\n", self.content_type).as_bytes());
         out.extend_from_slice(format!("Content-Length: {}\r\n", self.body.len()).as_bytes());
         for (n, v) in &self.headers {
@@ -1041,9 +948,7 @@ impl Answer {
         let conn = if keep_alive { "keep-alive" } else { "close" };
         out.extend_from_slice(format!("Connection: {conn}\r\n\r\n").as_bytes());
         if !self.head_only {
-            let n = self
-                .cut_after
-                .map_or(self.body.len(), |k| k.min(self.body.len()));
+            let n = self.cut_after.map_or(self.body.len(), |k| k.min(self.body.len()));
             out.extend_from_slice(&self.body[..n]);
         }
         out
@@ -1057,8 +962,7 @@ impl Answer {
             }
             if let Some(o) = v.as_object() {
                 for (k, v) in o {
-                    let shown =
-                        k == "msgID" || k == "errorCode" || k == "index" || k.starts_with("is");
+                    let shown = k == "msgID" || k == "errorCode" || k == "index" || k.starts_with("is");
                     if let (true, Some(text)) = (shown, value_text(v)) {
                         s.push_str(&format!(" {k}={text}"));
                     }
@@ -1196,11 +1100,9 @@ fn decide(inner: &Inner, req: Request, conn: u64) -> (Plan, Req) {
     let plan = match rule {
         Some(m) if m.replaces_answer() => {
             let plan = match &m {
-                Misbehaviour::Status(code) => Plan::Write(Answer::error(
-                    *code,
-                    "200",
-                    &format!("injected HTTP {code}"),
-                )),
+                Misbehaviour::Status(code) => {
+                    Plan::Write(Answer::error(*code, "200", &format!("injected HTTP {code}")))
+                }
                 Misbehaviour::NotJson => Plan::Write(Answer {
                     status: 200,
                     content_type: "text/html",
@@ -1330,10 +1232,7 @@ fn padded(body: &[u8], size: usize) -> Vec<u8> {
     };
     obj.insert("padding".into(), "".into());
     let base = serde_json::to_vec(&obj).unwrap_or_default().len();
-    obj.insert(
-        "padding".into(),
-        "x".repeat(size.saturating_sub(base)).into(),
-    );
+    obj.insert("padding".into(), "x".repeat(size.saturating_sub(base)).into());
     serde_json::to_vec(&obj).unwrap_or_default()
 }
 
@@ -1355,17 +1254,13 @@ fn answer(st: &mut State, req: &Request, rec: &Req) -> Answer {
             if !msg_type.is_empty() {
                 o.entry("msgType").or_insert_with(|| msg_type.into());
             }
-            o.entry("deviceNo")
-                .or_insert_with(|| device_no.clone().into());
+            o.entry("deviceNo").or_insert_with(|| device_no.clone().into());
         }
         v
     };
     match path {
         "/device/register" => {
-            let resp = st
-                .register_resp
-                .clone()
-                .unwrap_or_else(|| json!({"errorCode": "100"}));
+            let resp = st.register_resp.clone().unwrap_or_else(|| json!({"errorCode": "100"}));
             return Answer::json(200, &with_ids(resp, "registerResp"));
         }
         "/device/heatbeat" => {
@@ -1383,22 +1278,14 @@ fn answer(st: &mut State, req: &Request, rec: &Req) -> Answer {
         let result_type = match path {
             "/person/info" => "onlineGetRegisterResult",
             "/face/get" => "onlineGetRecordResult",
-            _ if rec.msg_type().is_some_and(|t| t.contains("Register")) => {
-                "onlineGetRegisterResult"
-            }
+            _ if rec.msg_type().is_some_and(|t| t.contains("Register")) => "onlineGetRegisterResult",
             _ => "onlineGetRecordResult",
         };
         let index = rec.field("index").unwrap_or_default();
         let mut answered = index.clone();
-        if let Some(i) = st
-            .wrong_index
-            .iter()
-            .position(|(p, idx)| p == path && *idx == index)
-        {
+        if let Some(i) = st.wrong_index.iter().position(|(p, idx)| p == path && *idx == index) {
             st.wrong_index.remove(i);
-            answered = index
-                .parse::<u64>()
-                .map_or_else(|_| format!("{index}x"), |n| (n + 1).to_string());
+            answered = index.parse::<u64>().map_or_else(|_| format!("{index}x"), |n| (n + 1).to_string());
         }
         let resp = json!({
             "msgID": rec.field("msgID").unwrap_or_default(),
@@ -1413,19 +1300,12 @@ fn answer(st: &mut State, req: &Request, rec: &Req) -> Answer {
     let endpoint = poll_endpoint(path);
     if let Some(p) = endpoint {
         if rec.msg_type() != Some(p.poll) {
-            let msg = format!(
-                "expected msgType {} (a poll) or a result with errorCode",
-                p.poll
-            );
+            let msg = format!("expected msgType {} (a poll) or a result with errorCode", p.poll);
             return Answer::error(400, "203", &msg);
         }
     }
     if let Some(q) = st.queues.get_mut(path).and_then(VecDeque::pop_front) {
-        let cmd = if q.exact {
-            q.cmd
-        } else {
-            with_ids(q.cmd, endpoint.map_or("", |p| p.command))
-        };
+        let cmd = if q.exact { q.cmd } else { with_ids(q.cmd, endpoint.map_or("", |p| p.command)) };
         return Answer::json(200, &cmd);
     }
     match endpoint {
@@ -1471,8 +1351,7 @@ fn record_answer(st: &mut State, rec: &Req, device_no: &str) -> Answer {
         RecordReply::Custom(v) => {
             let mut v = v.clone();
             if let Value::Object(o) = &mut v {
-                o.entry("msgType")
-                    .or_insert_with(|| "uploadRecordResp".into());
+                o.entry("msgType").or_insert_with(|| "uploadRecordResp".into());
                 o.entry("msgID").or_insert_with(|| msg_id.clone().into());
                 o.entry("deviceNo").or_insert_with(|| device_no.into());
             }
@@ -1496,17 +1375,12 @@ fn file_answer(st: &mut State, req: &Request) -> Answer {
         head_only: req.method == "HEAD",
         cut_after: None,
     };
-    let range = if st.ignore_range {
-        None
-    } else {
-        req.header("range").map(parse_range)
-    };
+    let range = if st.ignore_range { None } else { req.header("range").map(parse_range) };
     let (start, end) = match range {
         None | Some(RangeSpec::Ignore) => (0, total),
         Some(RangeSpec::Unsatisfiable) => {
             let mut a = Answer::error(416, "200", "range not satisfiable");
-            a.headers
-                .push(("Content-Range".into(), format!("bytes */{total}")));
+            a.headers.push(("Content-Range".into(), format!("bytes */{total}")));
             return a;
         }
         Some(RangeSpec::From(s)) if s < total => (s, total),
@@ -1514,27 +1388,19 @@ fn file_answer(st: &mut State, req: &Request) -> Answer {
         Some(RangeSpec::Suffix(n)) if n > 0 && total > 0 => (total - n.min(total), total),
         Some(_) => {
             let mut a = Answer::error(416, "200", "range not satisfiable");
-            a.headers
-                .push(("Content-Range".into(), format!("bytes */{total}")));
+            a.headers.push(("Content-Range".into(), format!("bytes */{total}")));
             return a;
         }
     };
     if range.is_some_and(|r| r != RangeSpec::Ignore) {
         a.status = 206;
-        a.headers.push((
-            "Content-Range".into(),
-            format!("bytes {start}-{}/{total}", end - 1),
-        ));
+        a.headers.push(("Content-Range".into(), format!("bytes {start}-{}/{total}", end - 1)));
     }
     a.body = file[start..end].to_vec();
     if !a.head_only {
         if let Some((k, times)) = st.cut {
             a.cut_after = Some(k);
-            st.cut = if times > 1 {
-                Some((k, times - 1))
-            } else {
-                None
-            };
+            st.cut = if times > 1 { Some((k, times - 1)) } else { None };
         }
     }
     a
@@ -1564,12 +1430,8 @@ fn parse_range(h: &str) -> RangeSpec {
     };
     match (a.trim().parse::<usize>(), b.trim()) {
         (Ok(s), "") => RangeSpec::From(s),
-        (Ok(s), e) => e
-            .parse()
-            .map_or(RangeSpec::Unsatisfiable, |e| RangeSpec::Span(s, e)),
-        (Err(_), e) if a.trim().is_empty() => e
-            .parse()
-            .map_or(RangeSpec::Unsatisfiable, RangeSpec::Suffix),
+        (Ok(s), e) => e.parse().map_or(RangeSpec::Unsatisfiable, |e| RangeSpec::Span(s, e)),
+        (Err(_), e) if a.trim().is_empty() => e.parse().map_or(RangeSpec::Unsatisfiable, RangeSpec::Suffix),
         _ => RangeSpec::Unsatisfiable,
     }
 }

@@ -46,9 +46,7 @@ pub struct ConfigBuilder {
 impl ConfigBuilder {
     /// The base config for a daemon talking to `cloud_url` with its storage in `dir`.
     pub fn new(cloud_url: &str, dir: &Path) -> ConfigBuilder {
-        let mut b = ConfigBuilder {
-            table: toml::Table::new(),
-        };
+        let mut b = ConfigBuilder { table: toml::Table::new() };
         b.set("device", "device_no", DEVICE_NO)
             .set("cloud", "url", cloud_url)
             .set("cloud", "connect_timeout_ms", 2000)
@@ -57,22 +55,13 @@ impl ConfigBuilder {
             .set("cloud", "retry_max_ms", 500)
             .set("storage", "dir", dir.display().to_string())
             .set("board", "profile", "sim")
-            .set(
-                "control",
-                "socket",
-                dir.join("control.sock").display().to_string(),
-            )
+            .set("control", "socket", dir.join("control.sock").display().to_string())
             .set("log", "level", "debug");
         b
     }
 
     /// Sets `key` in `[section]`, creating the section when needed.
-    pub fn set(
-        &mut self,
-        section: &str,
-        key: &str,
-        value: impl Into<toml::Value>,
-    ) -> &mut ConfigBuilder {
+    pub fn set(&mut self, section: &str, key: &str, value: impl Into<toml::Value>) -> &mut ConfigBuilder {
         self.section(section).insert(key.to_string(), value.into());
         self
     }
@@ -86,9 +75,7 @@ impl ConfigBuilder {
     /// Merges TOML text into the config: its keys replace the base's, its new sections are
     /// added. Panics on a TOML syntax error (a bug in the test).
     pub fn merge_toml(&mut self, text: &str) -> &mut ConfigBuilder {
-        let extra: toml::Table = text
-            .parse()
-            .unwrap_or_else(|e| panic!("extra TOML does not parse: {e}\n{text}"));
+        let extra: toml::Table = text.parse().unwrap_or_else(|e| panic!("extra TOML does not parse: {e}\n{text}"));
         merge(&mut self.table, extra);
         self
     }
@@ -104,10 +91,7 @@ impl ConfigBuilder {
     }
 
     fn section(&mut self, name: &str) -> &mut toml::Table {
-        let v = self
-            .table
-            .entry(name.to_string())
-            .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        let v = self.table.entry(name.to_string()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
         if !v.is_table() {
             *v = toml::Value::Table(toml::Table::new());
         }
@@ -165,20 +149,11 @@ impl Daemon {
     /// Writes the config into a fresh temp dir without starting the daemon (for tests of
     /// `facegate` subcommands that need no running daemon, or that start it later).
     pub fn prepare(text: impl FnOnce(&Path) -> String) -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("facegate-test-")
-            .tempdir()
-            .expect("cannot create a temp dir");
+        let dir = tempfile::Builder::new().prefix("facegate-test-").tempdir().expect("cannot create a temp dir");
         let path = dir.path().to_path_buf();
         let config = path.join("facegate.toml");
         fs::write(&config, text(&path)).expect("cannot write facegate.toml");
-        Daemon {
-            dir: Some(dir),
-            path,
-            config,
-            child: None,
-            starts: 0,
-        }
+        Daemon { dir: Some(dir), path, config, child: None, starts: 0 }
     }
 
     /// The temp dir: storage, config, control socket, logs.
@@ -212,10 +187,7 @@ impl Daemon {
     /// Starts (another) `facegate run` with the same config and storage. Appends to the
     /// same log files. Panics if one is still running.
     pub fn spawn(&mut self) {
-        assert!(
-            !self.is_running(),
-            "the daemon is still running; stop() or kill9() it first"
-        );
+        assert!(!self.is_running(), "the daemon is still running; stop() or kill9() it first");
         self.starts += 1;
         let stdout = self.log_file("stdout.log");
         let mut stderr = self.log_file("stderr.log");
@@ -266,10 +238,7 @@ impl Daemon {
                 _ => {
                     let _ = child.kill();
                     let _ = child.wait();
-                    panic!(
-                        "the daemon did not exit after SIGTERM\n{}",
-                        self.log_tail(60)
-                    );
+                    panic!("the daemon did not exit after SIGTERM\n{}", self.log_tail(60));
                 }
             }
         }
@@ -310,10 +279,7 @@ impl Daemon {
         complete
             .lines()
             .filter(|l| !l.trim().is_empty())
-            .map(|l| {
-                serde_json::from_str(l)
-                    .unwrap_or_else(|e| panic!("bad line in sim-actuators.jsonl: {e}: {l}"))
-            })
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("bad line in sim-actuators.jsonl: {e}: {l}")))
             .collect()
     }
 
@@ -349,11 +315,7 @@ impl Drop for Daemon {
     fn drop(&mut self) {
         self.kill9();
         if thread::panicking() {
-            eprintln!(
-                "--- facegate log ({}) ---\n{}\n---",
-                self.path.display(),
-                self.log_tail(80)
-            );
+            eprintln!("--- facegate log ({}) ---\n{}\n---", self.path.display(), self.log_tail(80));
         }
         if std::env::var_os("FACEGATE_KEEP_TEST_DIR").is_some() {
             if let Some(d) = self.dir.take() {

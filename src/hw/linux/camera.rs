@@ -1,7 +1,8 @@
 //! The V4L2 camera (v4l crate): one frame on demand, as JPEG.
 //!
 //! The device is opened for each snapshot and closed after it, so a vendor recognizer can use
-//! the camera between snapshots. MJPG frames pass through; YUYV and NV12 are encoded by
+//! the camera between snapshots. MJPG frames pass through (completed with Huffman tables when
+//! the camera leaves them out); YUYV and NV12 are encoded by
 //! [`crate::hw::jpeg`].
 
 use std::time::{Duration, Instant};
@@ -49,26 +50,13 @@ impl V4lCamera {
     /// supported ones if the driver substitutes it.
     fn open(&self) -> Result<(Device, Format, CameraFormat)> {
         let p = &self.profile;
-        let dev = Device::with_path(&p.device).map_err(|e| {
-            Error::io(
-                format!("camera: opening {} ({})", p.device, super::gpio::reason(&e)),
-                e,
-            )
-        })?;
+        let dev = Device::with_path(&p.device)
+            .map_err(|e| Error::io(format!("camera: opening {} ({})", p.device, super::gpio::reason(&e)), e))?;
         let wanted = Format::new(p.width, p.height, fourcc(p.format));
         let format = dev.set_format(&wanted).map_err(|e| {
-            let why = if e.raw_os_error() == Some(libc::EBUSY) {
-                "busy: another program is capturing"
-            } else {
-                "refused"
-            };
-            Error::io(
-                format!(
-                    "camera {}: setting {}x{} {:?} {why}",
-                    p.device, p.width, p.height, p.format
-                ),
-                e,
-            )
+            let why =
+                if e.raw_os_error() == Some(libc::EBUSY) { "busy: another program is capturing" } else { "refused" };
+            Error::io(format!("camera {}: setting {}x{} {:?} {why}", p.device, p.width, p.height, p.format), e)
         })?;
         let kind = from_fourcc(format.fourcc).ok_or_else(|| {
             Error::Hardware(format!(
@@ -88,19 +76,11 @@ impl V4lCamera {
             .map_err(|e| Error::io(format!("camera {device}: allocating capture buffers"), e))?;
         let mut skip = self.profile.skip_frames;
         loop {
-            let left = deadline
-                .saturating_duration_since(Instant::now())
-                .max(Duration::from_millis(1));
+            let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
             stream.set_timeout(left);
             let (buf, meta) = stream.next().map_err(|e| {
                 if e.kind() == std::io::ErrorKind::TimedOut {
-                    Error::io(
-                        format!(
-                            "camera {device} gave no frame within {} ms",
-                            timeout.as_millis()
-                        ),
-                        e,
-                    )
+                    Error::io(format!("camera {device} gave no frame within {} ms", timeout.as_millis()), e)
                 } else {
                     Error::io(format!("camera {device}: capturing"), e)
                 }
@@ -112,17 +92,12 @@ impl V4lCamera {
             let used = (meta.bytesused as usize).min(buf.len());
             let data = if used > 0 { &buf[..used] } else { buf };
             let pixel = match kind {
-                CameraFormat::Mjpg => return Ok(data.to_vec()),
+                CameraFormat::Mjpg => return Ok(jpeg::complete_mjpeg(data.to_vec())),
                 CameraFormat::Yuyv => PixelFormat::Yuyv,
                 CameraFormat::Nv12 => PixelFormat::Nv12,
             };
-            let frame = RawFrame {
-                format: pixel,
-                width: format.width,
-                height: format.height,
-                stride: format.stride,
-                data,
-            };
+            let frame =
+                RawFrame { format: pixel, width: format.width, height: format.height, stride: format.stride, data };
             return jpeg::encode_frame(frame, SnapSize::Full);
         }
     }
@@ -130,11 +105,7 @@ impl V4lCamera {
     /// For `doctor`: opens the device, negotiates the format and captures one frame.
     pub fn check(&self, timeout: Duration) -> std::result::Result<String, String> {
         let jpeg = self.capture(timeout).map_err(|e| e.to_string())?;
-        Ok(format!(
-            "{} gave a {} byte JPEG",
-            self.profile.device,
-            jpeg.len()
-        ))
+        Ok(format!("{} gave a {} byte JPEG", self.profile.device, jpeg.len()))
     }
 }
 

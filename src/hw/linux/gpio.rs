@@ -23,9 +23,7 @@ pub fn open_chip(spec: &str) -> Result<Chip> {
     } else if std::path::Path::new(&dev).exists() {
         dev
     } else {
-        let chips: Vec<Chip> = gpio_cdev::chips()
-            .map(|it| it.flatten().collect())
-            .unwrap_or_default();
+        let chips: Vec<Chip> = gpio_cdev::chips().map(|it| it.flatten().collect()).unwrap_or_default();
         match chips.into_iter().find(|c| c.label() == spec) {
             Some(chip) => return Ok(chip),
             None => {
@@ -44,17 +42,9 @@ pub fn open_chip(spec: &str) -> Result<Chip> {
 /// `gpiochip0 [pinctrl-bcm2711], ...`, for messages.
 fn list_chips() -> String {
     let names: Vec<String> = gpio_cdev::chips()
-        .map(|it| {
-            it.flatten()
-                .map(|c| format!("{} [{}]", c.name(), c.label()))
-                .collect()
-        })
+        .map(|it| it.flatten().map(|c| format!("{} [{}]", c.name(), c.label())).collect())
         .unwrap_or_default();
-    if names.is_empty() {
-        "none".into()
-    } else {
-        names.join(", ")
-    }
+    if names.is_empty() { "none".into() } else { names.join(", ") }
 }
 
 /// The short reason a technician acts on: missing, permission or busy.
@@ -70,19 +60,12 @@ pub fn reason(e: &std::io::Error) -> &'static str {
 /// Checks a line without requesting it (requesting would drive outputs): exists, and who holds it.
 pub fn check_line(chip: &str, line: u32) -> std::result::Result<String, String> {
     let mut c = open_chip(chip).map_err(|e| e.to_string())?;
-    let l = c.get_line(line).map_err(|_| {
-        format!(
-            "{} has no line {line} (it has {})",
-            c.path().display(),
-            c.num_lines()
-        )
-    })?;
+    let l = c
+        .get_line(line)
+        .map_err(|_| format!("{} has no line {line} (it has {})", c.path().display(), c.num_lines()))?;
     let info = l.info().map_err(|e| format!("line info: {e}"))?;
     if info.is_used() {
-        Err(format!(
-            "busy: used by {:?}",
-            info.consumer().unwrap_or("the kernel")
-        ))
+        Err(format!("busy: used by {:?}", info.consumer().unwrap_or("the kernel")))
     } else {
         Ok(format!("{} line {line} is free", c.path().display()))
     }
@@ -100,12 +83,9 @@ impl OutputLine {
     pub fn request(chip: &str, line: u32, active_low: bool, what: &str) -> Result<OutputLine> {
         let mut c = open_chip(chip)?;
         let path = c.path().display().to_string();
-        let l = c.get_line(line).map_err(|_| {
-            Error::Hardware(format!(
-                "{what}: {path} has no line {line} (it has {})",
-                c.num_lines()
-            ))
-        })?;
+        let l = c
+            .get_line(line)
+            .map_err(|_| Error::Hardware(format!("{what}: {path} has no line {line} (it has {})", c.num_lines())))?;
         if let Ok(info) = l.info() {
             if info.is_used() {
                 return Err(Error::Hardware(format!(
@@ -116,14 +96,8 @@ impl OutputLine {
         }
         let handle = l
             .request(LineRequestFlags::OUTPUT, u8::from(active_low), CONSUMER)
-            .map_err(|e| {
-                Error::Hardware(format!("{what}: requesting line {line} of {path}: {e}"))
-            })?;
-        Ok(OutputLine {
-            handle,
-            active_low,
-            what: format!("{what} ({path} line {line})"),
-        })
+            .map_err(|e| Error::Hardware(format!("{what}: requesting line {line} of {path}: {e}")))?;
+        Ok(OutputLine { handle, active_low, what: format!("{what} ({path} line {line})") })
     }
 
     /// Drives the line to its active (`true`) or inactive level.
@@ -189,30 +163,20 @@ impl WiegandInLines {
         let path = c.path().display().to_string();
         // Rebuilt per request: the flags type is neither Copy nor Clone.
         let edge = || {
-            if inverted {
-                EventRequestFlags::RISING_EDGE
-            } else {
-                EventRequestFlags::FALLING_EDGE
-            }
+            if inverted { EventRequestFlags::RISING_EDGE } else { EventRequestFlags::FALLING_EDGE }
         };
         let mut request = |offset: u32, name: &str| -> Result<LineEventHandle> {
             let what = format!("Wiegand input {name}: line {offset} of {path}");
-            let l = c
-                .get_line(offset)
-                .map_err(|_| Error::Hardware(format!("{what}: no such line")))?;
+            let l = c.get_line(offset).map_err(|_| Error::Hardware(format!("{what}: no such line")))?;
             if let Ok(info) = l.info() {
                 if info.is_used() {
                     let by = info.consumer().unwrap_or("the kernel").to_string();
                     return Err(Error::Hardware(format!("{what} is busy, used by {by:?}")));
                 }
             }
-            l.events(LineRequestFlags::INPUT, edge(), CONSUMER)
-                .map_err(|e| Error::Hardware(format!("{what}: {e}")))
+            l.events(LineRequestFlags::INPUT, edge(), CONSUMER).map_err(|e| Error::Hardware(format!("{what}: {e}")))
         };
-        Ok(WiegandInLines {
-            d0: request(d0, "D0")?,
-            d1: request(d1, "D1")?,
-        })
+        Ok(WiegandInLines { d0: request(d0, "D0")?, d1: request(d1, "D1")? })
     }
 }
 
@@ -221,23 +185,14 @@ impl WiegandInLines {
 fn event_clock(first_ts: u64) -> libc::clockid_t {
     let mono = now_ns(libc::CLOCK_MONOTONIC);
     let real = now_ns(libc::CLOCK_REALTIME);
-    if first_ts.abs_diff(mono) <= first_ts.abs_diff(real) {
-        libc::CLOCK_MONOTONIC
-    } else {
-        libc::CLOCK_REALTIME
-    }
+    if first_ts.abs_diff(mono) <= first_ts.abs_diff(real) { libc::CLOCK_MONOTONIC } else { libc::CLOCK_REALTIME }
 }
 
 fn now_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
+    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
     // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
     unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64)
-        .saturating_mul(1_000_000_000)
-        .saturating_add(ts.tv_nsec as u64)
+    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
 }
 
 /// Starts the Wiegand input thread; it runs until `events` is closed.
@@ -281,20 +236,10 @@ fn run_wiegand_reader(
             _ => None,
         };
         let mut fds = [
-            libc::pollfd {
-                fd: lines.d0.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
-            libc::pollfd {
-                fd: lines.d1.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            },
+            libc::pollfd { fd: lines.d0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
+            libc::pollfd { fd: lines.d1.as_raw_fd(), events: libc::POLLIN, revents: 0 },
         ];
-        let timeout_ptr = timeout
-            .as_ref()
-            .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+        let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
         // SAFETY: `fds` is a valid array of two pollfds that outlives the call, and the timeout
         // pointer is either null (wait forever) or points to a live timespec.
         let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout_ptr, std::ptr::null()) };
@@ -305,14 +250,11 @@ fn run_wiegand_reader(
             }
             return Err(Error::io("waiting for Wiegand edges", e));
         }
-        for (fd, (handle, line)) in fds.iter().zip([
-            (&mut lines.d0, WiegandLine::D0),
-            (&mut lines.d1, WiegandLine::D1),
-        ]) {
+        for (fd, (handle, line)) in fds.iter().zip([(&mut lines.d0, WiegandLine::D0), (&mut lines.d1, WiegandLine::D1)])
+        {
             if fd.revents & libc::POLLIN != 0 {
-                let event = handle.get_event().map_err(|e| {
-                    Error::Hardware(format!("reading a Wiegand {line:?} edge: {e}"))
-                })?;
+                let event =
+                    handle.get_event().map_err(|e| Error::Hardware(format!("reading a Wiegand {line:?} edge: {e}")))?;
                 if clock.is_none() {
                     clock = Some(event_clock(event.timestamp()));
                 }

@@ -22,18 +22,11 @@ const DOCTOR_CAMERA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Claims every device of a `linux` profile; fails on the first that cannot be opened, naming it.
 pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
-    let relay = profile.relay.as_ref().ok_or_else(|| {
-        Error::Config(format!(
-            "{}: a linux board needs a [relay] table",
-            profile.source
-        ))
-    })?;
-    let relay = GpioRelay(OutputLine::request(
-        &relay.chip,
-        relay.line,
-        relay.active_low,
-        "relay",
-    )?);
+    let relay = profile
+        .relay
+        .as_ref()
+        .ok_or_else(|| Error::Config(format!("{}: a linux board needs a [relay] table", profile.source)))?;
+    let relay = GpioRelay(OutputLine::request(&relay.chip, relay.line, relay.active_low, "relay")?);
 
     let wiegand_out: Option<Box<dyn WiegandOut>> = match &profile.wiegand_out {
         Some(w) => Some(Box::new(GpioWiegandOut {
@@ -72,10 +65,7 @@ pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
         relay: Box::new(relay),
         wiegand_out,
         rs485_out,
-        camera: profile
-            .camera
-            .clone()
-            .map(|c| Box::new(camera::V4lCamera::new(c)) as Box<dyn crate::hw::Camera>),
+        camera: profile.camera.clone().map(|c| Box::new(camera::V4lCamera::new(c)) as Box<dyn crate::hw::Camera>),
         announcer,
         system: Box::new(system::LinuxSystem {
             reboot: opts.reboot_command.clone(),
@@ -84,13 +74,7 @@ pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
         inputs: Box::new(move |events| {
             let stats = Arc::new(Mutex::new(InputStats::default()));
             if let Some(lines) = wiegand_in {
-                gpio::spawn_wiegand_reader(
-                    lines,
-                    timing,
-                    params.clone(),
-                    events.clone(),
-                    Arc::clone(&stats),
-                )?;
+                gpio::spawn_wiegand_reader(lines, timing, params.clone(), events.clone(), Arc::clone(&stats))?;
             }
             if let Some(port) = rs485_in {
                 serial::spawn_reader(port, SerialInput::Rs485, params.clone(), events.clone())?;
@@ -110,7 +94,10 @@ fn open_rs485(r: &Rs485Profile, baud: u32) -> Result<(Rs485Port, serialport::TTY
         DriverEnable::Kernel => {
             serial::enable_kernel_rs485(serial::port_fd(&port)).map_err(|e| {
                 Error::io(
-                    format!("RS485 {}: the driver refuses kernel RS485 mode; set driver_enable = \"gpio\" or \"none\"", r.tty),
+                    format!(
+                        "RS485 {}: the driver refuses kernel RS485 mode; set driver_enable = \"gpio\" or \"none\"",
+                        r.tty
+                    ),
                     e,
                 )
             })?;
@@ -118,53 +105,31 @@ fn open_rs485(r: &Rs485Profile, baud: u32) -> Result<(Rs485Port, serialport::TTY
         }
         DriverEnable::Gpio => {
             // validate() guarantees both are present for "gpio".
-            let (chip, line) = (
-                r.de_chip.as_deref().unwrap_or_default(),
-                r.de_line.unwrap_or_default(),
-            );
-            Some(Box::new(OutputLine::request(
-                chip,
-                line,
-                r.de_active_low,
-                "RS485 driver-enable",
-            )?))
+            let (chip, line) = (r.de_chip.as_deref().unwrap_or_default(), r.de_line.unwrap_or_default());
+            Some(Box::new(OutputLine::request(chip, line, r.de_active_low, "RS485 driver-enable")?))
         }
         DriverEnable::None => None,
     };
-    let reader = port.try_clone_native().map_err(|e| {
-        Error::Hardware(format!(
-            "RS485 {}: cannot open a second handle for reading: {e}",
-            r.tty
-        ))
-    })?;
+    let reader = port
+        .try_clone_native()
+        .map_err(|e| Error::Hardware(format!("RS485 {}: cannot open a second handle for reading: {e}", r.tty)))?;
     Ok((Rs485Port::new(port, de), reader))
 }
 
 fn line(item: String, result: std::result::Result<String, String>) -> DoctorLine {
     match result {
-        Ok(detail) => DoctorLine {
-            item,
-            ok: true,
-            detail,
-        },
-        Err(detail) => DoctorLine {
-            item,
-            ok: false,
-            detail,
-        },
+        Ok(detail) => DoctorLine { item, ok: true, detail },
+        Err(detail) => DoctorLine { item, ok: false, detail },
     }
 }
 
-fn check_port(
-    tty: &str,
-    baud: u32,
-    what: &str,
-    kernel_rs485: bool,
-) -> std::result::Result<String, String> {
+fn check_port(tty: &str, baud: u32, what: &str, kernel_rs485: bool) -> std::result::Result<String, String> {
     let port = serial::open_port(tty, baud, what).map_err(|e| e.to_string())?;
     if kernel_rs485 {
         serial::kernel_rs485_supported(serial::port_fd(&port)).map_err(|e| {
-            format!("{tty} opens, but its driver has no kernel RS485 mode ({e}); use driver_enable = \"gpio\" or \"none\"")
+            format!(
+                "{tty} opens, but its driver has no kernel RS485 mode ({e}); use driver_enable = \"gpio\" or \"none\""
+            )
         })?;
     }
     Ok(format!("{tty} opens"))
@@ -174,52 +139,31 @@ fn check_port(
 pub fn doctor(profile: &BoardProfile) -> Vec<DoctorLine> {
     let mut lines = Vec::new();
     if let Some(r) = &profile.relay {
-        lines.push(line(
-            format!("relay {} line {}", r.chip, r.line),
-            gpio::check_line(&r.chip, r.line),
-        ));
+        lines.push(line(format!("relay {} line {}", r.chip, r.line), gpio::check_line(&r.chip, r.line)));
     }
     if let Some(w) = &profile.wiegand_in {
         for (name, l) in [("D0", w.d0), ("D1", w.d1)] {
-            lines.push(line(
-                format!("Wiegand in {name} {} line {l}", w.chip),
-                gpio::check_line(&w.chip, l),
-            ));
+            lines.push(line(format!("Wiegand in {name} {} line {l}", w.chip), gpio::check_line(&w.chip, l)));
         }
     }
     if let Some(w) = &profile.wiegand_out {
         for (name, l) in [("D0", w.d0), ("D1", w.d1)] {
-            lines.push(line(
-                format!("Wiegand out {name} {} line {l}", w.chip),
-                gpio::check_line(&w.chip, l),
-            ));
+            lines.push(line(format!("Wiegand out {name} {} line {l}", w.chip), gpio::check_line(&w.chip, l)));
         }
     }
     if let Some(r) = &profile.rs485 {
         let kernel = r.driver_enable == DriverEnable::Kernel;
-        lines.push(line(
-            format!("rs485 {}", r.tty),
-            check_port(&r.tty, 9600, "RS485", kernel),
-        ));
+        lines.push(line(format!("rs485 {}", r.tty), check_port(&r.tty, 9600, "RS485", kernel)));
         if let (Some(chip), Some(l)) = (&r.de_chip, r.de_line) {
-            lines.push(line(
-                format!("rs485 driver-enable {chip} line {l}"),
-                gpio::check_line(chip, l),
-            ));
+            lines.push(line(format!("rs485 driver-enable {chip} line {l}"), gpio::check_line(chip, l)));
         }
     }
     if let Some(q) = &profile.qr_reader {
-        lines.push(line(
-            format!("QR reader {}", q.tty),
-            check_port(&q.tty, q.baud, "QR reader", false),
-        ));
+        lines.push(line(format!("QR reader {}", q.tty), check_port(&q.tty, q.baud, "QR reader", false)));
     }
     if let Some(c) = &profile.camera {
         let cam = camera::V4lCamera::new(c.clone());
-        lines.push(line(
-            format!("camera {}", c.device),
-            cam.check(DOCTOR_CAMERA_TIMEOUT),
-        ));
+        lines.push(line(format!("camera {}", c.device), cam.check(DOCTOR_CAMERA_TIMEOUT)));
     }
     lines
 }

@@ -26,22 +26,14 @@ pub fn open_port(path: &str, baud: u32, what: &str) -> Result<TTYPort> {
         .write(true)
         .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
         .open(path)
-        .map_err(|e| {
-            Error::io(
-                format!("{what}: opening {path} ({})", super::gpio::reason(&e)),
-                e,
-            )
-        })?;
-    serialport::new(path, baud)
-        .timeout(IDLE_WAKE)
-        .open_native()
-        .map_err(|e| {
-            let why = match e.kind() {
-                serialport::ErrorKind::NoDevice => "busy: another program has it open",
-                _ => "cannot be configured",
-            };
-            Error::Hardware(format!("{what}: {path} {why} ({e})"))
-        })
+        .map_err(|e| Error::io(format!("{what}: opening {path} ({})", super::gpio::reason(&e)), e))?;
+    serialport::new(path, baud).timeout(IDLE_WAKE).open_native().map_err(|e| {
+        let why = match e.kind() {
+            serialport::ErrorKind::NoDevice => "busy: another program has it open",
+            _ => "cannot be configured",
+        };
+        Error::Hardware(format!("{what}: {path} {why} ({e})"))
+    })
 }
 
 /// `struct serial_rs485` of <linux/serial.h>: 8 words on every architecture.
@@ -60,18 +52,11 @@ const SER_RS485_RTS_ON_SEND: u32 = 1 << 1;
 /// Puts the UART in kernel RS485 mode: the driver raises RTS (wired to DE) around every
 /// transmission, with exact timing no user-space toggle can match.
 pub fn enable_kernel_rs485(fd: RawFd) -> std::io::Result<()> {
-    let mut conf = SerialRs485 {
-        flags: SER_RS485_ENABLED | SER_RS485_RTS_ON_SEND,
-        ..Default::default()
-    };
+    let mut conf = SerialRs485 { flags: SER_RS485_ENABLED | SER_RS485_RTS_ON_SEND, ..Default::default() };
     // SAFETY: TIOCSRS485 reads (and may update) one `struct serial_rs485`, which `conf` is,
     // laid out as the kernel's (repr(C), eight u32) and alive for the call.
     let r = unsafe { libc::ioctl(fd, libc::TIOCSRS485, &mut conf as *mut SerialRs485) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// Whether the tty's driver knows RS485 mode at all (TIOCGRS485 answers), for `doctor`.
@@ -79,11 +64,7 @@ pub fn kernel_rs485_supported(fd: RawFd) -> std::io::Result<()> {
     let mut conf = SerialRs485::default();
     // SAFETY: TIOCGRS485 writes one `struct serial_rs485` into `conf`, which has its layout.
     let r = unsafe { libc::ioctl(fd, libc::TIOCGRS485, &mut conf as *mut SerialRs485) };
-    if r < 0 {
-        Err(std::io::Error::last_os_error())
-    } else {
-        Ok(())
-    }
+    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// A driver-enable switched by facegate around writes.
@@ -149,12 +130,7 @@ pub enum SerialInput {
 }
 
 /// Starts a reader thread on `port`; it runs until `events` is closed.
-pub fn spawn_reader(
-    port: TTYPort,
-    input: SerialInput,
-    params: SharedParams,
-    events: Sender<InputEvent>,
-) -> Result<()> {
+pub fn spawn_reader(port: TTYPort, input: SerialInput, params: SharedParams, events: Sender<InputEvent>) -> Result<()> {
     let name = match input {
         SerialInput::Rs485 => "rs485-in",
         SerialInput::QrReader => "qr-reader",
@@ -166,18 +142,9 @@ pub fn spawn_reader(
     Ok(())
 }
 
-fn run_reader(
-    mut port: TTYPort,
-    input: SerialInput,
-    params: &SharedParams,
-    events: &Sender<InputEvent>,
-) {
+fn run_reader(mut port: TTYPort, input: SerialInput, params: &SharedParams, events: &Sender<InputEvent>) {
     let path = port.name().unwrap_or_default();
-    let mut framer = if input == SerialInput::QrReader {
-        Framer::lines()
-    } else {
-        Framer::idle_gap()
-    };
+    let mut framer = if input == SerialInput::QrReader { Framer::lines() } else { Framer::idle_gap() };
     let mut baud = port.baud_rate().unwrap_or(9600);
     let mut logged_mode = String::new();
     let mut failing = false;
@@ -206,26 +173,16 @@ fn run_reader(
             };
             logged_mode = p.serial_in_mode;
         }
-        let wait = if framer.pending() {
-            idle_gap(baud)
-        } else {
-            IDLE_WAKE
-        };
+        let wait = if framer.pending() { idle_gap(baud) } else { IDLE_WAKE };
         if let Err(e) = port.set_timeout(wait) {
             log::error!("{path}: {e}");
         }
         let frames = match port.read(&mut buf) {
             Ok(n) if n > 0 => {
                 failing = false;
-                if pass {
-                    framer.push(&buf[..n])
-                } else {
-                    Vec::new()
-                }
+                if pass { framer.push(&buf[..n]) } else { Vec::new() }
             }
-            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => {
-                framer.idle().into_iter().collect()
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::TimedOut => framer.idle().into_iter().collect(),
             other => {
                 // A hung-up or vanished device: say so once, then retry slowly.
                 if !failing {
@@ -241,14 +198,8 @@ fn run_reader(
         };
         for frame in frames {
             let event = match input {
-                SerialInput::Rs485 => InputEvent {
-                    credential: Credential::Rs485(frame),
-                    source: Source::Rs485,
-                },
-                SerialInput::QrReader => InputEvent {
-                    credential: Credential::Qr(frame),
-                    source: Source::QrReader,
-                },
+                SerialInput::Rs485 => InputEvent { credential: Credential::Rs485(frame), source: Source::Rs485 },
+                SerialInput::QrReader => InputEvent { credential: Credential::Qr(frame), source: Source::QrReader },
             };
             if events.send(event).is_err() {
                 return;
@@ -284,15 +235,8 @@ mod tests {
         let (mut master, mut slave) = (-1, -1);
         // SAFETY: openpty writes two fds into the out-pointers; name, termios and winsize are
         // optional and passed as null.
-        let r = unsafe {
-            libc::openpty(
-                &mut master,
-                &mut slave,
-                std::ptr::null_mut(),
-                std::ptr::null(),
-                std::ptr::null(),
-            )
-        };
+        let r =
+            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
         assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
         // SAFETY: both fds were just returned by openpty and are owned by nobody else.
         let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
@@ -301,14 +245,8 @@ mod tests {
         let r = unsafe { libc::ttyname_r(slave.as_raw_fd(), name.as_mut_ptr(), name.len()) };
         assert_eq!(r, 0);
         // SAFETY: ttyname_r wrote a NUL-terminated string into `name`.
-        let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }
-            .to_string_lossy()
-            .into_owned();
-        Pty {
-            master,
-            slave,
-            path,
-        }
+        let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_string_lossy().into_owned();
+        Pty { master, slave, path }
     }
 
     /// Reads exactly `n` bytes from the master end; the long bound only stops a hang.
@@ -316,11 +254,7 @@ mod tests {
         let mut out = vec![0u8; n];
         let mut got = 0;
         while got < n {
-            let mut fd = libc::pollfd {
-                fd: master.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            };
+            let mut fd = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
             // SAFETY: one valid pollfd.
             let ready = unsafe { libc::poll(&mut fd, 1, 30_000) };
             assert!(ready > 0, "nothing arrived on the master end");
@@ -330,8 +264,7 @@ mod tests {
     }
 
     fn next(rx: &Receiver<InputEvent>) -> InputEvent {
-        rx.recv_timeout(Duration::from_secs(30))
-            .expect("no input event")
+        rx.recv_timeout(Duration::from_secs(30)).expect("no input event")
     }
 
     struct FakeDe(Arc<Mutex<Vec<bool>>>);
@@ -349,10 +282,7 @@ mod tests {
         let de_log = Arc::new(Mutex::new(Vec::new()));
         let mut out = Rs485Port::new(port, Some(Box::new(FakeDe(Arc::clone(&de_log)))));
         out.write(&[0xfe, 0x03, 0x01, 0x00, 0x02]).unwrap();
-        assert_eq!(
-            read_master(&mut pty.master, 5),
-            vec![0xfe, 0x03, 0x01, 0x00, 0x02]
-        );
+        assert_eq!(read_master(&mut pty.master, 5), vec![0xfe, 0x03, 0x01, 0x00, 0x02]);
         assert_eq!(*de_log.lock().unwrap(), vec![true, false]);
     }
 
@@ -360,53 +290,30 @@ mod tests {
     fn second_open_of_a_port_is_busy() {
         let pty = pty();
         let _port = open_port(&pty.path, 9600, "RS485").unwrap();
-        let err = open_port(&pty.path, 9600, "RS485")
-            .expect_err("the port is held")
-            .to_string();
+        let err = open_port(&pty.path, 9600, "RS485").expect_err("the port is held").to_string();
         assert!(err.contains("busy"), "{err}");
-        let err = open_port("/dev/ttyfacegate-none", 9600, "QR reader")
-            .err()
-            .unwrap()
-            .to_string();
-        assert!(
-            err.contains("missing") && err.contains("QR reader"),
-            "{err}"
-        );
+        let err = open_port("/dev/ttyfacegate-none", 9600, "QR reader").err().unwrap().to_string();
+        assert!(err.contains("missing") && err.contains("QR reader"), "{err}");
     }
 
     #[test]
     fn rs485_pass_through_frames_by_idle_gap_and_follows_the_baud_rate() {
         let mut pty = pty();
         let port = open_port(&pty.path, 9600, "RS485").unwrap();
-        let params = SharedParams::new(HwParams {
-            serial_in_mode: "4".into(),
-            ..HwParams::default()
-        });
+        let params = SharedParams::new(HwParams { serial_in_mode: "4".into(), ..HwParams::default() });
         let (tx, rx) = mpsc::channel();
         spawn_reader(port, SerialInput::Rs485, params.clone(), tx).unwrap();
         // A frame is only emitted after an idle wait, which starts with a fresh look at the
         // parameters: once the next frame arrives, the new rate is in force.
-        params.set(HwParams {
-            serial_in_mode: "4".into(),
-            serial_baud: 19200,
-            ..HwParams::default()
-        });
+        params.set(HwParams { serial_in_mode: "4".into(), serial_baud: 19200, ..HwParams::default() });
 
-        pty.master
-            .write_all(&[0xfe, 0x03, 0x01, 0x00, 0x02])
-            .unwrap();
+        pty.master.write_all(&[0xfe, 0x03, 0x01, 0x00, 0x02]).unwrap();
         assert_eq!(
             next(&rx),
-            InputEvent {
-                credential: Credential::Rs485(vec![0xfe, 0x03, 0x01, 0x00, 0x02]),
-                source: Source::Rs485
-            }
+            InputEvent { credential: Credential::Rs485(vec![0xfe, 0x03, 0x01, 0x00, 0x02]), source: Source::Rs485 }
         );
         pty.master.write_all(b"\x01\x02\r\n").unwrap();
-        assert_eq!(
-            next(&rx).credential,
-            Credential::Rs485(b"\x01\x02\r\n".to_vec())
-        );
+        assert_eq!(next(&rx).credential, Credential::Rs485(b"\x01\x02\r\n".to_vec()));
 
         let dup = pty.slave.try_clone().unwrap();
         // SAFETY: `dup` is an owned fd handed over to the TTYPort, which closes it.
@@ -420,9 +327,7 @@ mod tests {
         let port = open_port(&pty.path, 9600, "QR reader").unwrap();
         let (tx, rx) = mpsc::channel();
         spawn_reader(port, SerialInput::QrReader, SharedParams::default(), tx).unwrap();
-        pty.master
-            .write_all(b"https://example.invalid/p?c=1\r\nSECOND")
-            .unwrap();
+        pty.master.write_all(b"https://example.invalid/p?c=1\r\nSECOND").unwrap();
         assert_eq!(
             next(&rx),
             InputEvent {

@@ -35,20 +35,14 @@ impl System for LinuxSystem {
     fn set_clock(&mut self, unix_ms: i64) -> Result<()> {
         let secs = unix_ms.div_euclid(1000);
         let ts = libc::timespec {
-            tv_sec: libc::time_t::try_from(secs).map_err(|_| {
-                Error::Hardware(format!(
-                    "time {unix_ms} ms does not fit this system's clock"
-                ))
-            })?,
+            tv_sec: libc::time_t::try_from(secs)
+                .map_err(|_| Error::Hardware(format!("time {unix_ms} ms does not fit this system's clock")))?,
             tv_nsec: (unix_ms.rem_euclid(1000) * 1_000_000) as _,
         };
         // SAFETY: `ts` is a valid timespec that lives for the call; clock_settime only reads it.
         if unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } != 0 {
             let e = std::io::Error::last_os_error();
-            return Err(Error::io(
-                "setting the system clock (needs root or CAP_SYS_TIME)",
-                e,
-            ));
+            return Err(Error::io("setting the system clock (needs root or CAP_SYS_TIME)", e));
         }
         log::info!("system clock set to {unix_ms} ms");
         Ok(())
@@ -62,11 +56,7 @@ impl System for LinuxSystem {
             ))
         })?;
         let argv = install_argv(template, file);
-        log::warn!(
-            "installing {} firmware: {}",
-            update_type_name(update_type),
-            argv.join(" ")
-        );
+        log::warn!("installing {} firmware: {}", update_type_name(update_type), argv.join(" "));
         run(&argv)
     }
 }
@@ -82,18 +72,8 @@ mod tests {
         std::fs::write(&fw, b"firmware").unwrap();
         let copy = dir.path().join("installed");
         let mut install = BTreeMap::new();
-        install.insert(
-            "1".to_string(),
-            vec![
-                "cp".to_string(),
-                "{file}".to_string(),
-                copy.display().to_string(),
-            ],
-        );
-        let mut sys = LinuxSystem {
-            reboot: vec!["true".into()],
-            install,
-        };
+        install.insert("1".to_string(), vec!["cp".to_string(), "{file}".to_string(), copy.display().to_string()]);
+        let mut sys = LinuxSystem { reboot: vec!["true".into()], install };
         sys.install("1", &fw).unwrap();
         assert_eq!(std::fs::read(&copy).unwrap(), b"firmware");
         let err = sys.install("3", &fw).unwrap_err().to_string();
