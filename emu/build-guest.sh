@@ -13,13 +13,14 @@ if [ ! -d /usr/lib/rustlib/$target/lib ] || [ ! -x /usr/bin/cargo ]; then
         emu_die "Debian's rustc 1.85 with the $target std is needed (scripts/setup-debian.sh)"
     fi
 fi
-export RUSTC=/usr/bin/rustc
+# The same toolchain, settings and build tree as scripts/build-arm.sh, so a CI run that built
+# the ARM release binaries first only adds the mock cloud here.
+export RUSTC=/usr/bin/rustc RUSTDOC=/usr/bin/rustdoc
 export CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc
-export CC_aarch64_unknown_linux_gnu=aarch64-linux-gnu-gcc
-export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu -I/usr/aarch64-linux-gnu/include"
-tdir=${CARGO_TARGET_DIR:-$EMU_REPO/target}
+export BINDGEN_EXTRA_CLANG_ARGS_aarch64_unknown_linux_gnu="--sysroot=/usr/aarch64-linux-gnu"
+tdir=${FACEGATE_CROSS_TARGET_DIR:-${CARGO_TARGET_DIR:-$EMU_REPO/target}/cross}
 emu_log "building facegate and mock_cloud for $target (release)"
-(cd "$EMU_REPO" && /usr/bin/cargo build --release --locked --target $target \
+(cd "$EMU_REPO" && CARGO_TARGET_DIR=$tdir /usr/bin/cargo build --release --locked --target $target \
     --bin facegate --example mock_cloud >&2) || emu_die "cargo build for $target failed"
 out=$tdir/emu-$target
 mkdir -p "$out"

@@ -23,6 +23,7 @@ bb_version=$(apt-cache policy busybox-static:arm64 2>/dev/null | awk '/Candidate
 bb_dir=$EMU_CACHE/busybox-arm64-$bb_version
 if [ ! -x "$bb_dir/bin/busybox" ]; then
     tmp=$(mktemp -d)
+    chmod 755 "$tmp"   # apt's download user must be able to write there
     (cd "$tmp" && apt-get download -qq "busybox-static:arm64=$bb_version" >/dev/null) \
         || emu_die "apt-get download busybox-static:arm64 failed"
     rm -rf "$bb_dir.tmp"
@@ -51,7 +52,8 @@ cp "$EMU_DIR/guest/facegate.toml" "$stage/etc/facegate/facegate.toml"
 
 # The dynamic loader and every library the binaries need, found through DT_NEEDED.
 sysroot=/usr/aarch64-linux-gnu/lib
-needed() { aarch64-linux-gnu-readelf -d "$1" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
+# (The self-test stand-ins are scripts: nothing needed.)
+needed() { aarch64-linux-gnu-readelf -d "$1" 2>/dev/null | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p'; }
 queue=("$stage/usr/bin/facegate" "$stage/usr/bin/mock_cloud" "$stage/usr/bin/emu-probe")
 cp -L "$sysroot/ld-linux-aarch64.so.1" "$stage/lib/"
 while [ ${#queue[@]} -gt 0 ]; do

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
 # The emulated ARM board test bed, in one command:
 #
-#   emu/run.sh [--cuts N] [--seed S] [--skip-scenario] [--workdir DIR]
+#   emu/run.sh [--cuts N] [--seed S] [--skip-scenario] [--workdir DIR] [--standin]
 #
 # Installs what is missing (Debian packages only), builds the kernel (cached), the aarch64
 # facegate and mock cloud, the initramfs, then boots the board in qemu-system-aarch64: the
 # scenario boot, N power cuts (default 10) and a final boot. Exit status 0 when every check
 # passed. Set FACEGATE_AARCH64_DIR to a directory that already holds aarch64 `facegate` and
-# `mock_cloud` to skip building them.
+# `mock_cloud` to skip building them. --standin boots shell stand-ins for both instead, to check
+# the test bed itself (the checks of the daemon's own behaviour then fail).
 set -euo pipefail
 . "$(dirname "$0")/common.sh"
 
@@ -18,7 +19,8 @@ while [ $# -gt 0 ]; do
         --seed) seed=$2; shift 2 ;;
         --skip-scenario) skip_scenario=--skip-scenario; shift ;;
         --workdir) workdir=$2; shift 2 ;;
-        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        --standin) FACEGATE_AARCH64_DIR=$EMU_DIR/selftest; shift ;;
+        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) emu_die "unknown argument $1 (see emu/run.sh --help)" ;;
     esac
 done

@@ -12,12 +12,13 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage:
-  emu-probe watch [--relay VALUE_FILE] [--wg-out D0_VALUE D1_VALUE] [--wg-active 0|1]
+  emu-probe watch [--relay VALUE_FILE] [--trace-gpio RELAY,D0,D1] [--wg-active 0|1]
                   [--timeout-ms N] -- COMMAND [ARGS...]
   emu-probe wiegand-send D0_PULL D1_PULL BITS NUMBER [--bad-parity] [--period-us N]
                   [--pulse-us N] [--inverted]
   emu-probe wiegand-frame BITS NUMBER [--bad-parity]
   emu-probe jpeg FILE
+  emu-probe wait-tcp HOST:PORT SECONDS
   emu-probe kmsg PREFIX        (stdin lines to /dev/kmsg, one record each)";
 
 fn main() -> ExitCode {
@@ -28,6 +29,7 @@ fn main() -> ExitCode {
         Some("wiegand-frame") => wiegand_frame_cmd(&args[1..]),
         Some("jpeg") => jpeg(&args[1..]),
         Some("kmsg") => kmsg(&args[1..]),
+        Some("wait-tcp") => wait_tcp(&args[1..]),
         _ => Err(USAGE.to_string()),
     };
     match result {
@@ -62,11 +64,99 @@ impl Level {
     }
 }
 
-/// Samples the relay and the Wiegand output lines while COMMAND runs, then reports what the
-/// lines did: how long the relay was at level 1 and which frame appeared on the output.
+/// Where the kernel's gpio_value tracepoint records every level set on an output line.
+const TRACE: &str = "/sys/kernel/tracing/trace";
+
+/// One `gpio_value` trace event: CLOCK_MONOTONIC time, global GPIO number, level set.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct GpioSet {
+    at: Duration,
+    gpio: u32,
+    level: bool,
+}
+
+/// Parses the `set` events of a trace, e.g.
+/// `facegate-97 [001] ..... 12.345678: gpio_value: 504 set 1`.
+fn parse_trace(text: &str) -> Vec<GpioSet> {
+    let mut out = Vec::new();
+    for line in text.lines() {
+        let Some(pos) = line.find(": gpio_value: ") else { continue };
+        let Some(ts) = line[..pos].rsplit(' ').next() else { continue };
+        let mut words = line[pos + 14..].split_whitespace();
+        let (Some(gpio), Some("set"), Some(level)) = (words.next(), words.next(), words.next()) else {
+            continue;
+        };
+        let (Ok(secs), Ok(gpio)) = (ts.parse::<f64>(), gpio.parse::<u32>()) else { continue };
+        out.push(GpioSet { at: Duration::from_secs_f64(secs), gpio, level: level == "1" });
+    }
+    out
+}
+
+/// The durations of the pulses to level 1 on `gpio`, from its set events.
+fn pulses(events: &[GpioSet], gpio: u32) -> Vec<Duration> {
+    let mut rise = None;
+    let mut out = Vec::new();
+    for e in events.iter().filter(|e| e.gpio == gpio) {
+        match (e.level, rise) {
+            (true, None) => rise = Some(e.at),
+            (false, Some(r)) => {
+                out.push(e.at.saturating_sub(r));
+                rise = None;
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+/// The Wiegand frame on the output lines: a bit per pulse start, D0 = 0 and D1 = 1, with the
+/// widths and spacing of the pulses.
+fn wiegand_from_trace(events: &[GpioSet], d0: u32, d1: u32, active: bool) -> (Vec<bool>, Vec<Duration>, Vec<Duration>) {
+    let mut bits = Vec::new();
+    let mut starts = Vec::new();
+    let mut widths = Vec::new();
+    let mut on: [Option<Duration>; 2] = [None, None];
+    for e in events.iter().filter(|e| e.gpio == d0 || e.gpio == d1) {
+        let i = usize::from(e.gpio == d1);
+        if e.level == active && on[i].is_none() {
+            on[i] = Some(e.at);
+            bits.push(i == 1);
+            starts.push(e.at);
+        } else if e.level != active {
+            if let Some(t) = on[i].take() {
+                widths.push(e.at.saturating_sub(t));
+            }
+        }
+    }
+    let periods = starts.windows(2).map(|w| w[1].saturating_sub(w[0])).collect();
+    (bits, widths, periods)
+}
+
+fn monotonic_now() -> Duration {
+    // The guest's /init sets the trace clock to "mono": CLOCK_MONOTONIC, whose absolute
+    // value Instant does not expose.
+    let mut ts = [0i64; 2];
+    // SAFETY: clock_gettime writes one struct timespec (two longs on 64-bit Linux) into `ts`.
+    unsafe { clock_gettime(1, ts.as_mut_ptr()) };
+    Duration::new(ts[0] as u64, ts[1] as u32)
+}
+
+unsafe extern "C" {
+    fn clock_gettime(clock: i32, ts: *mut i64) -> i32;
+}
+
+fn range_us(d: &[Duration]) -> String {
+    let min = d.iter().min().map_or(0, Duration::as_micros);
+    let max = d.iter().max().map_or(0, Duration::as_micros);
+    format!("{min}..{max} us")
+}
+
+/// Runs COMMAND and reports what the outputs did meanwhile: the relay level sampled from the
+/// simulator's sysfs `value` (as a meter on the relay coil would see it), and, from the
+/// gpio_value trace, the exact relay pulse and the frame on the Wiegand output.
 fn watch(args: &[String]) -> Result<(), String> {
     let mut relay = None;
-    let mut wg = None;
+    let mut gpios: Option<(u32, u32, u32)> = None;
     let mut wg_active = true;
     let mut timeout = Duration::from_millis(5000);
     let mut i = 0;
@@ -76,9 +166,16 @@ fn watch(args: &[String]) -> Result<(), String> {
                 relay = Some(Level::open(arg(args, i + 1)?)?);
                 i += 2;
             }
-            "--wg-out" => {
-                wg = Some((Level::open(arg(args, i + 1)?)?, Level::open(arg(args, i + 2)?)?));
-                i += 3;
+            "--trace-gpio" => {
+                let v: Vec<u32> = arg(args, i + 1)?
+                    .split(',')
+                    .map(|x| number(x).map(|n| n as u32))
+                    .collect::<Result<_, _>>()?;
+                let [r, d0, d1] = v[..] else {
+                    return Err("--trace-gpio wants RELAY,D0,D1".into());
+                };
+                gpios = Some((r, d0, d1));
+                i += 2;
             }
             "--wg-active" => {
                 wg_active = arg(args, i + 1)? == "1";
@@ -99,12 +196,16 @@ fn watch(args: &[String]) -> Result<(), String> {
     if cmd.is_empty() {
         return Err("watch: no command after --".into());
     }
+    if gpios.is_some() {
+        // Opening the trace for writing with truncation clears the ring buffer.
+        File::create(TRACE).map_err(|e| format!("{TRACE}: {e}"))?;
+    }
     let start = Instant::now();
-    let relay_idle = match &relay {
-        Some(r) => Some(r.read()?),
-        None => None,
+    let mut relay_prev = match &relay {
+        Some(r) => r.read()?,
+        None => false,
     };
-    if relay_idle == Some(true) {
+    if relay_prev {
         println!("relay already at level 1 before the command");
     }
     let mut child = Command::new(&cmd[0])
@@ -114,19 +215,10 @@ fn watch(args: &[String]) -> Result<(), String> {
     let mut child_status = None;
     let mut relay_rise: Option<Instant> = None;
     let mut relay_pulses: Vec<Duration> = Vec::new();
-    let mut relay_prev = relay_idle.unwrap_or(false);
-    // Wiegand output: a pulse on D0 is a 0 bit, on D1 a 1 bit; a bit is taken at the pulse's start.
-    let mut bits: Vec<bool> = Vec::new();
-    let mut wg_prev = (false, false);
-    let mut last_pulse: Option<Instant> = None;
-    let mut samples: u64 = 0;
-    let mut longest_gap = Duration::ZERO;
-    let mut last_sample = Instant::now();
+    let mut events = Vec::new();
+    let mut last_trace_read = Instant::now();
     loop {
         let now = Instant::now();
-        longest_gap = longest_gap.max(now - last_sample);
-        last_sample = now;
-        samples += 1;
         if let Some(r) = &relay {
             let level = r.read()?;
             if level && !relay_prev {
@@ -139,26 +231,23 @@ fn watch(args: &[String]) -> Result<(), String> {
             }
             relay_prev = level;
         }
-        if let Some((d0, d1)) = &wg {
-            let l0 = d0.read()? == wg_active;
-            let l1 = d1.read()? == wg_active;
-            if l0 && !wg_prev.0 {
-                bits.push(false);
-                last_pulse = Some(now);
-            }
-            if l1 && !wg_prev.1 {
-                bits.push(true);
-                last_pulse = Some(now);
-            }
-            wg_prev = (l0, l1);
-        }
         if child_status.is_none() {
             child_status = child.try_wait().map_err(|e| e.to_string())?;
         }
+        if gpios.is_some() && now - last_trace_read > Duration::from_millis(100) {
+            events = parse_trace(&std::fs::read_to_string(TRACE).unwrap_or_default());
+            last_trace_read = now;
+        }
         let relay_settled = relay.is_none() || (!relay_pulses.is_empty() && !relay_prev);
-        let wg_settled = wg.is_none()
-            || last_pulse.is_some_and(|t| now - t > Duration::from_millis(300));
-        if child_status.is_some() && relay_settled && wg_settled {
+        // The Wiegand output is quiet when its last level change is 300 ms old.
+        let wg_settled = match gpios {
+            Some((_, d0, d1)) => quiet(
+                events.iter().rev().find(|e| e.gpio == d0 || e.gpio == d1),
+                monotonic_now(),
+            ),
+            None => true,
+        };
+        if child_status.is_some() && relay_settled && wg_settled && now - last_trace_read < Duration::from_millis(50) {
             break;
         }
         if now - start > timeout {
@@ -168,7 +257,7 @@ fn watch(args: &[String]) -> Result<(), String> {
             }
             break;
         }
-        std::hint::spin_loop();
+        std::thread::sleep(Duration::from_millis(1));
     }
     if relay.is_some() {
         if let Some(rise) = relay_rise {
@@ -181,23 +270,33 @@ fn watch(args: &[String]) -> Result<(), String> {
             println!("relay level 1 for {} ms", p.as_millis());
         }
     }
-    if wg.is_some() {
+    if let Some((r, d0, d1)) = gpios {
+        let events = parse_trace(&std::fs::read_to_string(TRACE).unwrap_or_default());
+        for p in pulses(&events, r) {
+            println!("relay trace level 1 for {:.1} ms", p.as_secs_f64() * 1000.0);
+        }
+        let (bits, widths, periods) = wiegand_from_trace(&events, d0, d1, wg_active);
         if bits.is_empty() {
             println!("wiegand out nothing");
         } else {
             let text: String = bits.iter().map(|&b| if b { '1' } else { '0' }).collect();
             let (value, parity) = decode(&bits);
             println!("wiegand out {}-bit {text} number {value} parity {parity}", bits.len());
+            println!("wiegand out pulse {} period {}", range_us(&widths), range_us(&periods));
         }
     }
-    println!(
-        "sampled {samples} times, longest gap {} us",
-        longest_gap.as_micros()
-    );
     match child_status {
         Some(s) if s.success() => Ok(()),
         Some(s) => Err(format!("{} exited with {s}", cmd[0])),
         None => Err(format!("{} did not finish", cmd[0])),
+    }
+}
+
+/// Whether the last output event is absent or long enough ago for the frame to be over.
+fn quiet(last: Option<&GpioSet>, now: Duration) -> bool {
+    match last {
+        None => true,
+        Some(e) => now.saturating_sub(e.at) > Duration::from_millis(300),
     }
 }
 
@@ -345,6 +444,21 @@ fn jpeg(args: &[String]) -> Result<(), String> {
     Err(format!("{path}: no frame header before the scan"))
 }
 
+/// Waits until something accepts connections at HOST:PORT (busybox nc cannot just probe).
+fn wait_tcp(args: &[String]) -> Result<(), String> {
+    let (Some(addr), Some(secs)) = (args.first(), args.get(1)) else {
+        return Err(USAGE.into());
+    };
+    let deadline = Instant::now() + Duration::from_secs(number(secs)?);
+    loop {
+        match std::net::TcpStream::connect(addr.as_str()) {
+            Ok(_) => return Ok(()),
+            Err(e) if Instant::now() >= deadline => return Err(format!("{addr}: {e}")),
+            Err(_) => std::thread::sleep(Duration::from_millis(100)),
+        }
+    }
+}
+
 /// Copies stdin to /dev/kmsg one line per record: printk serialises records on the console,
 /// where plain writes from several processes would interleave mid-line.
 fn kmsg(args: &[String]) -> Result<(), String> {
@@ -378,6 +492,28 @@ mod tests {
                 assert_eq!(decode(&bad), (value, "bad"));
             }
         }
+    }
+
+    #[test]
+    fn trace_lines_give_pulses_and_frames() {
+        let t = "# tracer: nop\n\
+            facegate-97 [001] ..... 10.000000: gpio_value: 504 set 1\n\
+            facegate-97 [001] ..... 10.100000: gpio_value: 507 set 1\n\
+            facegate-97 [001] ..... 10.101000: gpio_value: 507 set 0\n\
+            facegate-97 [001] ..... 10.120000: gpio_value: 508 set 1\n\
+            facegate-97 [001] ..... 10.121000: gpio_value: 508 set 0\n\
+            facegate-97 [001] ..... 10.980000: gpio_value: 504 set 0\n\
+            emu-probe-9 [000] ..... 10.990000: gpio_value: 505 get 1\n";
+        let ev = parse_trace(t);
+        assert_eq!(ev.len(), 6);
+        let p = pulses(&ev, 504);
+        assert_eq!(p.len(), 1);
+        assert!((p[0].as_secs_f64() - 0.98).abs() < 1e-6);
+        let (bits, widths, periods) = wiegand_from_trace(&ev, 507, 508, true);
+        assert_eq!(bits, vec![false, true]);
+        assert_eq!(widths.len(), 2);
+        assert_eq!(periods.len(), 1);
+        assert!((periods[0].as_secs_f64() - 0.02).abs() < 1e-6);
     }
 
     #[test]
