@@ -545,17 +545,6 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         let _ = writeln!(out, "{:<4} {:<22} {}", if ok { "OK" } else { "FAIL" }, item, detail);
     };
     line(true, "config", &cfg.path.display().to_string());
-    match board::load_profile(&cfg.board.profile, cfg.path.parent()) {
-        Ok(profile) => {
-            if ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok() {
-                line(true, "daemon", "running: hardware lines are held by it, checked through it");
-            }
-            for d in board::doctor(&profile, &cfg.storage.dir) {
-                line(d.ok, &d.item, &d.detail);
-            }
-        }
-        Err(e) => line(false, "board profile", &e.to_string()),
-    }
     match Store::open(&cfg.storage.dir) {
         Ok(store) => match store.integrity_check() {
             Ok(r) if r == "ok" => line(
@@ -572,6 +561,17 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
             Err(e) => line(false, "storage", &e.to_string()),
         },
         Err(e) => line(false, "storage", &e.to_string()),
+    }
+    match board::load_profile(&cfg.board.profile, cfg.path.parent()) {
+        Ok(profile) => {
+            if ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok() {
+                line(true, "daemon", "running: hardware lines are held by it, checked through it");
+            }
+            for d in board::doctor(&profile, &cfg.storage.dir) {
+                line(d.ok, &d.item, &d.detail);
+            }
+        }
+        Err(e) => line(false, "board profile", &e.to_string()),
     }
     match Transport::new(&cfg.cloud) {
         Ok(t) => match cloud::probe(&t, cfg) {
