@@ -4,7 +4,7 @@
 # installed from crates.io at a pinned version when missing.
 #
 # usage: scripts/package.sh [TARGET...]  (default: aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
-# Packages: $FACEGATE_CROSS_TARGET_DIR/<target>/debian/facegate_<version>-1_<arch>.deb
+# Packages: $FACEGATE_CROSS_TARGET_DIR/debian/facegate_<version>-1_<arch>.deb
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
@@ -28,7 +28,26 @@ fi
 
 scripts/build-arm.sh "${targets[@]}"
 
+# The glibc version the package depends on, from [package.metadata.deb] depends.
+declared="$(sed -n 's/^depends = "libc6 (>= \([0-9.]*\))"$/\1/p' Cargo.toml)"
+[ -n "$declared" ] || { echo "package: no 'depends = \"libc6 (>= X)\"' in Cargo.toml" >&2; exit 1; }
+
 for t in "${targets[@]}"; do
+    bin="$FACEGATE_CROSS_TARGET_DIR/$t/release/facegate"
+    needed="$("${FACEGATE_CROSS_PREFIX[$t]}-objdump" -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
+    needed="${needed#GLIBC_}"
+    if [ "$(printf '%s\n%s\n' "$needed" "$declared" | sort -V | tail -n 1)" != "$declared" ]; then
+        echo "package: $t binary needs glibc $needed but the package declares libc6 (>= $declared):" >&2
+        echo "package: raise depends in [package.metadata.deb] of Cargo.toml" >&2
+        exit 1
+    fi
+    # Anything beyond glibc and libgcc would need its own Depends.
+    extra="$("${FACEGATE_CROSS_PREFIX[$t]}-readelf" -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
+        grep -vE '^(libc|libm|libdl|libpthread|librt|libgcc_s)\.so\.[0-9]+$|^ld-linux' || true)"
+    if [ -n "$extra" ]; then
+        echo "package: $t binary needs shared libraries the package does not depend on: $extra" >&2
+        exit 1
+    fi
     # --no-build: cargo-deb packages the binary build-arm.sh made with Debian's Rust 1.85 and
     # the cross toolchain (cargo-deb would build with rustup's cargo otherwise).
     deb="$(CARGO_TARGET_DIR="$FACEGATE_CROSS_TARGET_DIR" cargo deb --no-build --target "$t" --quiet)"
