@@ -66,9 +66,9 @@ _duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 section_summary() {
     local i
     [ "${#_section_names[@]}" -gt 0 ] || return 0
-    printf '\n%-44s %-12s %s\n' "section (${1:-summary})" time result
+    printf '\n%-48s %-9s %s\n' "section (${1:-summary})" time result
     for i in "${!_section_names[@]}"; do
-        printf '%-44s %-12s %s\n' "${_section_names[$i]}" "$(_duration "${_section_secs[$i]}")" "${_section_status[$i]}"
+        printf '%-48s %-9s %s\n' "${_section_names[$i]}" "$(_duration "${_section_secs[$i]}")" "${_section_status[$i]}"
     done
-    printf '%-44s %s\n' total "$(_duration "$SECONDS")"
+    printf '%-48s %s\n' total "$(_duration "$SECONDS")"
 }

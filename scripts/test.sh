@@ -17,7 +17,7 @@ msrv_build() {
 if [ "${FACEGATE_SKIP_SETUP:-0}" != 1 ]; then
     section "setup: Debian packages and ARM std" scripts/setup-debian.sh
 fi
-section "host tests ($(cargo --version))" cargo test --locked
+section "host tests ($(cargo --version | cut -d' ' -f1-2))" cargo test --locked
 section "Rust 1.85 build, all targets ($("$DEBIAN_RUSTC" --version | cut -d' ' -f1-2))" msrv_build
 section "ARM release builds" scripts/build-arm.sh
 section "aarch64 tests under qemu-user" scripts/test-arm.sh
