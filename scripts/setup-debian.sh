@@ -92,12 +92,12 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
     say "installing ${missing[*]}"
     apt_update
-    if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}" >"$LOG" 2>&1; then
+    if ! "${SUDO[@]}" apt-get install -y -q --no-install-recommends --allow-downgrades "${missing[@]}" >"$LOG" 2>&1; then
         say "install failed; refreshing the package lists once more and retrying"
         sleep 20
         apt_update
         quiet "apt-get install ${missing[*]}" \
-            "${SUDO[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
+            "${SUDO[@]}" apt-get install -y -q --no-install-recommends --allow-downgrades "${missing[@]}"
     fi
 fi
 
