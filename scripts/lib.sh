@@ -36,6 +36,7 @@ debian_cargo() {
 
 _section_names=()
 _section_secs=()
+_section_cpu=()
 _section_status=()
 
 # Runs "$@" as a named, timed section; the script stops at the first failing section.
@@ -43,16 +44,20 @@ _section_status=()
 # ignores it for anything on the left of `||`); variables it sets do not come back.
 section() {
     local name="$1"; shift
-    local start=$SECONDS rc=0
+    local start=$SECONDS cpu_start rc=0 _cpu
+    _read_children_cpu
+    cpu_start=$_cpu
     printf '\n==== %s ====\n' "$name"
     "$@" &
     wait $! || rc=$?
-    local secs=$((SECONDS - start))
+    _read_children_cpu
+    local secs=$((SECONDS - start)) cpu=$((_cpu - cpu_start))
     _section_names+=("$name")
     _section_secs+=("$secs")
+    _section_cpu+=("$cpu")
     if [ "$rc" -eq 0 ]; then
         _section_status+=(ok)
-        printf '==== %s: ok (%s) ====\n' "$name" "$(_duration "$secs")"
+        printf '==== %s: ok (%s, cpu %s) ====\n' "$name" "$(_duration "$secs")" "$(_duration "$cpu")"
     else
         _section_status+=("FAILED ($rc)")
         printf '==== %s: FAILED with exit code %s after %s ====\n' "$name" "$rc" "$(_duration "$secs")" >&2
@@ -62,13 +67,36 @@ section() {
 
 _duration() { printf '%dm%02ds' $(($1 / 60)) $(($1 % 60)); }
 
+# Sets _cpu to the CPU seconds (user + system) used so far by this shell's finished children.
+# Wall time on a shared machine says little; CPU time divided by the cores estimates an idle
+# machine's time. Not a function returning via $(...): `times` in a subshell sees no children.
+_read_children_cpu() {
+    local f line user sys
+    f="$(mktemp)"
+    times >"$f"
+    line="$(sed -n 2p "$f")"
+    rm -f "$f"
+    read -r user sys <<<"$line"
+    _cpu=$(( $(_secs "$user") + $(_secs "$sys") ))
+}
+
+# "1m2.345s" -> 62
+_secs() {
+    local m="${1%%m*}" s="${1#*m}"
+    s="${s%%.*}"
+    s="${s%s}"
+    echo $((10#$m * 60 + 10#$s))
+}
+
 # Prints every section's outcome and time; meant for an EXIT trap so failures show it too.
 section_summary() {
-    local i
+    local i _cpu
     [ "${#_section_names[@]}" -gt 0 ] || return 0
-    printf '\n%-48s %-9s %s\n' "section (${1:-summary})" time result
+    _read_children_cpu
+    printf '\n%-48s %-9s %-9s %s\n' "section (${1:-summary})" wall cpu result
     for i in "${!_section_names[@]}"; do
-        printf '%-48s %-9s %s\n' "${_section_names[$i]}" "$(_duration "${_section_secs[$i]}")" "${_section_status[$i]}"
+        printf '%-48s %-9s %-9s %s\n' "${_section_names[$i]}" "$(_duration "${_section_secs[$i]}")" \
+            "$(_duration "${_section_cpu[$i]:-0}")" "${_section_status[$i]}"
     done
-    printf '%-48s %s\n' total "$(_duration "$SECONDS")"
+    printf '%-48s %-9s %s\n' total "$(_duration "$SECONDS")" "$(_duration "$_cpu")"
 }

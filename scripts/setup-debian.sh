@@ -5,16 +5,26 @@
 # check the unit, and the aarch64/armv7 std for Debian's rustc, unpacked from Debian's own
 # packages because rustup's servers are not reachable from the build machines.
 #
-# Idempotent: a second run checks and installs nothing. Needs root (or sudo).
+# usage: scripts/setup-debian.sh [--host]   --host: only what a host build needs (libclang,
+#        gcc), for the demo; no Debian Rust, cross toolchains, qemu or ARM std.
+# Idempotent: a second run checks and installs nothing. Needs root (or sudo) to install.
 # FACEGATE_RUST_DEB_VERSION overrides the pinned Debian rustc version.
 set -euo pipefail
+
+host_only=0
+case "${1:-}" in
+    --host) host_only=1 ;;
+    "") ;;
+    *) echo "usage: $0 [--host]" >&2; exit 2 ;;
+esac
 
 RUST_DEB_VERSION="${FACEGATE_RUST_DEB_VERSION:-1.85.0+dfsg3-1~deb12u3}"
 # Debian architecture -> Rust target whose std comes from libstd-rust-web-dev:<arch>.
 STD_ARCHES=(arm64 armhf)
 declare -A STD_TARGET=([arm64]=aarch64-unknown-linux-gnu [armhf]=armv7-unknown-linux-gnueabihf)
+HOST_PACKAGES=(ca-certificates gcc libc6-dev libclang-dev)
 PACKAGES=(
-    ca-certificates gcc libc6-dev libclang-dev
+    "${HOST_PACKAGES[@]}"
     "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" "libstd-rust-web-dev=$RUST_DEB_VERSION"
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
@@ -73,6 +83,11 @@ apt_update() {
     apt_updated=1
 }
 
+if [ "$host_only" = 1 ]; then
+    STD_ARCHES=()
+    PACKAGES=("${HOST_PACKAGES[@]}")
+fi
+
 # 1. Foreign architectures: apt-get download of PKG:arm64 / PKG:armhf needs them.
 need_update=0
 foreign=" $(dpkg --print-foreign-architectures | tr '\n' ' ') "
@@ -99,6 +114,11 @@ if [ "${#missing[@]}" -gt 0 ]; then
         quiet "apt-get install ${missing[*]}" \
             "${SUDO[@]}" apt-get install -y -q --no-install-recommends --allow-downgrades "${missing[@]}"
     fi
+fi
+
+if [ "$host_only" = 1 ]; then
+    say "ready for host builds"
+    exit 0
 fi
 
 # 3. The ARM std for Debian's rustc, matching its exact version.
