@@ -23,7 +23,8 @@
 //! Misbehaviours: `survives_http_500`, `survives_a_body_that_is_not_json`,
 //! `survives_json_with_nulls_and_numbers`, `survives_an_unknown_msg_type`,
 //! `survives_a_2_mb_body`, `survives_an_answer_later_than_the_read_timeout`,
-//! `survives_dropped_connections`, `survives_refused_connections_for_a_while`.
+//! `survives_dropped_connections`, `survives_refused_connections_for_a_while`, and
+//! `survives_answers_larger_than_max_response_bytes` (2 MB and endless answers over the limit).
 
 mod common;
 
@@ -184,7 +185,7 @@ fn misbehave_on_command(cloud: &MockCloud, d: &Daemon, path: &str, what: Misbeha
     cloud.misbehave(Some(path), what, 1);
     let id = cloud.push_command(path, cmd);
     wait_misbehaved(cloud, d, served + 1);
-    let hit = cloud.requests_to(path).into_iter().filter(|r| r.answer.starts_with("misbehaviour")).last().unwrap();
+    let hit = cloud.requests_to(path).into_iter().rfind(|r| r.answer.starts_with("misbehaviour")).unwrap();
     assert!(hit.answer.contains(&format!("msgID={id}")), "the misbehaviour hit an idle answer: {}", hit.answer);
     id
 }
@@ -858,7 +859,40 @@ fn survives_json_with_nulls_and_numbers() {
     let r = wait_result(&cloud, &d, &id);
     assert_eq!(text(&r, "errorCode"), "100", "{r}");
     wait_pulses(&d, 1);
+    // Device parameters as numbers ("300" -> 300) and an empty text as null.
+    let cmd = json!({"msgID": "nn-set", "isOnlineSetDevInfo": "1", "openDoorTimeDelayMs": "300",
+                     "overlayDeviceName": ""});
+    let id = misbehave_on_command(&cloud, &d, "/device/setDevInfo", Misbehaviour::NullsAndNumbers, cmd);
+    let r = wait_result(&cloud, &d, &id);
+    assert_eq!(text(&r, "errorCode"), "100", "{r}");
+    assert_eq!(shown_param(&d, "openDoorTimeDelayMs"), "300");
+    // photoType as the number 1.
+    let cmd = json!({"msgID": "nn-photo", "isonlineGetPhoto": "1", "photoType": "1"});
+    let id = misbehave_on_command(&cloud, &d, "/face/photo", Misbehaviour::NullsAndNumbers, cmd);
+    let r = wait_result(&cloud, &d, &id);
+    assert_eq!(text(&r, "errorCode"), "100", "{}", text(&r, "msg"));
+    assert!(!text(&r, "photo").is_empty(), "no photo for photoType 1");
     open_executes(&cloud, &d);
+    assert_healthy(&cloud, &mut d);
+}
+
+#[test]
+fn survives_answers_larger_than_max_response_bytes() {
+    let cloud = MockCloud::start();
+    let extra = "[cloud]\nmax_response_bytes = 1000000\n[params]\nopenDoorTimeDelayMs = \"200\"\n";
+    let mut d = start(&cloud, extra);
+    // A command in a 2 MB answer, over the 1 MB limit here: dropped unread, never executed.
+    let cmd = json!({"msgID": "huge-open", "isOnlineOpen": "1", "msg": ""});
+    misbehave_on_command(&cloud, &d, "/device/open", Misbehaviour::BigBody(2_000_000), cmd);
+    // An answer that never ends is cut off at the same limit.
+    let served = misbehaved(&cloud);
+    cloud.misbehave(Some("/device/open"), Misbehaviour::EndlessChunked, 1);
+    wait_misbehaved(&cloud, &d, served + 1);
+    open_executes(&cloud, &d);
+    assert!(cloud.results_for("huge-open").is_empty(), "{}", cloud.dump());
+    assert_eq!(relay_count(&d, "open"), 1, "{:?}", actions(&d, "relay"));
+    let dropped = d.log_text().lines().filter(|l| l.contains("/device/open: answer larger than")).count();
+    assert!(dropped >= 2, "{dropped} oversized answers logged\n{}", d.log_tail(40));
     assert_healthy(&cloud, &mut d);
 }
 
