@@ -143,6 +143,18 @@ class Boot:
                 buf += os.read(self.pty_fd, 256)
         return buf.split(b"\n", 1)[0].decode("utf-8", "replace").strip()
 
+    def uart_read_bytes(self, n, timeout):
+        deadline = time.monotonic() + timeout
+        buf = b""
+        while len(buf) < n:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            r, _, _ = select.select([self.pty_fd], [], [], left)
+            if r:
+                buf += os.read(self.pty_fd, n - len(buf))
+        return buf
+
     def close(self):
         if self.pty_fd is not None:
             os.close(self.pty_fd)
@@ -232,6 +244,10 @@ def run_scenario(args, v):
         if boot.wait_emu(r"^rs485 ready", 300):
             # A pass-through frame on the RS485 bus, as a reader on the bus would send it.
             boot.uart_write(b"EMU-RS485-FRAME\r\n")
+        if boot.wait_emu(r"^rs485 out sending", 120):
+            got = boot.uart_read_bytes(5, 30)
+            with boot.cond:
+                boot.emu.append(f"host: rs485 out received {got.hex()}")
         if not boot.wait_exit(300):
             log("scenario boot did not finish within 300 s; killing it")
             boot.power_cut()
@@ -263,6 +279,10 @@ def run_scenario(args, v):
     else:
         p = relay_ms(emu, "remote open")
         v.check(len(p) == 1, f"remote open drives the relay (relay {p} ms)")
+        w = wiegand_out(emu, "broadcast wgData 800004")
+        v.check(w == (26, 800004, "ok"), f"broadcast wgData goes out on Wiegand (read back {w})")
+        v.check(has(r"^host: rs485 out received fe03010002$"),
+                "broadcast rs485Data goes out on the UART: " + ", ".join(lines_with(emu, "host: rs485 out")))
     for label, number in (("wiegand in 26-bit 800002", 800002), ("wiegand in 34-bit 800003", 800003)):
         p = relay_ms(emu, label)
         v.check(len(p) == 1, f"{label}: decoded, door opened (relay {p} ms)")
@@ -365,6 +385,11 @@ def run_cuts(args, v):
         by_card.setdefault(card, set()).add(msg_id)
     dup_cards = {c: sorted(ids) for c, ids in by_card.items() if len(ids) > 1}
     v.check(not dup_cards, f"no card event under two msgIDs {dict(list(dup_cards.items())[:5])}")
+    m = next((re.match(r"records (\d+) kept, (\d+) pending, (\d+) evicted", x) for x in emu
+              if x.startswith("records ")), None)
+    kept = int(m.group(1)) if m and m.group(3) == "0" else None
+    v.check(kept == len(received),
+            f"the store keeps exactly the records the cloud received ({kept} kept, {len(received)} received)")
     v.check(has(r"^doctor after cuts OK"), "doctor after the cuts: storage integrity ok")
     v.check(has(r"^outbox empty"), "the outbox drained after the last cut")
     v.check(not has(r"^FAIL"), "no guest failure in the final boot" + "".join(f"; {x}" for x in lines_with(emu, "FAIL")))

@@ -167,10 +167,8 @@ fn watch(args: &[String]) -> Result<(), String> {
                 i += 2;
             }
             "--trace-gpio" => {
-                let v: Vec<u32> = arg(args, i + 1)?
-                    .split(',')
-                    .map(|x| number(x).map(|n| n as u32))
-                    .collect::<Result<_, _>>()?;
+                let v: Vec<u32> =
+                    arg(args, i + 1)?.split(',').map(|x| number(x).map(|n| n as u32)).collect::<Result<_, _>>()?;
                 let [r, d0, d1] = v[..] else {
                     return Err("--trace-gpio wants RELAY,D0,D1".into());
                 };
@@ -208,10 +206,7 @@ fn watch(args: &[String]) -> Result<(), String> {
     if relay_prev {
         println!("relay already at level 1 before the command");
     }
-    let mut child = Command::new(&cmd[0])
-        .args(&cmd[1..])
-        .spawn()
-        .map_err(|e| format!("cannot run {}: {e}", cmd[0]))?;
+    let mut child = Command::new(&cmd[0]).args(&cmd[1..]).spawn().map_err(|e| format!("cannot run {}: {e}", cmd[0]))?;
     let mut child_status = None;
     let mut relay_rise: Option<Instant> = None;
     let mut relay_pulses: Vec<Duration> = Vec::new();
@@ -241,10 +236,7 @@ fn watch(args: &[String]) -> Result<(), String> {
         let relay_settled = relay.is_none() || (!relay_pulses.is_empty() && !relay_prev);
         // The Wiegand output is quiet when its last level change is 300 ms old.
         let wg_settled = match gpios {
-            Some((_, d0, d1)) => quiet(
-                events.iter().rev().find(|e| e.gpio == d0 || e.gpio == d1),
-                monotonic_now(),
-            ),
+            Some((_, d0, d1)) => quiet(events.iter().rev().find(|e| e.gpio == d0 || e.gpio == d1), monotonic_now()),
             None => true,
         };
         if child_status.is_some() && relay_settled && wg_settled && now - last_trace_read < Duration::from_millis(50) {
@@ -364,9 +356,7 @@ fn wiegand_send(args: &[String]) -> Result<(), String> {
     if args.len() < 4 {
         return Err(USAGE.into());
     }
-    let open = |p: &str| {
-        OpenOptions::new().write(true).open(p).map_err(|e| format!("{p}: {e}"))
-    };
+    let open = |p: &str| OpenOptions::new().write(true).open(p).map_err(|e| format!("{p}: {e}"));
     let d0 = open(&args[0])?;
     let d1 = open(&args[1])?;
     let len = number(&args[2])? as usize;
@@ -392,8 +382,7 @@ fn wiegand_send(args: &[String]) -> Result<(), String> {
         }
         i += 1;
     }
-    let (active, idle): (&[u8], &[u8]) =
-        if inverted { (b"pull-up", b"pull-down") } else { (b"pull-down", b"pull-up") };
+    let (active, idle): (&[u8], &[u8]) = if inverted { (b"pull-up", b"pull-down") } else { (b"pull-down", b"pull-up") };
     let frame = wiegand_frame(len, value, bad)?;
     let start = Instant::now();
     for (n, &bit) in frame.iter().enumerate() {
@@ -429,7 +418,7 @@ fn jpeg(args: &[String]) -> Result<(), String> {
         }
         let marker = data[i + 1];
         let seg_len = usize::from(u16::from_be_bytes([data[i + 2], data[i + 3]]));
-        if matches!(marker, 0xC0 | 0xC1 | 0xC2) {
+        if matches!(marker, 0xC0..=0xC2) {
             let h = u16::from_be_bytes([data[i + 5], data[i + 6]]);
             let w = u16::from_be_bytes([data[i + 7], data[i + 8]]);
             let comps = data[i + 9];
@@ -463,10 +452,7 @@ fn wait_tcp(args: &[String]) -> Result<(), String> {
 /// where plain writes from several processes would interleave mid-line.
 fn kmsg(args: &[String]) -> Result<(), String> {
     let prefix = args.first().map(String::as_str).unwrap_or("");
-    let mut out = OpenOptions::new()
-        .write(true)
-        .open("/dev/kmsg")
-        .map_err(|e| format!("/dev/kmsg: {e}"))?;
+    let mut out = OpenOptions::new().write(true).open("/dev/kmsg").map_err(|e| format!("/dev/kmsg: {e}"))?;
     for line in std::io::stdin().lock().lines() {
         let Ok(line) = line else { break };
         let mut rec = format!("{prefix}{line}");
