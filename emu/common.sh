@@ -2,6 +2,7 @@
 # shellcheck shell=bash
 
 EMU_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck disable=SC2034  # used by the scripts that source this
 EMU_REPO=$(cd "$EMU_DIR/.." && pwd)
 EMU_CACHE=${EMU_CACHE:-/var/cache/facegate-emu}
 

@@ -323,7 +323,7 @@ def run_cuts(args, v):
         boot_no += 1
         boot = Boot(args, disk, "cuts", boot_no, f"boot-cut{cut:03}.log")
         try:
-            # Mostly in the middle of the card stream; every fourth cut at a random moment of
+            # Mostly 0-8 s into the card stream; every fourth cut at a random moment of
             # the boot itself (registration, backlog upload, recovery of the previous cut).
             if rng.random() < 0.25:
                 delay = rng.uniform(0.5, 8.0)
@@ -334,7 +334,7 @@ def run_cuts(args, v):
                     v.check(False, f"cut {cut}: the guest never started its card stream")
                     boot.power_cut()
                     break
-                delay = rng.uniform(0.0, 5.0)
+                delay = rng.uniform(0.0, 8.0)
                 time.sleep(delay)
                 where = f"{delay:.2f} s into the card stream"
             boot.power_cut()
