@@ -237,7 +237,7 @@ impl Operator {
         let holders: Vec<String> = self.model.keys().filter(|k| k.starts_with("tp")).cloned().collect();
         let temps: Vec<String> = self.model.keys().filter(|k| k.starts_with("te")).cloned().collect();
         if r < 55 || holders.is_empty() {
-            for _ in 0..self.rng.usize(1..=4) {
+            for _ in 0..self.rng.usize(2..=8) {
                 let (id, p) = self.new_person("tp", 7_000_000);
                 data.push(Operator::person_json(&id, &p, "0"));
                 ops.push(PersonOp::Upsert(id, p));
