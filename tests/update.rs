@@ -345,6 +345,25 @@ fn a_second_update_during_the_first_is_refused_with_507() {
     assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
 }
 
+#[test]
+fn a_download_interrupted_by_a_crash_is_removed_at_the_next_start() {
+    let (cloud, mut daemon) = start("");
+    let held = HeldFileServer::start(firmware(FW_LEN, 12));
+    push_update(&cloud, "0", &held.url, &FW_LEN.to_string());
+    assert!(
+        cloud.wait_until(DEADLINE, |_| held.requests.load(Ordering::SeqCst) >= 1),
+        "the download never started\n{}",
+        daemon.log_tail(40)
+    );
+    assert!(!leftovers(&daemon).is_empty(), "the download in progress should be on disk");
+    daemon.kill9();
+    let polls = cloud.count(UPDATE);
+    daemon.spawn();
+    assert!(cloud.wait_for_requests(UPDATE, polls + 1, DEADLINE), "{}", daemon.log_tail(40));
+    assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
+    assert!(installs(&daemon).is_empty(), "{:?}", installs(&daemon));
+}
+
 /// A directory holding the "installed agent" the built-in installer replaces: a small
 /// script standing for the previous version (never the binary under test).
 struct AgentDir {
@@ -491,6 +510,26 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
     assert!(cloud.wait_for_requests("/device/register", registrations + 1, DEADLINE), "{}", daemon.log_tail(40));
     assert!(daemon.is_running(), "{}", daemon.log_tail(40));
     assert_eq!(std::fs::read(agent.target()).unwrap(), PREVIOUS_AGENT);
+}
+
+#[test]
+fn agent_installer_accepts_a_new_agent_that_writes_much_to_stderr_during_its_check() {
+    let agent = AgentDir::new();
+    let (cloud, mut daemon) = start(&format!("{}rollback_timeout_s = 30\n", agent.config()));
+    // More than a pipe holds, then the real daemon's check: a full pipe must not pass for a
+    // binary that cannot register.
+    let chatty = format!(
+        "#!/bin/sh\nyes 'starting up' | head -c 262144 >&2\nexec {:?} \"$@\"\n",
+        env!("CARGO_BIN_EXE_facegate")
+    )
+    .into_bytes();
+    let len = chatty.len();
+    cloud.serve_file(FW_PATH, chatty.clone());
+    let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
+    assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
+    assert!(wait_for_exit(&mut daemon), "the daemon kept running after installing\n{}", daemon.log_tail(40));
+    assert_eq!(std::fs::read(agent.target()).unwrap(), chatty);
+    assert_eq!(std::fs::read(agent.prev()).unwrap(), PREVIOUS_AGENT);
 }
 
 #[test]
