@@ -40,6 +40,17 @@ fn sha256_hex(bytes: &[u8]) -> String {
     sha2::Sha256::digest(bytes).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// Whether the file at `path` holds exactly `expected`; on a difference, a short description
+/// of both (never megabytes of bytes in a failure message).
+fn check_content(path: &std::path::Path, expected: &[u8]) -> Result<(), String> {
+    let describe = |b: &[u8]| format!("{} bytes, sha256 {}", b.len(), &sha256_hex(b)[..16]);
+    match std::fs::read(path) {
+        Ok(bytes) if bytes == expected => Ok(()),
+        Ok(bytes) => Err(format!("{} holds {}, expected {}", path.display(), describe(&bytes), describe(expected))),
+        Err(e) => Err(format!("{}: {e}", path.display())),
+    }
+}
+
 fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
 }
@@ -431,7 +442,7 @@ fn agent_installer_refuses_a_new_binary_that_fails_its_start_up_check() {
     cloud.serve_file(FW_PATH, broken);
     let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "505"], "{}", daemon.log_tail(40));
-    assert_eq!(std::fs::read(agent.target()).unwrap(), PREVIOUS_AGENT, "the previous agent is kept");
+    assert_eq!(check_content(&agent.target(), PREVIOUS_AGENT), Ok(()), "the previous agent is kept");
     assert_eq!(agent.names(), ["facegate-agent"], "no .new or .prev left behind");
     assert!(installs(&daemon).is_empty(), "{:?}", installs(&daemon));
     assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
@@ -471,8 +482,8 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
 
     // The daemon exits by itself so that the service manager starts the new agent.
     assert!(wait_for_exit(&mut daemon), "the daemon kept running after installing\n{}", daemon.log_tail(40));
-    assert!(std::fs::read(agent.target()).unwrap() == new_agent, "the new agent is in place");
-    assert_eq!(std::fs::read(agent.prev()).unwrap(), PREVIOUS_AGENT, "the previous agent is kept as .prev");
+    assert_eq!(check_content(&agent.target(), &new_agent), Ok(()), "the new agent is in place");
+    assert_eq!(check_content(&agent.prev(), PREVIOUS_AGENT), Ok(()), "the previous agent is kept as .prev");
     assert_eq!(agent.names(), ["facegate-agent", "facegate-agent.prev"], "no .new left behind");
     let installs = installs(&daemon);
     assert_eq!(installs.len(), 1, "{installs:?}");
@@ -491,7 +502,7 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
     assert!(cloud.wait_for_requests("/device/register", registrations + 1, DEADLINE), "{}", daemon.log_tail(40));
     assert!(daemon.wait_until(DEADLINE, |d| trial_plan(d).is_none()), "trial not confirmed\n{}", daemon.log_tail(40));
     assert!(daemon.is_running(), "{}", daemon.log_tail(40));
-    assert!(std::fs::read(agent.target()).unwrap() == new_agent, "the confirmed agent stays");
+    assert_eq!(check_content(&agent.target(), &new_agent), Ok(()), "the confirmed agent stays");
     daemon.stop();
 
     // An agent on trial past its deadline without registering: the previous one comes back
@@ -500,7 +511,7 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
     Store::open(daemon.dir()).unwrap().set_state(TRIAL_KEY, &overdue.to_string()).unwrap();
     daemon.spawn();
     assert!(wait_for_exit(&mut daemon), "the daemon did not exit after rolling back\n{}", daemon.log_tail(40));
-    assert_eq!(std::fs::read(agent.target()).unwrap(), PREVIOUS_AGENT, "the previous agent is back");
+    assert_eq!(check_content(&agent.target(), PREVIOUS_AGENT), Ok(()), "the previous agent is back");
     assert_eq!(agent.names(), ["facegate-agent"]);
     assert_eq!(trial_plan(&daemon), None, "the rollback is done once");
 
@@ -509,7 +520,7 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
     daemon.spawn();
     assert!(cloud.wait_for_requests("/device/register", registrations + 1, DEADLINE), "{}", daemon.log_tail(40));
     assert!(daemon.is_running(), "{}", daemon.log_tail(40));
-    assert_eq!(std::fs::read(agent.target()).unwrap(), PREVIOUS_AGENT);
+    assert_eq!(check_content(&agent.target(), PREVIOUS_AGENT), Ok(()));
 }
 
 #[test]
@@ -528,8 +539,8 @@ fn agent_installer_accepts_a_new_agent_that_writes_much_to_stderr_during_its_che
     let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
     assert!(wait_for_exit(&mut daemon), "the daemon kept running after installing\n{}", daemon.log_tail(40));
-    assert_eq!(std::fs::read(agent.target()).unwrap(), chatty);
-    assert_eq!(std::fs::read(agent.prev()).unwrap(), PREVIOUS_AGENT);
+    assert_eq!(check_content(&agent.target(), &chatty), Ok(()));
+    assert_eq!(check_content(&agent.prev(), PREVIOUS_AGENT), Ok(()));
 }
 
 #[test]
