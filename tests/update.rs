@@ -442,6 +442,8 @@ fn agent_installer_refuses_a_new_binary_that_fails_its_start_up_check() {
     cloud.serve_file(FW_PATH, broken);
     let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "505"], "{}", daemon.log_tail(40));
+    let refusal = cloud.results_for(&id).pop().expect("final result");
+    assert!(refusal["msg"].as_str().unwrap_or_default().contains("broken build"), "the cloud learns why: {refusal}");
     assert_eq!(check_content(&agent.target(), PREVIOUS_AGENT), Ok(()), "the previous agent is kept");
     assert_eq!(agent.names(), ["facegate-agent"], "no .new or .prev left behind");
     assert!(installs(&daemon).is_empty(), "{:?}", installs(&daemon));

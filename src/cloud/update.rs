@@ -251,12 +251,11 @@ fn startup_check(new: &Path, config: &Path, timeout: Duration) -> Result<(), Str
     // Drained while the check runs: a chatty child must not block on a full pipe and be
     // mistaken for one that cannot register.
     let stderr = child.stderr.take().map(|pipe| std::thread::spawn(move || stderr_tail(pipe)));
-    let tail = move || stderr.and_then(|t| t.join().ok()).unwrap_or_default();
     let deadline = std::time::Instant::now() + timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => return Err(format!("exited with {status}: {}", tail().trim())),
+            Ok(Some(status)) => return Err(format!("exited with {status}: {}", collected(stderr).trim())),
             Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Ok(None) => {
                 let _ = child.kill();
@@ -268,7 +267,20 @@ fn startup_check(new: &Path, config: &Path, timeout: Duration) -> Result<(), Str
     }
 }
 
-/// The last few lines a child wrote to `pipe`, read until it closes.
+/// What the stderr reader collected. A grandchild may still hold the pipe open, so the wait
+/// is short: the update thread must not hang on it.
+fn collected(reader: Option<std::thread::JoinHandle<String>>) -> String {
+    let Some(reader) = reader else {
+        return String::new();
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(1);
+    while !reader.is_finished() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if reader.is_finished() { reader.join().unwrap_or_default() } else { String::new() }
+}
+
+/// The last 2 KiB a child wrote to `pipe`, read until it closes.
 fn stderr_tail(mut pipe: impl Read) -> String {
     const KEEP: usize = 2048;
     let mut kept: Vec<u8> = Vec::new();
