@@ -68,7 +68,7 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
 }
 
 /// Removes what an interrupted earlier process left under `<storage>/update`.
-fn remove_stale_download(storage_dir: &Path) {
+pub fn remove_stale_download(storage_dir: &Path) {
     let file = storage_dir.join("update").join(DOWNLOAD_NAME);
     match std::fs::remove_file(&file) {
         Ok(()) => log::info!("removed the incomplete download {} of an interrupted update", file.display()),
