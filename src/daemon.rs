@@ -78,7 +78,7 @@ pub struct Shared {
     pub uploader_wake: (Mutex<bool>, Condvar),
     /// Records whose door waits for the cloud's controlState, with their deadlines.
     pub awaiting: Mutex<HashMap<u64, Instant>>,
-    /// Input counters from the hardware threads.
+    /// Input counters, kept up to date by the hardware threads themselves.
     pub input_stats: Arc<Mutex<InputStats>>,
     /// The recognizer's most recent face photo, for face/photo with photoType 0.
     pub last_face_photo: Mutex<Option<(Instant, Vec<u8>)>>,
@@ -433,6 +433,8 @@ pub fn initial_params(cfg: &Config, stored: &std::collections::BTreeMap<String, 
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
     let store = Store::open(&cfg.storage.dir)?;
+    // A download cut short by a crash or power cut is never resumed into an install.
+    cloud::update::remove_stale_download(&cfg.storage.dir);
     let params = initial_params(&cfg, &store.params()?);
     let hw_params = SharedParams::new(hw_params(&params));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
@@ -443,6 +445,9 @@ pub fn run(cfg: Config) -> Result<()> {
     door.set_hold(params.always_open_door());
     let mut access_store = Store::open(&cfg.storage.dir)?;
     access_store.set_caps(cfg.storage.max_records, cfg.storage.max_record_photo_bytes);
+    // Inputs: every device thread feeds one channel; one thread hands events to the engine.
+    let (tx, rx) = std::sync::mpsc::channel::<InputEvent>();
+    let inputs = (board.inputs)(tx)?;
     let shared = Arc::new(Shared {
         params: RwLock::new(params),
         params_version: AtomicU64::new(1),
@@ -458,7 +463,7 @@ pub fn run(cfg: Config) -> Result<()> {
         stop: (Mutex::new(false), Condvar::new()),
         uploader_wake: (Mutex::new(false), Condvar::new()),
         awaiting: Mutex::new(HashMap::new()),
-        input_stats: Arc::new(Mutex::new(InputStats::default())),
+        input_stats: inputs.stats.clone(),
         last_face_photo: Mutex::new(None),
         record_service: AtomicBool::new(true),
         board_is_sim: profile.kind == BoardKind::Sim,
@@ -475,19 +480,9 @@ pub fn run(cfg: Config) -> Result<()> {
     });
     drop(store);
 
-    // Inputs: every device thread feeds one channel; one thread hands events to the engine.
-    let (tx, rx) = std::sync::mpsc::channel::<InputEvent>();
-    let handles = (board.inputs)(tx)?;
-    {
-        let mut stats = shared.input_stats.lock().unwrap_or_else(|e| e.into_inner());
-        *stats = *handles.stats.lock().unwrap_or_else(|e| e.into_inner());
-    }
-    let stats_src = handles.stats.clone();
     let s = shared.clone();
     spawn("inputs", move || {
         for ev in rx {
-            *s.input_stats.lock().unwrap_or_else(|e| e.into_inner()) =
-                *stats_src.lock().unwrap_or_else(|e| e.into_inner());
             s.present(ev.credential, ev.source);
         }
     })?;
@@ -526,7 +521,11 @@ pub fn run(cfg: Config) -> Result<()> {
     let _ = scheduler.join();
     shared.door().shutdown();
     let _ = std::fs::remove_file(&socket);
-    log::info!("stopped; relay released");
+    if shared.restart_requested.load(Ordering::SeqCst) {
+        log::info!("stopped for a restart into the installed (or restored) agent; relay released");
+    } else {
+        log::info!("stopped; relay released");
+    }
     Ok(())
 }
 
@@ -545,17 +544,6 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         let _ = writeln!(out, "{:<4} {:<22} {}", if ok { "OK" } else { "FAIL" }, item, detail);
     };
     line(true, "config", &cfg.path.display().to_string());
-    match board::load_profile(&cfg.board.profile, cfg.path.parent()) {
-        Ok(profile) => {
-            if ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok() {
-                line(true, "daemon", "running: hardware lines are held by it, checked through it");
-            }
-            for d in board::doctor(&profile, &cfg.storage.dir) {
-                line(d.ok, &d.item, &d.detail);
-            }
-        }
-        Err(e) => line(false, "board profile", &e.to_string()),
-    }
     match Store::open(&cfg.storage.dir) {
         Ok(store) => match store.integrity_check() {
             Ok(r) if r == "ok" => line(
@@ -572,6 +560,17 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
             Err(e) => line(false, "storage", &e.to_string()),
         },
         Err(e) => line(false, "storage", &e.to_string()),
+    }
+    match board::load_profile(&cfg.board.profile, cfg.path.parent()) {
+        Ok(profile) => {
+            if ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok() {
+                line(true, "daemon", "running: hardware lines are held by it, checked through it");
+            }
+            for d in board::doctor(&profile, &cfg.storage.dir) {
+                line(d.ok, &d.item, &d.detail);
+            }
+        }
+        Err(e) => line(false, "board profile", &e.to_string()),
     }
     match Transport::new(&cfg.cloud) {
         Ok(t) => match cloud::probe(&t, cfg) {

@@ -14,7 +14,7 @@ use facegate::{Error, Result};
 
 /// On-device agent of a face-recognition access-control terminal.
 #[derive(Parser)]
-#[command(name = "facegate", version, about, max_term_width = 80)]
+#[command(name = "facegate", version, about, term_width = 80)]
 struct Cli {
     /// Configuration file.
     #[arg(long, global = true, value_name = "PATH", default_value = config::DEFAULT_PATH)]

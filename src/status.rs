@@ -60,6 +60,10 @@ impl Status {
             registration: "never registered".into(),
             ..Status::default()
         };
+        if !Store::db_path(&cfg.storage.dir).exists() {
+            s.store_error = "no data yet: the daemon creates the database on its first start".into();
+            return s.with_live(cfg);
+        }
         match Store::open_readonly(&cfg.storage.dir) {
             Ok(store) => {
                 let state = |k: &str| store.state(k).ok().flatten().unwrap_or_default();
@@ -75,18 +79,32 @@ impl Status {
             }
             Err(e) => s.store_error = e.to_string(),
         }
+        s.with_live(cfg)
+    }
+
+    /// Adds what the running daemon says, if it runs.
+    fn with_live(mut self, cfg: &Config) -> Status {
+        let s = &mut self;
         let req = crate::ctl::Request::Status;
         if let Ok(r) = crate::ctl::request(&cfg.socket_path(), &req, std::time::Duration::from_secs(3)) {
             s.daemon_running = r.ok;
             s.live = r.data;
         }
-        s
+        self
     }
 
     /// Plain text for an 80-column serial console.
     pub fn render(&self, now_ms: i64) -> String {
         let mut out = String::new();
-        let mut line = |k: &str, v: String| out.push_str(&format!("{k:<18}{v}\n"));
+        // Long values (paths, URLs, errors) continue on indented lines: the console has 80 columns.
+        let mut line = |k: &str, v: String| {
+            let chars: Vec<char> = v.chars().collect();
+            let mut chunks = chars.chunks(62).map(|c| c.iter().collect::<String>());
+            out.push_str(&format!("{k:<18}{}\n", chunks.next().unwrap_or_default()));
+            for rest in chunks {
+                out.push_str(&format!("{:<18}{rest}\n", ""));
+            }
+        };
         line("device", self.device_no.clone());
         line("cloud", self.cloud_url.clone());
         line("board", self.board.clone());
@@ -100,7 +118,7 @@ impl Status {
                 line("evicted", format!("{} undelivered records dropped (storage cap)", self.evicted_records));
             }
         } else {
-            line("storage", self.store_error.clone());
+            line("storage", self.store_error.trim_start_matches("storage error: ").to_string());
         }
         line("last error", if self.last_error.is_empty() { "none".into() } else { self.last_error.clone() });
         if let Some(live) = self.live.as_object() {

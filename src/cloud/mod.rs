@@ -36,6 +36,9 @@ pub mod stream;
 pub mod update;
 pub mod uploader;
 
+/// Outright refusals (4xx other than 408/429) of one result before it is given up.
+pub const MAX_REFUSED_REPORTS: u32 = 5;
+
 /// Why an exchange produced nothing usable; the schedule goes on either way.
 #[derive(Debug)]
 pub enum PollError {
@@ -176,15 +179,28 @@ impl<'a> Session<'a> {
         Ok(Outcome::Command)
     }
 
-    /// Reports a command's result, retrying with back-off until the cloud answers 2xx.
-    /// Gives up only on shutdown: the cloud is owed this report.
+    /// Reports a command's result, retrying with back-off until the cloud answers 2xx: the cloud
+    /// is owed this report. Only a cloud that keeps refusing it outright (a 4xx other than 408
+    /// and 429, [`MAX_REFUSED_REPORTS`] times) is given up on, so one unacceptable report cannot
+    /// stall every other service.
     pub fn report(&mut self, path: &str, result: &impl Serialize) -> Result<(), PollError> {
         let mut backoff = Backoff::new(self.cfg().cloud.retry_initial_ms, self.cfg().cloud.retry_max_ms);
+        let mut refused = 0;
         loop {
             match self.post_raw(path, result) {
                 Ok(_) => return Ok(()),
                 Err(PollError::Shutdown) => return Err(PollError::Shutdown),
                 Err(e) => {
+                    if let PollError::Exchange(ExchangeError::Status(s)) = &e {
+                        if (400..500).contains(s) && *s != 408 && *s != 429 {
+                            refused += 1;
+                            if refused >= MAX_REFUSED_REPORTS {
+                                log::error!("{path}: the cloud refused the result {refused} times ({e}); giving up");
+                                self.note_error(&format!("{path}: result refused by the cloud ({e})"));
+                                return Err(e);
+                            }
+                        }
+                    }
                     let wait = backoff.next_delay();
                     log::warn!("{path}: result not delivered ({e}); retrying in {} ms", wait.as_millis());
                     crate::daemon::watchdog_ping();

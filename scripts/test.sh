@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# facegate's test command: installs what is missing (scripts/setup-debian.sh), then runs the
+# host test suite, a build of every target with Rust 1.85 (the crate's rust-version, so no
+# newer syntax or API creeps in), the ARM release builds and the aarch64 tests under qemu-user.
+#
+# usage: scripts/test.sh        (FACEGATE_SKIP_SETUP=1 skips the package check on machines
+#                                prepared another way)
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$FACEGATE_ROOT"
+trap 'section_summary test.sh' EXIT
+
+msrv_build() {
+    CARGO_TARGET_DIR="$FACEGATE_MSRV_TARGET_DIR" debian_cargo build --locked --all-targets
+}
+
+if [ "${FACEGATE_SKIP_SETUP:-0}" != 1 ]; then
+    section "setup: Debian packages and ARM std" scripts/setup-debian.sh
+fi
+section "host tests ($(cargo --version | cut -d' ' -f1-2))" cargo test --locked
+section "Rust 1.85 build, all targets ($("$DEBIAN_RUSTC" --version | cut -d' ' -f1-2))" msrv_build
+section "ARM release builds" scripts/build-arm.sh
+section "aarch64 tests under qemu-user" scripts/test-arm.sh
