@@ -221,8 +221,6 @@ fn secrets_never_reach_the_logs() {
 }
 
 #[test]
-#[ignore = "src/logger.rs lets ureq's trace output through: it hex-dumps HTTP bodies, setDevInfo's \
-            wirelessPassword included (reported to the lead)"]
 fn secrets_never_reach_the_logs_at_trace() {
     let (_cloud, mut daemon) = secrets_in_use("trace");
     daemon.stop();
@@ -257,8 +255,6 @@ fn technician_commands_hide_secrets() {
 }
 
 #[test]
-#[ignore = "`facegate config show` prints [params] devicePassword in clear (src/config.rs to_toml); \
-            reported to the lead"]
 fn config_show_hides_secrets() {
     let (_cloud, daemon) = secrets_in_use("info");
     let found = command_leaks(&daemon, &["config", "show"]);
@@ -266,8 +262,6 @@ fn config_show_hides_secrets() {
 }
 
 #[test]
-#[ignore = "src/protocol/devinfo.rs DeviceParams::apply quotes a rejected value, devicePassword too, in \
-            the error that src/cloud/devinfo.rs logs (reported to the lead)"]
 fn rejected_device_password_is_not_logged() {
     hostile_umask();
     // Invalid (a space), so rejected with 400; still what someone typed as the password.
