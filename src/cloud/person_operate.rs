@@ -4,18 +4,22 @@
 //! parameters, 301 feature extraction failed (the vendor's enroll command failed), 302
 //! capacity full, 303 a photo that does not decode as JPEG, 304 enrollment timeout. A rejected
 //! person changes nothing. An add of an idNumber that exists replaces it, so a command the cloud
-//! re-sends after a lost result does not fail.
+//! re-sends after a lost result does not fail. A command whose persons do not even decode (an
+//! object where a name is due, say) is still answered, with 300: the cloud waits for a result
+//! before it sends the next person, so silence would stall its sync.
 
 use std::io::Read;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
+
+use serde::Deserialize;
 
 use crate::access::{PersonWindows, parse_valid_date};
 use crate::cloud::{Outcome, PollError, Session};
 use crate::config::RecognizerSection;
 use crate::model::{Person, PersonPhoto, Priority};
 use crate::protocol::binary::decode_base64;
-use crate::protocol::{Command as _, ErrorCode, PersonInfo, PersonOperateCommand, Service};
+use crate::protocol::{self, Command as _, DecodeError, ErrorCode, PersonInfo, PersonOperateCommand, PollReq, Service};
 use crate::store::Store;
 
 /// Largest accepted decoded photo: the spec recommends "within 300K"; this leaves room for
@@ -24,13 +28,14 @@ pub const MAX_PHOTO_BYTES: usize = 400 * 1024;
 
 /// Polls for person commands and applies them.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let cmd: PersonOperateCommand = s.poll(Service::PersonOperate)?;
-    // registerInterval speeds a sync up and slows it down again; it holds until changed.
-    if let Ok(secs) = cmd.register_interval.trim().parse::<u64>() {
-        if secs > 0 {
-            s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs)));
-        }
-    }
+    let req = PollReq::for_service(Service::PersonOperate, s.device_no(), s.version())
+        .ok_or_else(|| PollError::Malformed("person/operate has no poll message".into()))?;
+    let answer = s.post_raw(Service::PersonOperate.path(), &req)?;
+    let cmd = match protocol::decode_message::<PersonOperateCommand>(&answer) {
+        Ok(cmd) => cmd,
+        Err(e) => return answer_undecodable(s, &answer, e),
+    };
+    set_register_interval(s, &cmd.register_interval);
     if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
@@ -54,6 +59,52 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
             s.finish(Service::PersonOperate, &cmd, *code, &msg)
         }
     }
+}
+
+/// registerInterval speeds a sync up and slows it down again; it holds until changed.
+fn set_register_interval(s: &mut Session<'_>, interval: &str) {
+    if let Ok(secs) = interval.trim().parse::<u64>() {
+        if secs > 0 {
+            s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs)));
+        }
+    }
+}
+
+/// What a person/operate command needs to be answered, read when its persons do not decode.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CommandHead {
+    #[serde(rename = "msgID")]
+    msg_id: String,
+    #[serde(rename = "registerInterval")]
+    register_interval: String,
+    #[serde(rename = "isRegisterPersonInfo")]
+    is_register_person_info: String,
+}
+
+/// Answers 300 to a person/operate command with a malformed field, when its msgID and flag can
+/// still be read; anything else (not JSON, another msgType) stays a malformed answer.
+fn answer_undecodable(s: &mut Session<'_>, answer: &[u8], e: DecodeError) -> Result<Outcome, PollError> {
+    let head = match e {
+        DecodeError::Field { .. } | DecodeError::Shape(_) => protocol::decode::<CommandHead>(answer).ok(),
+        _ => None,
+    };
+    let Some(head) = head.filter(|h| !h.msg_id.trim().is_empty()) else {
+        let preview: String = String::from_utf8_lossy(answer).chars().take(120).collect();
+        return Err(PollError::Malformed(format!("{e} (answer began: {preview:?})")));
+    };
+    set_register_interval(s, &head.register_interval);
+    let cmd = PersonOperateCommand {
+        msg_id: head.msg_id,
+        is_register_person_info: head.is_register_person_info,
+        ..PersonOperateCommand::default()
+    };
+    if !cmd.requested() {
+        return Ok(Outcome::Idle);
+    }
+    log::warn!("person/operate {}: command not understood: {e}", cmd.msg_id);
+    let code = ErrorCode::PersonParamsInvalid;
+    s.finish(Service::PersonOperate, &cmd, code, &format!("{}: {e}", code.prompt()))
 }
 
 /// Applies one person object of the command.
@@ -233,5 +284,21 @@ fn enroll(r: &RecognizerSection, op: &str, id: &str, photos: &[PersonPhoto]) -> 
             }
             Err(e) => return Err(failed(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_command_with_a_broken_person_still_names_its_msg_id() {
+        let body = br#"{"msgType":"registerPersonInfoResp","msgID":7,"isRegisterPersonInfo":"1 ",
+            "registerInterval":"2","personInfoData":[{"operateType":"0","name":{"first":"a"}}]}"#;
+        let e = protocol::decode_message::<PersonOperateCommand>(body).unwrap_err();
+        assert!(matches!(e, DecodeError::Field { .. }), "{e}");
+        let head: CommandHead = protocol::decode(body).unwrap();
+        assert_eq!((head.msg_id.as_str(), head.register_interval.as_str()), ("7", "2"));
+        assert_eq!(head.is_register_person_info, "1");
     }
 }
