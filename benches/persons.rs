@@ -68,6 +68,8 @@ fn main() {
         rate / bare
     );
 
+    breakdown(&cloud, &photos, 1_000.min(sync_n.max(1)), rate);
+
     let hwm = stored(&photos, stored_n);
     println!("daemon VmHWM with {stored_n} persons stored: {hwm:.1} MiB (goal < 16 MiB)");
 }
@@ -248,6 +250,79 @@ fn sync(cloud: &MockCloud, photos: &[Vec<u8>], n: usize) -> (f64, f64) {
     (rate, hwm)
 }
 
+/// The parts of one person's sync measured one by one in this process, `n` times each: the two
+/// exchanges (with the daemon's client settings), decoding the command, validating the person
+/// and committing it. Prints them next to the measured time per person of the sync.
+fn breakdown(cloud: &MockCloud, photos: &[Vec<u8>], n: usize, sync_rate: f64) {
+    use facegate::protocol::{PersonOperateCommand, decode_message};
+    let b64: Vec<String> = photos.iter().map(|p| base64::engine::general_purpose::STANDARD.encode(p)).collect();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .no_delay(true)
+        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into();
+    let post = |path: &str, body: &[u8]| -> Vec<u8> {
+        let mut resp = agent
+            .post(format!("{}{path}", cloud.url()))
+            .header("Content-Type", "application/json;charset=UTF-8")
+            .send(body)
+            .expect("the mock cloud answers");
+        resp.body_mut().with_config().limit(4 << 20).read_to_vec().expect("the answer is read")
+    };
+    let per = |t: Instant| t.elapsed().as_secs_f64() * 1e6 / n as f64;
+
+    // The command: a poll whose answer carries one person with a photo.
+    for i in 0..n {
+        cloud.push_command("/person/operate", person_command(i, &b64[i % b64.len()]));
+    }
+    let poll =
+        serde_json::to_vec(&json!({"msgType": "registerPersonInfoReq", "deviceNo": DEVICE_NO, "version": "V1.0"}))
+            .expect("a JSON literal serialises");
+    let t = Instant::now();
+    let bodies: Vec<Vec<u8>> = (0..n).map(|_| post("/person/operate", &poll)).collect();
+    let fetch = per(t);
+
+    let t = Instant::now();
+    let commands: Vec<PersonOperateCommand> =
+        bodies.iter().map(|b| decode_message(b).expect("the mock's command decodes")).collect();
+    let decode = per(t);
+
+    let t = Instant::now();
+    let checked: Vec<_> = commands
+        .iter()
+        .map(|c| facegate::cloud::person_operate::validate(&c.persons[0]).expect("the person is valid"))
+        .collect();
+    let validate = per(t);
+
+    let dir = tempfile::tempdir().expect("a temp dir");
+    let mut store = Store::open(dir.path()).expect("the store opens");
+    let t = Instant::now();
+    for (person, photos) in &checked {
+        store.upsert_person(person, photos).expect("the person is saved");
+    }
+    let commit = per(t);
+
+    let result = serde_json::to_vec(&json!({
+        "msgType": "registerPersonInfoResp", "msgID": "000001", "deviceNo": DEVICE_NO,
+        "errorCode": "100", "msg": "操作成功",
+    }))
+    .expect("a JSON literal serialises");
+    let t = Instant::now();
+    for _ in 0..n {
+        post("/person/operate", &result);
+    }
+    let report = per(t);
+
+    let sum = fetch + decode + validate + commit + report;
+    println!(
+        "one person, in µs: command exchange {fetch:.0} + decode {decode:.0} + validate {validate:.0} + \
+         commit {commit:.0} + result exchange {report:.0} = {sum:.0}; the daemon's sync: {:.0}",
+        1e6 / sync_rate
+    );
+}
+
 /// A field of /proc/PID/status in MiB.
 fn vm_mib(daemon: &Daemon, field: &str) -> f64 {
     let pid = daemon.pid().expect("the daemon runs");
@@ -342,13 +417,14 @@ fn stored(photos: &[Vec<u8>], n: usize) -> f64 {
     );
 
     let items = 2_000.min(n as u64);
-    let t = Instant::now();
     cloud.push_command("/person/info", json!({"isonlineGetRegister": "1"}));
+    wait("the first person/info item", &daemon, || tally.items.load(Ordering::SeqCst) >= 1);
+    let t = Instant::now();
     wait("person/info items", &daemon, || tally.items.load(Ordering::SeqCst) >= items);
     println!(
-        "  person/info: first {items} of {} persons at {:.0} items/s",
+        "  person/info: the first {items} of {} persons, {:.0} items/s",
         n + adds,
-        items as f64 / t.elapsed().as_secs_f64()
+        (items - 1) as f64 / t.elapsed().as_secs_f64()
     );
 
     let hwm = vm_mib(&daemon, "VmHWM");

@@ -170,13 +170,15 @@ fn count_cli(daemon: &Daemon) -> u64 {
     out.trim().parse().unwrap_or_else(|_| panic!("`persons count` printed {out:?}"))
 }
 
-/// `facegate persons show ID` as key -> value (the key column is 28 characters wide).
+/// `facegate persons show ID` as key -> value (the key column is 28 characters wide; a space
+/// after it is not part of the value).
 fn show(daemon: &Daemon, id: &str) -> BTreeMap<String, String> {
     cli_ok(daemon, &["persons", "show", id])
         .lines()
         .map(|l| {
             let key: String = l.chars().take(28).collect();
             let value: String = l.chars().skip(28).collect();
+            let value = value.strip_prefix(' ').unwrap_or(&value).to_string();
             (key.trim_end().to_string(), value)
         })
         .collect()
