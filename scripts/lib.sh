@@ -13,10 +13,11 @@ fi
 DEBIAN_CARGO=/usr/bin/cargo
 DEBIAN_RUSTC=/usr/bin/rustc
 
-# Build trees of the Debian toolchain, apart from rustup's so neither invalidates the other.
+# The Debian toolchain builds in its own tree, apart from rustup's. Its host build (MSRV check)
+# and ARM builds share one tree so build scripts and proc-macros are compiled once.
 FACEGATE_TARGET_BASE="${CARGO_TARGET_DIR:-$FACEGATE_ROOT/target}"
 FACEGATE_CROSS_TARGET_DIR="${FACEGATE_CROSS_TARGET_DIR:-$FACEGATE_TARGET_BASE/cross}"
-FACEGATE_MSRV_TARGET_DIR="${FACEGATE_MSRV_TARGET_DIR:-$FACEGATE_TARGET_BASE/msrv}"
+FACEGATE_MSRV_TARGET_DIR="${FACEGATE_MSRV_TARGET_DIR:-$FACEGATE_CROSS_TARGET_DIR}"
 
 # The ARM targets and the Debian cross prefix / sysroot of each.
 FACEGATE_ARM_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)

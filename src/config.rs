@@ -371,9 +371,15 @@ impl Config {
         self.control.socket.clone().unwrap_or_else(|| self.storage.dir.join("control.sock"))
     }
 
-    /// The configuration as TOML, for `facegate config show`.
+    /// The configuration as TOML, for `facegate config show`; secret device parameters are hidden.
     pub fn to_toml(&self) -> String {
-        toml::to_string(self).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
+        let mut shown = self.clone();
+        for (key, value) in shown.params.iter_mut() {
+            if crate::protocol::DeviceParams::is_secret(key) {
+                *value = "(hidden)".into();
+            }
+        }
+        toml::to_string(&shown).unwrap_or_else(|e| format!("# cannot print configuration: {e}\n"))
     }
 }
 

@@ -90,22 +90,34 @@ impl Response {
     }
 }
 
-/// Binds the socket (replacing a stale one) with mode 0660 and serves each connection with
-/// `handle` on its own thread, until the listener is dropped with the process.
+/// Binds the socket (replacing a stale one) with mode 0660 from the start and serves each
+/// connection with `handle` on its own thread, until the listener is dropped with the process.
 pub fn serve<F>(path: &Path, handle: F) -> Result<PathBuf>
 where
     F: Fn(Request) -> Response + Send + Sync + 'static,
 {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io_path("creating", dir, e))?;
-    }
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    std::fs::create_dir_all(dir).map_err(|e| Error::io_path("creating", dir, e))?;
     if UnixStream::connect(path).is_ok() {
         return Err(Error::Control(format!("{} is in use: another facegate daemon is running", path.display())));
     }
-    let _ = std::fs::remove_file(path);
-    let listener = UnixListener::bind(path).map_err(|e| Error::io_path("binding", path, e))?;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
-        .map_err(|e| Error::io_path("setting permissions on", path, e))?;
+    // bind(2) gives the socket the umask's mode, and connect(2) checks the mode only when a
+    // client connects: bound in place, another user could connect (and stay connected) before
+    // a chmod under a permissive umask. So the socket is bound in a private (0700) directory,
+    // made 0660 there, and renamed into place (replacing a stale one from a crash).
+    let private = tempfile::Builder::new()
+        .prefix(".fg")
+        .tempdir_in(dir)
+        .map_err(|e| Error::io_path("creating a private directory in", dir, e))?;
+    // As short as "control.sock", so a path that fits sun_path bound in place fits here too.
+    let staged = private.path().join("s");
+    let listener = UnixListener::bind(&staged).map_err(|e| Error::io_path("binding", &staged, e))?;
+    std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o660))
+        .map_err(|e| Error::io_path("setting permissions on", &staged, e))?;
+    std::fs::rename(&staged, path).map_err(|e| Error::io_path("moving the control socket to", path, e))?;
     let handle = std::sync::Arc::new(handle);
     std::thread::Builder::new()
         .name("ctl".into())
@@ -196,6 +208,21 @@ mod tests {
         assert_eq!(r.error, "nope");
         // A second daemon on the same socket is refused rather than stealing it.
         assert!(serve(&path, |_| Response::default()).is_err());
+    }
+
+    #[test]
+    fn socket_is_born_private_and_replaces_a_stale_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sock");
+        // What a crashed daemon leaves: a socket file nobody listens on.
+        drop(UnixListener::bind(&path).unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o777)).unwrap();
+        serve(&path, |_| Response { ok: true, ..Response::default() }).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o660);
+        assert!(request(&path, &Request::Status, Duration::from_secs(5)).unwrap().ok);
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, ["c.sock"], "the private staging directory is gone");
     }
 
     #[test]

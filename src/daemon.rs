@@ -433,6 +433,8 @@ pub fn initial_params(cfg: &Config, stored: &std::collections::BTreeMap<String, 
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
     let store = Store::open(&cfg.storage.dir)?;
+    // A download cut short by a crash or power cut is never resumed into an install.
+    cloud::update::remove_stale_download(&cfg.storage.dir);
     let params = initial_params(&cfg, &store.params()?);
     let hw_params = SharedParams::new(hw_params(&params));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
@@ -519,7 +521,11 @@ pub fn run(cfg: Config) -> Result<()> {
     let _ = scheduler.join();
     shared.door().shutdown();
     let _ = std::fs::remove_file(&socket);
-    log::info!("stopped; relay released");
+    if shared.restart_requested.load(Ordering::SeqCst) {
+        log::info!("stopped for a restart into the installed (or restored) agent; relay released");
+    } else {
+        log::info!("stopped; relay released");
+    }
     Ok(())
 }
 

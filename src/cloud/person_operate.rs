@@ -4,18 +4,22 @@
 //! parameters, 301 feature extraction failed (the vendor's enroll command failed), 302
 //! capacity full, 303 a photo that does not decode as JPEG, 304 enrollment timeout. A rejected
 //! person changes nothing. An add of an idNumber that exists replaces it, so a command the cloud
-//! re-sends after a lost result does not fail.
+//! re-sends after a lost result does not fail. A command whose persons do not even decode (an
+//! object where a name is due, say) is still answered, with 300: the cloud waits for a result
+//! before it sends the next person, so silence would stall its sync.
 
 use std::io::Read;
 use std::process::{Command as Process, Stdio};
 use std::time::{Duration, Instant};
+
+use serde::Deserialize;
 
 use crate::access::{PersonWindows, parse_valid_date};
 use crate::cloud::{Outcome, PollError, Session};
 use crate::config::RecognizerSection;
 use crate::model::{Person, PersonPhoto, Priority};
 use crate::protocol::binary::decode_base64;
-use crate::protocol::{Command as _, ErrorCode, PersonInfo, PersonOperateCommand, Service};
+use crate::protocol::{self, Command as _, DecodeError, ErrorCode, PersonInfo, PersonOperateCommand, PollReq, Service};
 use crate::store::Store;
 
 /// Largest accepted decoded photo: the spec recommends "within 300K"; this leaves room for
@@ -24,13 +28,14 @@ pub const MAX_PHOTO_BYTES: usize = 400 * 1024;
 
 /// Polls for person commands and applies them.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
-    let cmd: PersonOperateCommand = s.poll(Service::PersonOperate)?;
-    // registerInterval speeds a sync up and slows it down again; it holds until changed.
-    if let Ok(secs) = cmd.register_interval.trim().parse::<u64>() {
-        if secs > 0 {
-            s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs)));
-        }
-    }
+    let req = PollReq::for_service(Service::PersonOperate, s.device_no(), s.version())
+        .ok_or_else(|| PollError::Malformed("person/operate has no poll message".into()))?;
+    let answer = s.post_raw(Service::PersonOperate.path(), &req)?;
+    let cmd = match protocol::decode_message::<PersonOperateCommand>(&answer) {
+        Ok(cmd) => cmd,
+        Err(e) => return answer_undecodable(s, &answer, e),
+    };
+    set_register_interval(s, &cmd.register_interval);
     if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
@@ -56,6 +61,52 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     }
 }
 
+/// registerInterval speeds a sync up and slows it down again; it holds until changed.
+fn set_register_interval(s: &mut Session<'_>, interval: &str) {
+    if let Ok(secs) = interval.trim().parse::<u64>() {
+        if secs > 0 {
+            s.set_interval_override(Service::PersonOperate, Some(Duration::from_secs(secs)));
+        }
+    }
+}
+
+/// What a person/operate command needs to be answered, read when its persons do not decode.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct CommandHead {
+    #[serde(rename = "msgID")]
+    msg_id: String,
+    #[serde(rename = "registerInterval")]
+    register_interval: String,
+    #[serde(rename = "isRegisterPersonInfo")]
+    is_register_person_info: String,
+}
+
+/// Answers 300 to a person/operate command with a malformed field, when its msgID and flag can
+/// still be read; anything else (not JSON, another msgType) stays a malformed answer.
+fn answer_undecodable(s: &mut Session<'_>, answer: &[u8], e: DecodeError) -> Result<Outcome, PollError> {
+    let head = match e {
+        DecodeError::Field { .. } | DecodeError::Shape(_) => protocol::decode::<CommandHead>(answer).ok(),
+        _ => None,
+    };
+    let Some(head) = head.filter(|h| !h.msg_id.trim().is_empty()) else {
+        let preview: String = String::from_utf8_lossy(answer).chars().take(120).collect();
+        return Err(PollError::Malformed(format!("{e} (answer began: {preview:?})")));
+    };
+    set_register_interval(s, &head.register_interval);
+    let cmd = PersonOperateCommand {
+        msg_id: head.msg_id,
+        is_register_person_info: head.is_register_person_info,
+        ..PersonOperateCommand::default()
+    };
+    if !cmd.requested() {
+        return Ok(Outcome::Idle);
+    }
+    log::warn!("person/operate {}: command not understood: {e}", cmd.msg_id);
+    let code = ErrorCode::PersonParamsInvalid;
+    s.finish(Service::PersonOperate, &cmd, code, &format!("{}: {e}", code.prompt()))
+}
+
 /// Applies one person object of the command.
 pub fn apply(
     store: &mut Store,
@@ -69,7 +120,7 @@ pub fn apply(
         "0" | "1" => {
             let (person, photos) = validate(info)?;
             let exists = store.person(&person.id_number).map_err(db)?.is_some();
-            if !exists && store.person_count().map_err(db)? >= max_persons {
+            if !exists && store.persons_at_least(max_persons).map_err(db)? {
                 return Err((ErrorCode::FaceCapacityFull, format!("{max_persons} persons registered")));
             }
             if !person.card.is_empty() {
@@ -177,15 +228,59 @@ pub fn validate(info: &PersonInfo) -> Result<(Person, Vec<PersonPhoto>), (ErrorC
     Ok((person, photos))
 }
 
-/// A photo must decode as a JPEG image, not just start like one.
+/// A photo must be a whole JPEG image, not just start like one: a header the decoder accepts
+/// with a frame of at least one pixel, and scans that run to the end-of-image marker.
+///
+/// The compressed data is walked, not decoded: decoding a 20 KB photo costs about 2 ms, most
+/// of a person's sync time, and a vendor recognizer decodes the photo itself anyway (and its
+/// failure is answered 301).
 fn check_jpeg(bytes: &[u8]) -> Result<(), String> {
     let mut decoder = jpeg_decoder::Decoder::new(bytes);
-    decoder.decode().map_err(|e| format!("not a decodable JPEG ({e})"))?;
+    decoder.read_info().map_err(|e| format!("not a decodable JPEG ({e})"))?;
     let info = decoder.info().ok_or("JPEG without image information")?;
     if info.width == 0 || info.height == 0 {
         return Err("JPEG with no pixels".into());
     }
+    if !reaches_end_of_image(bytes) {
+        return Err("the JPEG is cut short or damaged: its image data does not reach an end-of-image marker".into());
+    }
     Ok(())
+}
+
+/// Walks the marker segments after SOI, skipping each scan's entropy-coded data (where 0xFF is
+/// only ever followed by a stuffed 0x00 or a restart marker); true when EOI is reached.
+fn reaches_end_of_image(b: &[u8]) -> bool {
+    let mut i = 2;
+    let mut in_scan = false;
+    while i + 1 < b.len() {
+        if b[i] != 0xFF {
+            if !in_scan {
+                return false;
+            }
+            i += 1;
+            continue;
+        }
+        match b[i + 1] {
+            0xD9 => return true,
+            // Fill byte before a marker.
+            0xFF => i += 1,
+            // Stuffed zero and restart markers inside a scan; TEM stands alone.
+            0x00 if in_scan => i += 2,
+            0xD0..=0xD7 | 0x01 => i += 2,
+            0x00 => return false,
+            marker => {
+                let Some(len) = b.get(i + 2..i + 4).map(|l| usize::from(u16::from_be_bytes([l[0], l[1]]))) else {
+                    return false;
+                };
+                if len < 2 {
+                    return false;
+                }
+                i += 2 + len;
+                in_scan = marker == 0xDA;
+            }
+        }
+    }
+    false
 }
 
 /// Runs the vendor's enroll command: `CMD OP IDNUMBER [PHOTO...]`, photos as files in a
@@ -233,5 +328,54 @@ fn enroll(r: &RecognizerSection, op: &str, id: &str, photos: &[PersonPhoto]) -> 
             }
             Err(e) => return Err(failed(e.to_string())),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn jpeg(progressive: bool, restart: u16) -> Vec<u8> {
+        let pixels: Vec<u8> = (0..48u32 * 40 * 3).map(|i| (i * 7 % 251) as u8).collect();
+        let mut out = Vec::new();
+        let mut e = jpeg_encoder::Encoder::new(&mut out, 90);
+        e.set_progressive(progressive);
+        if restart > 0 {
+            e.set_restart_interval(restart);
+        }
+        e.encode(&pixels, 48, 40, jpeg_encoder::ColorType::Rgb).unwrap();
+        out
+    }
+
+    #[test]
+    fn whole_jpegs_pass_and_cut_or_foreign_data_does_not() {
+        for (progressive, restart) in [(false, 0), (true, 0), (false, 2)] {
+            let good = jpeg(progressive, restart);
+            assert_eq!(check_jpeg(&good), Ok(()), "progressive {progressive}, restart {restart}");
+            // Bytes after EOI (some cameras append a trailer) do not matter.
+            let mut trailer = good.clone();
+            trailer.extend_from_slice(b"\0\0trailer");
+            assert_eq!(check_jpeg(&trailer), Ok(()));
+            // Cut anywhere after the header: refused.
+            for cut in [good.len() - 1, good.len() - 2, good.len() * 3 / 4, good.len() / 2] {
+                assert!(check_jpeg(&good[..cut]).is_err(), "cut at {cut} of {}", good.len());
+            }
+        }
+        assert!(check_jpeg(b"this is a text file").is_err());
+        assert!(check_jpeg(&[0xFF, 0xD8, 0xFF, 0xD9]).is_err(), "no frame");
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend_from_slice(&[0; 64]);
+        assert!(check_jpeg(&png).is_err());
+    }
+
+    #[test]
+    fn a_command_with_a_broken_person_still_names_its_msg_id() {
+        let body = br#"{"msgType":"registerPersonInfoResp","msgID":7,"isRegisterPersonInfo":"1 ",
+            "registerInterval":"2","personInfoData":[{"operateType":"0","name":{"first":"a"}}]}"#;
+        let e = protocol::decode_message::<PersonOperateCommand>(body).unwrap_err();
+        assert!(matches!(e, DecodeError::Field { .. }), "{e}");
+        let head: CommandHead = protocol::decode(body).unwrap();
+        assert_eq!((head.msg_id.as_str(), head.register_interval.as_str()), ("7", "2"));
+        assert_eq!(head.is_register_person_info, "1");
     }
 }

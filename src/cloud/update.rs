@@ -18,12 +18,19 @@ use crate::protocol::{Command, ErrorCode, Service, UpdateCommand};
 use crate::store::Store;
 
 static RUNNING: AtomicBool = AtomicBool::new(false);
+static STALE_REMOVED: std::sync::Once = std::sync::Once::new();
+
+/// Name of the download under `<storage>/update`.
+const DOWNLOAD_NAME: &str = "firmware.download";
 
 /// State key holding the rollback plan of a freshly installed agent binary.
 pub const TRIAL_KEY: &str = "update_trial";
 
 /// Polls for an update command and starts it on its own thread.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+    // A download cut short by a power loss or a kill would otherwise sit on the flash until
+    // the next update; no update of this process can be running before its first poll.
+    STALE_REMOVED.call_once(|| remove_stale_download(&s.cfg().storage.dir));
     let cmd: UpdateCommand = s.poll(Service::Update)?;
     if !cmd.requested() {
         return Ok(Outcome::Idle);
@@ -60,6 +67,16 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     Ok(Outcome::Command)
 }
 
+/// Removes what an interrupted earlier process left under `<storage>/update`.
+pub fn remove_stale_download(storage_dir: &Path) {
+    let file = storage_dir.join("update").join(DOWNLOAD_NAME);
+    match std::fs::remove_file(&file) {
+        Ok(()) => log::info!("removed the incomplete download {} of an interrupted update", file.display()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove the stale download {}: {e}", file.display()),
+    }
+}
+
 /// Reports a progress or final code; the msg always starts with the code's own prompt
 /// (下载中 / 升级中 ...) so a cloud that reads 500/501 the other way round can still tell.
 fn report(s: &mut Session<'_>, cmd: &UpdateCommand, code: ErrorCode, detail: &str) -> Result<(), PollError> {
@@ -70,7 +87,7 @@ fn report(s: &mut Session<'_>, cmd: &UpdateCommand, code: ErrorCode, detail: &st
 /// Carries out one update; true when the agent must restart into a new binary.
 fn run(s: &mut Session<'_>, cmd: &UpdateCommand) -> bool {
     let dir = s.cfg().storage.dir.join("update");
-    let file = dir.join("firmware.download");
+    let file = dir.join(DOWNLOAD_NAME);
     let outcome = fetch_verify_install(s, cmd, &dir, &file);
     // Leftovers go whatever happened: a partial or rejected file must not linger.
     let _ = std::fs::remove_file(&file);
@@ -207,7 +224,14 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
         "prev": prev,
         "deadline_ms": now_ms() + timeout.as_millis() as i64,
     });
-    s.store.set_state(TRIAL_KEY, &plan.to_string()).map_err(|e| fail(e.to_string()))?;
+    if let Err(e) = s.store.set_state(TRIAL_KEY, &plan.to_string()) {
+        // Without a plan nothing could roll back an agent that never registers: undo.
+        let _ = std::fs::remove_file(target);
+        if prev.exists() {
+            let _ = std::fs::rename(&prev, target);
+        }
+        return Err(fail(format!("cannot record the rollback plan, previous agent kept: {e}")));
+    }
     let mut system = s.shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner());
     let _ = system.install("1", target);
     Ok(())
@@ -224,17 +248,14 @@ fn startup_check(new: &Path, config: &Path, timeout: Duration) -> Result<(), Str
         .stderr(std::process::Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run {}: {e}", new.display()))?;
+    // Drained while the check runs: a chatty child must not block on a full pipe and be
+    // mistaken for one that cannot register.
+    let stderr = child.stderr.take().map(|pipe| std::thread::spawn(move || stderr_tail(pipe)));
     let deadline = std::time::Instant::now() + timeout;
     loop {
         match child.try_wait() {
             Ok(Some(status)) if status.success() => return Ok(()),
-            Ok(Some(status)) => {
-                let mut err = String::new();
-                if let Some(mut e) = child.stderr.take() {
-                    let _ = e.read_to_string(&mut err);
-                }
-                return Err(format!("exited with {status}: {}", err.trim()));
-            }
+            Ok(Some(status)) => return Err(format!("exited with {status}: {}", collected(stderr).trim())),
             Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(50)),
             Ok(None) => {
                 let _ = child.kill();
@@ -244,6 +265,39 @@ fn startup_check(new: &Path, config: &Path, timeout: Duration) -> Result<(), Str
             Err(e) => return Err(e.to_string()),
         }
     }
+}
+
+/// What the stderr reader collected. A grandchild may still hold the pipe open, so the wait
+/// is short: the update thread must not hang on it.
+fn collected(reader: Option<std::thread::JoinHandle<String>>) -> String {
+    let Some(reader) = reader else {
+        return String::new();
+    };
+    let end = std::time::Instant::now() + Duration::from_secs(1);
+    while !reader.is_finished() && std::time::Instant::now() < end {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    if reader.is_finished() { reader.join().unwrap_or_default() } else { String::new() }
+}
+
+/// The last 2 KiB a child wrote to `pipe`, read until it closes.
+fn stderr_tail(mut pipe: impl Read) -> String {
+    const KEEP: usize = 2048;
+    let mut kept: Vec<u8> = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match pipe.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => {
+                kept.extend_from_slice(&buf[..n]);
+                if kept.len() > 2 * KEEP {
+                    kept.drain(..kept.len() - KEEP);
+                }
+            }
+        }
+    }
+    let start = kept.len().saturating_sub(KEEP);
+    String::from_utf8_lossy(&kept[start..]).into_owned()
 }
 
 /// At start: if a new agent is on trial past its deadline without registering, put the

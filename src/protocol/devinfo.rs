@@ -553,6 +553,8 @@ impl DeviceParams {
                     }
                     next.values.insert(key.clone(), value);
                 }
+                // A secret's rejected value is not repeated: the error is logged and sent back.
+                Err(why) if DeviceParams::is_secret(key) => errors.push((key.clone(), format!("(hidden) {why}"))),
                 Err(why) => errors.push((key.clone(), format!("\"{value}\" {why}"))),
             }
         }

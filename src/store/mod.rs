@@ -25,7 +25,7 @@ mod persons;
 mod records;
 mod schema;
 
-pub use records::{InsertOutcome, NewRecord, OutboxRecord, RecordFilter, RecordState, RecordSummary};
+pub use records::{InsertOutcome, LIVE_WINDOW_MS, NewRecord, OutboxRecord, RecordFilter, RecordState, RecordSummary};
 
 use std::collections::BTreeMap;
 use std::fs;

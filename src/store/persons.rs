@@ -109,6 +109,23 @@ impl Store {
         self.read("counting persons", |c| c.prepare_cached("SELECT COUNT(*) FROM persons")?.query_row([], |r| r.get(0)))
     }
 
+    /// Whether at least `limit` persons are registered: the capacity check of every add. Cheap
+    /// while the largest row key is below `limit` (keys are distinct and positive, so there are
+    /// never more persons than the largest key); only then does it count the persons.
+    pub fn persons_at_least(&self, limit: u64) -> Result<bool> {
+        if limit == 0 {
+            return Ok(true);
+        }
+        let max_key: Option<i64> = self.read("finding the largest person key", |c| {
+            c.prepare_cached("SELECT MAX(id) FROM persons")?.query_row([], |r| r.get(0))
+        })?;
+        match max_key {
+            None => Ok(false),
+            Some(key) if key >= 1 && (key as u64) < limit => Ok(false),
+            Some(_) => Ok(self.person_count()? >= limit),
+        }
+    }
+
     /// Up to `limit` persons whose row key is above `after`, in key order, each with its key.
     /// Start with `after = 0` and pass the last key returned to get the next page; changes made
     /// between pages never make a page skip or repeat a person that stayed registered.
@@ -356,6 +373,26 @@ mod tests {
         let photo_rows: i64 = store.conn.query_row("SELECT COUNT(*) FROM person_photos", [], |r| r.get(0)).unwrap();
         assert_eq!(photo_rows, 0);
         assert_eq!(store.delete_all_persons().unwrap(), 0);
+    }
+
+    #[test]
+    fn persons_at_least_counts_exactly_whatever_the_keys() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        assert!(!store.persons_at_least(1).unwrap());
+        assert!(store.persons_at_least(0).unwrap());
+        for id in ["1", "2", "3", "4"] {
+            store.upsert_person(&person(id), &[]).unwrap();
+        }
+        assert!(store.persons_at_least(4).unwrap());
+        assert!(!store.persons_at_least(5).unwrap());
+        // Holes in the keys: 2 persons, largest key 4.
+        store.delete_person("2").unwrap();
+        store.delete_person("3").unwrap();
+        assert!(store.persons_at_least(2).unwrap());
+        assert!(!store.persons_at_least(3).unwrap(), "two persons, not three, whatever the keys");
+        store.delete_all_persons().unwrap();
+        assert!(!store.persons_at_least(1).unwrap());
     }
 
     #[test]

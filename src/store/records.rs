@@ -201,11 +201,13 @@ impl Store {
         })
     }
 
-    /// The record to upload next: the newest pending record never attempted (a live event)
-    /// first, otherwise the oldest pending one, so the backlog drains oldest first. Held and
-    /// delivered records are never returned. Call [`Store::note_attempt`] before each upload
-    /// try, so a record that failed once joins the backlog instead of staying "live".
+    /// The record to upload next: a live event first — the newest pending record, if it was
+    /// never attempted and was made within [`LIVE_WINDOW_MS`] — otherwise the oldest pending
+    /// one, so the backlog drains oldest first. Held and delivered records are never returned.
+    /// Call [`Store::note_attempt`] before each upload try, so a record that failed once joins
+    /// the backlog instead of staying "live".
     pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
+        let fresh_since = now_ms().saturating_sub(LIVE_WINDOW_MS);
         self.read("choosing the next record to upload", |c| {
             // Pinned to the partial index: without statistics the planner prefers
             // records_state and would walk the whole attempted backlog to find nothing.
@@ -216,8 +218,10 @@ impl Store {
                 ))?
                 .query_row([], record_from_row)
                 .optional()?;
-            if live.is_some() {
-                return Ok(live);
+            // Only the newest is looked at: when it is not fresh, no older one is, and a scan
+            // for one would walk the whole never-attempted backlog on every call.
+            if let Some(live) = live.filter(|r| r.created_ms >= fresh_since) {
+                return Ok(Some(live));
             }
             c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"))?
                 .query_row([], record_from_row)
@@ -363,6 +367,19 @@ impl Store {
     fn stat(&self, sql: &'static str) -> Result<u64> {
         self.read("reading outbox counters", |c| c.prepare_cached(sql)?.query_row([], |r| r.get(0)))
     }
+}
+
+/// How recent a never-attempted record must be to go before the backlog. Records made while
+/// the cloud was away are often never attempted (a failed try can block for the connect
+/// timeout, and the back-off grows to a minute): without this bound, a week of them would be
+/// taken for live events and drain newest first. Longer than any door wait for the cloud's
+/// controlState, the reason live events go first.
+pub const LIVE_WINDOW_MS: i64 = 10_000;
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Drops records until both caps hold again, never `keep` (the record just inserted).
@@ -545,10 +562,11 @@ mod tests {
     #[test]
     fn live_record_first_then_backlog_oldest_first() {
         let (_tmp, mut store) = open();
-        let a = store.insert_record(&rec(1, "1", "a")).unwrap().msg_id;
-        let b = store.insert_record(&rec(2, "1", "a")).unwrap().msg_id;
-        let c = store.insert_record(&rec(3, "1", "a")).unwrap().msg_id;
-        // All never attempted: newest first.
+        let now = now_ms();
+        let a = store.insert_record(&rec(now, "1", "a")).unwrap().msg_id;
+        let b = store.insert_record(&rec(now, "1", "a")).unwrap().msg_id;
+        let c = store.insert_record(&rec(now, "1", "a")).unwrap().msg_id;
+        // All fresh and never attempted: newest first.
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, c);
         for id in [a, b, c] {
             store.note_attempt(id).unwrap();
@@ -557,7 +575,7 @@ mod tests {
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, a);
         assert_eq!(store.next_to_send().unwrap().unwrap().attempts, 1);
         // A new pass jumps the queue.
-        let live = store.insert_record(&rec(4, "1", "a")).unwrap().msg_id;
+        let live = store.insert_record(&rec(now_ms(), "1", "a")).unwrap().msg_id;
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, live);
         assert!(store.mark_delivered(live).unwrap());
         assert!(!store.mark_delivered(live).unwrap(), "duplicate echo");
@@ -570,6 +588,36 @@ mod tests {
         assert_eq!(store.next_to_send().unwrap(), None);
         assert_eq!(store.pending_count().unwrap(), 0);
         assert_eq!(store.record_count().unwrap(), 4);
+    }
+
+    #[test]
+    fn old_never_attempted_records_drain_oldest_first() {
+        // Records made while the cloud was away, never tried (each try timed out long before
+        // it reached them): they are backlog, not live events.
+        let (_tmp, mut store) = open();
+        let old = now_ms() - 7 * 24 * 3600 * 1000;
+        let ids: Vec<u64> =
+            (0..5).map(|i| store.insert_record(&rec(old + i * 1000, "1", "a")).unwrap().msg_id).collect();
+        for id in &ids {
+            let next = store.next_to_send().unwrap().unwrap();
+            assert_eq!(next.msg_id, *id);
+            assert_eq!(next.attempts, 0);
+            assert!(store.mark_delivered(*id).unwrap());
+        }
+        assert_eq!(store.next_to_send().unwrap(), None);
+        // A fresh pass during the drain still goes first.
+        let backlog = store.insert_record(&rec(old, "1", "a")).unwrap().msg_id;
+        let live = store.insert_record(&rec(now_ms(), "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, live);
+        store.mark_delivered(live).unwrap();
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, backlog);
+        // Just outside the window is backlog; just inside is live.
+        let stale = store.insert_record(&rec(now_ms() - LIVE_WINDOW_MS - 1_000, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, backlog);
+        store.mark_delivered(backlog).unwrap();
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, stale);
+        let recent = store.insert_record(&rec(now_ms() - LIVE_WINDOW_MS / 2, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, recent);
     }
 
     #[test]
@@ -592,10 +640,10 @@ mod tests {
         assert_eq!(store.release_held().unwrap(), 2);
         assert_eq!(store.held_count().unwrap(), 0);
         assert_eq!(store.pending_count().unwrap(), 2);
-        // Released held records were never attempted: the newest goes as live first.
-        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, held2);
-        store.note_attempt(held2).unwrap();
+        // Released held records are old news: they drain oldest first, like any backlog.
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, held1);
+        store.mark_delivered(held1).unwrap();
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, held2);
     }
 
     #[test]

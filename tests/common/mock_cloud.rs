@@ -1006,7 +1006,8 @@ fn serve_connection(inner: &Inner, stream: TcpStream, conn: u64) {
         };
         let keep_alive = req.keep_alive;
         let (plan, recorded) = decide(inner, req, conn);
-        if let Some(hook) = lock(&inner.hook).clone() {
+        let hook = lock(&inner.hook).clone();
+        if let Some(hook) = hook {
             hook(&recorded);
         }
         let keep = match plan {
