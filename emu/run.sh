@@ -20,7 +20,7 @@ while [ $# -gt 0 ]; do
         --skip-scenario) skip_scenario=--skip-scenario; shift ;;
         --workdir) workdir=$2; shift 2 ;;
         --standin) FACEGATE_AARCH64_DIR=$EMU_DIR/selftest; shift ;;
-        -h|--help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) emu_die "unknown argument $1 (see emu/run.sh --help)" ;;
     esac
 done
