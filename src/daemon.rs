@@ -563,11 +563,17 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
     }
     match board::load_profile(&cfg.board.profile, cfg.path.parent()) {
         Ok(profile) => {
-            if ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok() {
-                line(true, "daemon", "running: hardware lines are held by it, checked through it");
+            let running = ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok();
+            if running {
+                line(true, "daemon", "running: it holds the hardware, so busy lines are expected");
             }
             for d in board::doctor(&profile, &cfg.storage.dir) {
-                line(d.ok, &d.item, &d.detail);
+                // A line, port or camera held by the running daemon is in use, not broken.
+                if !d.ok && running && d.detail.contains("busy") {
+                    line(true, &d.item, &format!("in use by the running daemon ({})", d.detail));
+                } else {
+                    line(d.ok, &d.item, &d.detail);
+                }
             }
         }
         Err(e) => line(false, "board profile", &e.to_string()),

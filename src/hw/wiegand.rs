@@ -188,13 +188,21 @@ impl WiegandDecoder {
         self.stats
     }
 
-    fn min_interval(&self) -> Option<u64> {
-        self.edges.windows(2).map(|w| w[1].0 - w[0].0).min()
+    /// The bit period: the median interval between edges. The median, not the minimum, because
+    /// edge timestamps jitter (interrupt latency, an emulated or busy board): two edges landing
+    /// close together must not shrink the end-of-frame silence and cut a frame apart.
+    fn typical_interval(&self) -> Option<u64> {
+        let mut intervals: Vec<u64> = self.edges.windows(2).map(|w| w[1].0 - w[0].0).collect();
+        if intervals.is_empty() {
+            return None;
+        }
+        let mid = intervals.len() / 2;
+        Some(*intervals.select_nth_unstable(mid).1)
     }
 
     fn end_gap(&self) -> u64 {
         let t = &self.timing;
-        match self.min_interval() {
+        match self.typical_interval() {
             Some(period) => period.saturating_mul(t.end_gap_bit_times).clamp(t.min_end_gap_ns, t.max_end_gap_ns),
             None => t.max_end_gap_ns,
         }
@@ -401,7 +409,10 @@ pub fn send_frame(lines: &mut dyn PulseLines, bits: &WiegandBits, timing: OutTim
     for pulse in pulse_schedule(bits, timing) {
         wait_until(start + Duration::from_nanos(pulse.start_ns));
         lines.set(pulse.line, true)?;
-        wait_until(start + Duration::from_nanos(pulse.start_ns + pulse.width_ns));
+        // A late start must not shorten the pulse: a reader needs its full width.
+        let pulled = Instant::now();
+        let scheduled_end = start + Duration::from_nanos(pulse.start_ns + pulse.width_ns);
+        wait_until(scheduled_end.max(pulled + Duration::from_nanos(pulse.width_ns)));
         lines.set(pulse.line, false)?;
     }
     Ok(())
@@ -596,6 +607,18 @@ mod tests {
         assert_eq!(encode_card(1 << 16 | 1, WiegandFormat::W26).unwrap().0, expected);
         let (out, _) = decode(&edges(&expected, 0, 2 * MS));
         assert_eq!(out, vec![Ok(WiegandFrame::Card26 { facility: 1, card: 1 })]);
+    }
+
+    #[test]
+    fn jittered_edges_do_not_cut_a_frame_apart() {
+        // A 26-bit frame at a 2 ms period where two edges land 150 us apart (interrupt jitter).
+        let bits = encode_card(12345, WiegandFormat::W26).unwrap().0;
+        let mut e = edges(&bits, 1_000_000, 2_000_000);
+        e[10].1 = e[9].1 + 150_000;
+        let (frames, stats) = decode(&e);
+        assert_eq!(frames.len(), 1, "{frames:?}");
+        assert!(matches!(frames[0], Ok(WiegandFrame::Card26 { .. })), "{frames:?}");
+        assert_eq!(stats.wiegand_parity_errors, 0);
     }
 
     #[test]
