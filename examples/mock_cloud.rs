@@ -8,6 +8,9 @@
 //! `--persons N` queues N person additions (card numbers, no photos) on `/person/operate`;
 //! `--interval` is the poll interval handed out in registerResp (default 2 seconds, every
 //! service on); `--firmware` serves a file at `/firmware/<name>` for `device/update`.
+//!
+//! Commands can be queued while it runs: each line on stdin is `PATH JSON`, e.g.
+//! `/device/open {"isOnlineOpen":"1","msg":"hello"}`.
 
 // The file allows dead code itself: the example uses a part of it.
 #[path = "../tests/common/mock_cloud.rs"]
@@ -19,7 +22,8 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::Instant;
 
-const USAGE: &str = "usage: mock_cloud [--port PORT] [--persons N] [--interval SECS] [--firmware FILE]";
+const USAGE: &str = "usage: mock_cloud [--port PORT] [--persons N] [--interval SECS] [--firmware FILE]\n\
+                     stdin: one command per line, `PATH JSON`, queued for that endpoint";
 
 struct Args {
     port: u16,
@@ -118,10 +122,13 @@ fn main() -> ExitCode {
         if let Some(t) = r.msg_type() {
             line.push_str(&format!(" {t}"));
         }
-        for key in ["msgID", "index", "errorCode"] {
+        for key in ["msgID", "index", "errorCode", "normalNumber", "snapType", "compareResult"] {
             if let Some(v) = r.field(key) {
                 line.push_str(&format!(" {key}={v}"));
             }
+        }
+        if let Some(photo) = r.field("recognitionPhoto") {
+            line.push_str(&format!(" recognitionPhoto={}b64", photo.len()));
         }
         if let Some(raw) = &r.raw {
             line.push_str(&format!(" ({} bytes, not JSON)", raw.len()));
@@ -129,6 +136,19 @@ fn main() -> ExitCode {
         println!("{line} -> {}", r.answer);
     });
     println!("mock cloud listening on {} ({} person commands queued)", cloud.url(), args.persons);
+    for line in std::io::stdin().lines().map_while(Result::ok) {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        match line.split_once(' ').map(|(path, cmd)| (path, serde_json::from_str::<Value>(cmd.trim()))) {
+            Some((path, Ok(cmd))) => {
+                let msg_id = cloud.push_command(path, cmd);
+                println!("queued {path} msgID={msg_id}");
+            }
+            _ => eprintln!("mock_cloud: stdin line is not `PATH JSON`: {line}"),
+        }
+    }
     loop {
         std::thread::park();
     }
