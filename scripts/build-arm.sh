@@ -6,6 +6,7 @@
 # usage: scripts/build-arm.sh [TARGET...]   (default: aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 # Binaries: $FACEGATE_CROSS_TARGET_DIR/<target>/release/facegate (default target/cross).
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
 

@@ -5,6 +5,7 @@
 #
 # usage: scripts/check-packaging.sh     (needs systemd-analyze: scripts/setup-debian.sh)
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # variables used by the scripts that source this
 # Shared by facegate's scripts (sourced, not run): repository root, toolchain paths and timed
 # sections, so CI logs show where the time goes and which step failed.
 

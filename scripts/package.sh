@@ -6,6 +6,7 @@
 # usage: scripts/package.sh [TARGET...]  (default: aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
 # Packages: $FACEGATE_CROSS_TARGET_DIR/debian/facegate_<version>-1_<arch>.deb
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 (bookworm) machine to build, cross-compile and test facegate:
 # libclang for v4l's bindings, Debian's rustc/cargo 1.85 (the crate's rust-version, so nothing
-# newer creeps in), gcc cross linkers, qemu-user to run ARM test binaries, systemd-analyze to
-# check the unit, and the aarch64/armv7 std for Debian's rustc, unpacked from Debian's own
-# packages because rustup's servers are not reachable from the build machines.
+# newer creeps in), gcc cross linkers, qemu-user to run ARM test binaries, systemd-analyze and
+# shellcheck for the packaging checks, and the aarch64/armv7 std for Debian's rustc, unpacked
+# from Debian's own packages because rustup's servers are not reachable from the build machines.
 #
 # usage: scripts/setup-debian.sh [--host]   --host: only what a host build needs (libclang,
 #        gcc), for the demo; no Debian Rust, cross toolchains, qemu or ARM std.
@@ -28,7 +28,7 @@ PACKAGES=(
     "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" "libstd-rust-web-dev=$RUST_DEB_VERSION"
     gcc-aarch64-linux-gnu libc6-dev-arm64-cross
     gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
-    qemu-user-static systemd
+    qemu-user-static systemd shellcheck
 )
 
 say() { printf 'setup-debian: %s\n' "$*"; }
@@ -142,6 +142,7 @@ for arch in "${STD_ARCHES[@]}"; do
     if ! (cd "$dl" && apt-get download -q "libstd-rust-web-dev:$arch=$RUST_DEB_VERSION") >"$LOG" 2>&1; then
         # The foreign index may have been mid-sync at the last update: refresh once.
         apt_update
+        # shellcheck disable=SC2016  # $1/$2 are the inner shell's arguments
         quiet "apt-get download libstd-rust-web-dev:$arch=$RUST_DEB_VERSION" \
             bash -c 'cd "$1" && apt-get download -q "$2"' _ "$dl" "libstd-rust-web-dev:$arch=$RUST_DEB_VERSION"
     fi

@@ -9,6 +9,7 @@
 # where binfmt_misc has no qemu handler (containers): they prefix the command with
 # $FACEGATE_TEST_RUNNER, set here to the same qemu command the test binaries run under.
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
 

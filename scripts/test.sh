@@ -6,6 +6,7 @@
 # usage: scripts/test.sh        (FACEGATE_SKIP_SETUP=1 skips the package check on machines
 #                                prepared another way)
 set -euo pipefail
+# shellcheck source=scripts/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
 trap 'section_summary test.sh' EXIT
