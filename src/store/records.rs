@@ -206,15 +206,24 @@ impl Store {
     /// delivered records are never returned. Call [`Store::note_attempt`] before each upload
     /// try, so a record that failed once joins the backlog instead of staying "live".
     pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
+        self.next_to_send_after(0)
+    }
+
+    /// Like [`Store::next_to_send`], but records with a msgID up to `backlog_end` are backlog
+    /// even if never attempted. The uploader passes [`Store::last_msg_id`] as it was when it
+    /// last could not send (offline, `recordService` off, at start): records that piled up
+    /// meanwhile were made offline and must drain oldest first, not newest first.
+    pub fn next_to_send_after(&self, backlog_end: u64) -> Result<Option<OutboxRecord>> {
+        let backlog_end = to_sql_id(backlog_end);
         self.read("choosing the next record to upload", |c| {
             // Pinned to the partial index: without statistics the planner prefers
             // records_state and would walk the whole attempted backlog to find nothing.
             let live = c
                 .prepare_cached(select_record!(
                     "INDEXED BY records_live",
-                    "WHERE r.state = 0 AND r.attempts = 0 ORDER BY r.msg_id DESC LIMIT 1"
+                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1 ORDER BY r.msg_id DESC LIMIT 1"
                 ))?
-                .query_row([], record_from_row)
+                .query_row([backlog_end], record_from_row)
                 .optional()?;
             if live.is_some() {
                 return Ok(live);
@@ -222,6 +231,13 @@ impl Store {
             c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"))?
                 .query_row([], record_from_row)
                 .optional()
+        })
+    }
+
+    /// The highest msgID of the records stored (0 when there is none).
+    pub fn last_msg_id(&self) -> Result<u64> {
+        self.read("reading the last msgID", |c| {
+            c.prepare_cached("SELECT COALESCE(MAX(msg_id), 0) FROM records")?.query_row([], |r| r.get(0))
         })
     }
 
@@ -573,6 +589,31 @@ mod tests {
     }
 
     #[test]
+    fn records_up_to_the_backlog_end_drain_oldest_first() {
+        let (_tmp, mut store) = open();
+        assert_eq!(store.last_msg_id().unwrap(), 0);
+        let offline: Vec<u64> = (0..3).map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id).collect();
+        let end = store.last_msg_id().unwrap();
+        assert_eq!(end, offline[2]);
+        // Never attempted, but made while the uploader could not send: backlog, oldest first.
+        assert_eq!(store.next_to_send_after(end).unwrap().unwrap().msg_id, offline[0]);
+        // A record made after that is live and goes first.
+        let live = store.insert_record(&rec(3, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send_after(end).unwrap().unwrap().msg_id, live);
+        store.mark_delivered(live).unwrap();
+        for id in &offline {
+            assert_eq!(store.next_to_send_after(end).unwrap().unwrap().msg_id, *id);
+            store.mark_delivered(*id).unwrap();
+        }
+        assert_eq!(store.next_to_send_after(end).unwrap(), None);
+        // Without a backlog end, never-attempted records count as live (newest first).
+        let a = store.insert_record(&rec(4, "1", "a")).unwrap().msg_id;
+        let b = store.insert_record(&rec(5, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, b);
+        assert_eq!(store.last_msg_id().unwrap(), b.max(a));
+    }
+
+    #[test]
     fn held_records_wait_for_release() {
         let (_tmp, mut store) = open();
         let mut h = rec(1, "1", "a");
@@ -844,7 +885,7 @@ mod tests {
         };
         let live = plan(select_record!(
             "INDEXED BY records_live",
-            "WHERE r.state = 0 AND r.attempts = 0 ORDER BY r.msg_id DESC LIMIT 1"
+            "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1 ORDER BY r.msg_id DESC LIMIT 1"
         ));
         assert!(live.contains("records_live"), "{live}");
         assert!(!live.contains("TEMP B-TREE"), "{live}");
