@@ -84,8 +84,13 @@ fn extend_backlog(store: &Store, end: &mut u64) {
 
 /// Sends one record and applies the answer.
 fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
+    // Counted first: if the storage cap evicted the record since it was read, it was logged and
+    // counted as dropped, and must not reach the cloud after all.
+    if let Ok(false) = session.store.note_attempt(rec.msg_id) {
+        log::debug!("record {} was evicted before its upload", rec.msg_id);
+        return Ok(());
+    }
     let msg = upload_message(session, rec);
-    let _ = session.store.note_attempt(rec.msg_id);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
         return Err(PollError::Malformed(format!(
@@ -93,7 +98,7 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
             resp.msg_id, rec.msg_id
         )));
     }
-    session.store.mark_delivered(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
+    session.store.mark_delivered_unsynced(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
     log::info!("record {} delivered", rec.msg_id);
     let shared = session.shared;
     let deadline = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
