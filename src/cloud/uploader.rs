@@ -1,6 +1,8 @@
 //! The record uploader thread (`face/record`).
 //!
-//! Live records go first, then the backlog oldest first (the store's `next_to_send`). A record
+//! Live records go first, then the backlog oldest first (the store's `next_to_send_after`). The
+//! backlog is every record that failed once, was stored when the uploader started, or was made
+//! while records could not be sent (cloud unreachable, `recordService` off). A record
 //! counts as delivered only when the cloud's uploadRecordResp echoes its msgID; until then it is
 //! re-sent with capped back-off under the same msgID. The answer's controlState "open" opens the
 //! door for records whose door waits for the cloud (visitors, QR codes).
@@ -27,18 +29,26 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
     let cfg = &shared.cfg.cloud;
     let mut backoff = Backoff::new(cfg.retry_initial_ms, cfg.retry_max_ms);
     let mut was_offline = false;
+    // Records up to this msgID are backlog even if never tried: those found at start and those
+    // made while records could not be sent. Without it, a backlog of never-tried records would
+    // count as "live" and drain newest first.
+    let mut backlog_end = session.store.last_msg_id().unwrap_or(0);
     while !shared.is_shutting_down() {
         if !shared.record_service.load(Ordering::SeqCst) {
+            extend_backlog(&session.store, &mut backlog_end);
             shared.wait_uploader(Duration::from_secs(5));
             continue;
         }
         let online = shared.online.load(Ordering::Relaxed);
         if online && was_offline && shared.params().cloud_offline_retransmission() {
-            // Back online with retransmission on: records held while offline go out too.
-            let _ = session.store.release_held();
+            // Back online with retransmission on: records held while offline go out too, as
+            // backlog.
+            if session.store.release_held().is_ok_and(|n| n > 0) {
+                extend_backlog(&session.store, &mut backlog_end);
+            }
         }
         was_offline = !online;
-        let next = match session.store.next_to_send() {
+        let next = match session.store.next_to_send_after(backlog_end) {
             Ok(Some(r)) => r,
             Ok(None) => {
                 shared.wait_uploader(Duration::from_secs(30));
@@ -54,6 +64,8 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             Ok(()) => backoff.reset(),
             Err(PollError::Shutdown) => break,
             Err(e) => {
+                // Whatever was made before this failure waits its turn behind older records.
+                extend_backlog(&session.store, &mut backlog_end);
                 let wait = backoff.next_delay();
                 log::warn!("record {} not delivered ({e}); retrying in {} ms", next.msg_id, wait.as_millis());
                 // A new live record wakes us early: it goes first and may find the cloud back.
@@ -63,10 +75,22 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
     }
 }
 
+/// Moves the backlog's end up to the newest record stored.
+fn extend_backlog(store: &Store, end: &mut u64) {
+    if let Ok(last) = store.last_msg_id() {
+        *end = (*end).max(last);
+    }
+}
+
 /// Sends one record and applies the answer.
 fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
+    // Counted first: if the storage cap evicted the record since it was read, it was logged and
+    // counted as dropped, and must not reach the cloud after all.
+    if let Ok(false) = session.store.note_attempt(rec.msg_id) {
+        log::debug!("record {} was evicted before its upload", rec.msg_id);
+        return Ok(());
+    }
     let msg = upload_message(session, rec);
-    let _ = session.store.note_attempt(rec.msg_id);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
         return Err(PollError::Malformed(format!(
@@ -74,22 +98,26 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
             resp.msg_id, rec.msg_id
         )));
     }
-    session.store.mark_delivered(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
+    session.store.mark_delivered_unsynced(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
     log::info!("record {} delivered", rec.msg_id);
     let shared = session.shared;
-    let waiting = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
+    let deadline = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
+    // None: no door waits for this record; Some(false): it waited, but no longer does.
+    let in_time = deadline.map(|d| Instant::now() <= d);
     if resp.control() == Some(true) {
-        match waiting {
-            Some(deadline) if Instant::now() <= deadline => {
+        match in_time {
+            Some(true) => {
                 log::info!("cloud opened the door for record {}", rec.msg_id);
                 shared.open_door(None);
             }
-            Some(_) => log::warn!("cloud said open for record {} after the wait ran out", rec.msg_id),
+            Some(false) => log::warn!("cloud said open for record {} after the wait ran out", rec.msg_id),
             None => log::debug!("cloud said open for record {} (no door waiting)", rec.msg_id),
         }
     }
-    let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
-    if waiting.is_some() || !resp.msg.is_empty() {
+    // After the wait ran out the door stayed shut: a late "conditions met, barrier opens"
+    // would tell whoever stands there something false.
+    if in_time != Some(false) {
+        let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
         shared.announce(&resp.msg, display);
     }
     Ok(())

@@ -1,0 +1,454 @@
+//! Access and records benchmark: the real daemon (release build) on the sim board against the
+//! mock cloud on 127.0.0.1, next to bare baselines.
+//!
+//! `cargo bench --bench access` prints a Markdown table (the figures of BENCHMARKS.md):
+//! 1. card-to-relay latency with 100,000 persons stored, p50/p99, two ways: from sending the
+//!    control-socket request to the relay "open" line's timestamp (`t`, Unix ms) in the sim
+//!    actuator log, and the control request's round trip (the daemon answers after the record
+//!    is committed and the relay commanded);
+//! 2. durable record commits per second through `Store::insert_record`, next to a bare
+//!    rusqlite insert loop with the same pragmas (WAL, synchronous=FULL), one transaction each;
+//! 3. backlog drain rate of the uploader to the mock cloud, next to a bare ureq POST loop of the
+//!    same payloads on one keep-alive connection.
+//!
+//! Environment: `FACEGATE_BENCH_SAMPLES` (latency samples, default 1000),
+//! `FACEGATE_BENCH_RECORDS` (commits and backlog size, default 2000).
+
+#[path = "../tests/common/mock_cloud.rs"]
+mod mock_cloud;
+
+use std::collections::{BTreeMap, HashSet};
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use facegate::ctl::{self, Request};
+use facegate::model::{Person, Priority};
+use facegate::store::{NewRecord, Store};
+use mock_cloud::MockCloud;
+use serde_json::Value;
+
+const PERSONS: usize = 100_000;
+const WAIT: Duration = Duration::from_secs(120);
+
+fn main() {
+    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we use.
+    let samples = env_usize("FACEGATE_BENCH_SAMPLES", 1_000);
+    let records = env_usize("FACEGATE_BENCH_RECORDS", 2_000);
+    println!("# facegate access benchmark ({} persons, {samples} latency samples, {records} records)\n", PERSONS);
+    let latency = card_to_relay(samples);
+    let commits = record_commits(records);
+    let drain = backlog_drain(records);
+    println!("| measure | facegate | baseline | ratio | goal |");
+    println!("|---|---|---|---|---|");
+    println!(
+        "| card to relay \"open\" line, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | | |",
+        latency.to_relay.p50, latency.to_relay.p99, latency.to_relay.max
+    );
+    println!(
+        "| control request round trip, p50 / p99 / max | {:.2} / {:.2} / {:.2} ms | | | |",
+        latency.round_trip.p50, latency.round_trip.p99, latency.round_trip.max
+    );
+    println!(
+        "| `facegate card` CLI round trip, p50 / p99 | {:.1} / {:.1} ms | | | |",
+        latency.cli.p50, latency.cli.p99
+    );
+    println!(
+        "| durable record commits | {:.0} /s | {:.0} /s (bare rusqlite) | {:.2} | >= 0.50 |",
+        commits.store,
+        commits.bare,
+        commits.store / commits.bare
+    );
+    println!("| cards through the daemon (sequential) | {:.0} /s | | | |", latency.cards_per_s);
+    println!(
+        "| backlog drain to the mock cloud | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
+        drain.daemon,
+        drain.bare,
+        drain.daemon / drain.bare
+    );
+}
+
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+fn unix_ms_f64() -> f64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0)
+}
+
+/// Percentiles of a sample, in the sample's unit.
+struct Spread {
+    p50: f64,
+    p99: f64,
+    max: f64,
+}
+
+fn spread(mut v: Vec<f64>) -> Spread {
+    assert!(!v.is_empty());
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    let at = |p: usize| v[(v.len() * p / 100).min(v.len() - 1)];
+    Spread { p50: at(50), p99: at(99), max: v[v.len() - 1] }
+}
+
+/// A `facegate run` child, killed with the temp dir.
+struct Daemon {
+    child: Child,
+    dir: PathBuf,
+    config: PathBuf,
+}
+
+impl Daemon {
+    fn start(dir: &Path, cloud_url: &str, extra: &str) -> Daemon {
+        let config = dir.join("facegate.toml");
+        let text = format!(
+            "[device]\ndevice_no = \"FGBENCH1\"\n[cloud]\nurl = \"{cloud_url}\"\nretry_initial_ms = 50\n\
+             retry_max_ms = 500\n[storage]\ndir = \"{d}\"\n[board]\nprofile = \"sim\"\n\
+             [control]\nsocket = \"{d}/control.sock\"\n[log]\nlevel = \"info\"\n{extra}",
+            d = dir.display()
+        );
+        std::fs::write(&config, text).expect("writing the config");
+        let log = File::create(dir.join("daemon.log")).expect("creating the log");
+        let child = Command::new(env!("CARGO_BIN_EXE_facegate"))
+            .arg("run")
+            .arg("--config")
+            .arg(&config)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("starting facegate");
+        let d = Daemon { child, dir: dir.to_path_buf(), config };
+        let end = Instant::now() + WAIT;
+        while ctl::request(&d.socket(), &Request::Status, Duration::from_secs(5)).is_err() {
+            assert!(Instant::now() < end, "the daemon did not come up:\n{}", d.log());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        d
+    }
+
+    fn socket(&self) -> PathBuf {
+        self.dir.join("control.sock")
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.join("daemon.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // SAFETY: kill(2) on our own child, not yet reaped.
+        unsafe {
+            libc::kill(self.child.id() as libc::pid_t, libc::SIGTERM);
+        }
+        let _ = self.child.wait();
+    }
+}
+
+/// Reads the sim actuator log as it grows.
+struct ActuatorTail {
+    file: Option<File>,
+    path: PathBuf,
+    pending: String,
+}
+
+impl ActuatorTail {
+    fn new(dir: &Path) -> ActuatorTail {
+        ActuatorTail { file: None, path: dir.join("sim-actuators.jsonl"), pending: String::new() }
+    }
+
+    /// The complete lines written since the last call.
+    fn lines(&mut self) -> Vec<Value> {
+        if self.file.is_none() {
+            self.file = File::open(&self.path).ok();
+        }
+        let Some(f) = self.file.as_mut() else { return Vec::new() };
+        let mut buf = String::new();
+        let _ = f.read_to_string(&mut buf);
+        self.pending.push_str(&buf);
+        let Some(end) = self.pending.rfind('\n') else { return Vec::new() };
+        let complete: String = self.pending.drain(..=end).collect();
+        complete.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
+    }
+
+    /// Waits for the next relay line with this state and returns its `t` (Unix ms).
+    fn wait_relay(&mut self, state: &str, backlog: &mut Vec<Value>) -> i64 {
+        let end = Instant::now() + WAIT;
+        loop {
+            backlog.extend(self.lines());
+            if let Some(i) = backlog.iter().position(|v| v["kind"] == "relay" && v["state"] == state) {
+                let t = backlog[i]["t"].as_i64().expect("t is Unix ms");
+                backlog.drain(..=i);
+                return t;
+            }
+            assert!(Instant::now() < end, "no relay {state} line");
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    }
+}
+
+struct Latency {
+    to_relay: Spread,
+    round_trip: Spread,
+    cli: Spread,
+    cards_per_s: f64,
+}
+
+/// Card number of person `i`.
+fn card_of(i: usize) -> String {
+    (10_000_000 + i).to_string()
+}
+
+fn card_to_relay(samples: usize) -> Latency {
+    let dir = tempfile::tempdir().expect("temp dir");
+    {
+        let mut store = Store::open(dir.path()).expect("store");
+        let started = Instant::now();
+        for chunk in (0..PERSONS).collect::<Vec<_>>().chunks(10_000) {
+            let batch: Vec<(Person, Vec<_>)> = chunk
+                .iter()
+                .map(|&i| {
+                    let p = Person {
+                        id_number: format!("P{i:06}"),
+                        name: format!("Person {i}"),
+                        card: card_of(i),
+                        priority: Priority::AnyTime,
+                        valid_start: "2020_01_01".into(),
+                        valid_end: "2099_12_31".into(),
+                        ..Person::default()
+                    };
+                    (p, Vec::new())
+                })
+                .collect();
+            store.upsert_persons(&batch).expect("seeding persons");
+        }
+        assert_eq!(store.person_count().unwrap(), PERSONS as u64);
+        eprintln!("{PERSONS} persons stored in {:.1} s", started.elapsed().as_secs_f64());
+    }
+    let cloud = MockCloud::start();
+    cloud.keep_last(1_000);
+    let d = Daemon::start(
+        dir.path(),
+        &cloud.url(),
+        "[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"1\"\nrecogIntervalTime = \"0\"\n",
+    );
+    let mut tail = ActuatorTail::new(dir.path());
+    let mut seen = Vec::new();
+    // The release line of start-up, then a warm-up.
+    tail.wait_relay("closed", &mut seen);
+    let present = |i: usize| {
+        let r = ctl::request(&d.socket(), &Request::Card { number: card_of(i) }, Duration::from_secs(30))
+            .expect("control request");
+        assert!(r.ok && r.open, "card {} did not open: {r:?}\n{}", card_of(i), d.log());
+    };
+    for i in 0..50 {
+        present(i * 1_999 % PERSONS);
+        tail.wait_relay("open", &mut seen);
+        tail.wait_relay("closed", &mut seen);
+    }
+    let mut to_relay = Vec::with_capacity(samples);
+    let mut round_trip = Vec::with_capacity(samples);
+    let started = Instant::now();
+    let mut busy = Duration::ZERO;
+    for k in 0..samples {
+        // Spread over the whole table, so lookups are not all in one page.
+        let i = (k * 7_919 + 13) % PERSONS;
+        let sent_ms = unix_ms_f64();
+        let t0 = Instant::now();
+        present(i);
+        let rtt = t0.elapsed();
+        busy += rtt;
+        round_trip.push(rtt.as_secs_f64() * 1000.0);
+        let opened_ms = tail.wait_relay("open", &mut seen) as f64;
+        // `t` is whole milliseconds, truncated: the true time is up to 1 ms later.
+        to_relay.push(opened_ms - sent_ms.floor());
+        tail.wait_relay("closed", &mut seen);
+    }
+    let wall = started.elapsed();
+    eprintln!("{samples} cards in {:.1} s (door pulses included)", wall.as_secs_f64());
+    let mut cli = Vec::new();
+    for k in 0..100 {
+        let t0 = Instant::now();
+        let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+            .args(["card", &card_of(k * 997 % PERSONS), "--config"])
+            .arg(&d.config)
+            .output()
+            .expect("facegate card");
+        cli.push(t0.elapsed().as_secs_f64() * 1000.0);
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("door opened"), "{out:?}");
+        tail.wait_relay("closed", &mut seen);
+    }
+    drop(d);
+    Latency {
+        to_relay: spread(to_relay),
+        round_trip: spread(round_trip),
+        cli: spread(cli),
+        cards_per_s: samples as f64 / busy.as_secs_f64(),
+    }
+}
+
+struct Commits {
+    store: f64,
+    bare: f64,
+}
+
+/// The fields of a typical card record, as the decision engine builds them.
+fn card_record_fields(i: usize) -> BTreeMap<String, String> {
+    let mut f = BTreeMap::new();
+    for (k, v) in [
+        ("snapType", "4"),
+        ("compareResult", "0"),
+        ("sex", ""),
+        ("birth", ""),
+        ("company", "XX 科技有限公司"),
+        ("department", "测试部"),
+        ("phone", "18868681819"),
+        ("validDateStart", "2020_01_01"),
+        ("validDateEnd", "2099_12_31"),
+        ("visitorVoiceText", "欢迎光临"),
+        ("inOutMode", "1"),
+        ("data", ""),
+        ("passTime", "2026-11-29 08:30:00.123"),
+    ] {
+        f.insert(k.to_string(), v.to_string());
+    }
+    f.insert("idNumber".into(), format!("P{i:06}"));
+    f.insert("name".into(), format!("Person {i}"));
+    f.insert("normalNumber".into(), card_of(i));
+    f
+}
+
+fn record_commits(n: usize) -> Commits {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut store = Store::open(dir.path()).expect("store");
+    let t0 = Instant::now();
+    for i in 0..n {
+        let rec = NewRecord {
+            created_ms: 1_700_000_000_000 + i as i64,
+            fields: card_record_fields(i),
+            recognition_photo: None,
+            compare_ref: None,
+            held: false,
+        };
+        store.insert_record(&rec).expect("insert_record");
+    }
+    let store_rate = n as f64 / t0.elapsed().as_secs_f64();
+    drop(store);
+
+    let conn = rusqlite::Connection::open(dir.path().join("bare.db")).expect("bare db");
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).expect("WAL");
+    assert!(mode.eq_ignore_ascii_case("wal"));
+    conn.pragma_update(None, "synchronous", "FULL").expect("synchronous");
+    conn.pragma_update(None, "foreign_keys", true).expect("foreign_keys");
+    conn.pragma_update(None, "journal_size_limit", 64i64 << 20).expect("journal_size_limit");
+    conn.busy_timeout(Duration::from_secs(5)).expect("busy_timeout");
+    conn.execute_batch(
+        "CREATE TABLE records (
+            msg_id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,
+            name TEXT NOT NULL, id_number TEXT NOT NULL, state INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, fields TEXT NOT NULL, compare_id TEXT,
+            compare_slot INTEGER, photo_bytes INTEGER NOT NULL DEFAULT 0)",
+    )
+    .expect("bare table");
+    let mut conn = conn;
+    let t0 = Instant::now();
+    for i in 0..n {
+        let fields = card_record_fields(i);
+        let json = serde_json::to_string(&fields).expect("json");
+        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).expect("tx");
+        tx.prepare_cached(
+            "INSERT INTO records (created_ms, name, id_number, state, fields, compare_id, compare_slot,
+                 photo_bytes) VALUES (?1, ?2, ?3, 0, ?4, NULL, NULL, 0)",
+        )
+        .expect("prepare")
+        .execute(rusqlite::params![1_700_000_000_000 + i as i64, &fields["name"], &fields["idNumber"], json])
+        .expect("insert");
+        tx.commit().expect("commit");
+    }
+    let bare_rate = n as f64 / t0.elapsed().as_secs_f64();
+    Commits { store: store_rate, bare: bare_rate }
+}
+
+struct Drain {
+    daemon: f64,
+    bare: f64,
+}
+
+/// A JPEG of noise, about the size of a recognition snapshot (noise does not compress).
+fn snapshot_jpeg() -> Vec<u8> {
+    let (w, h) = (96u16, 96u16);
+    let mut rng = fastrand::Rng::with_seed(7);
+    let pixels: Vec<u8> = (0..usize::from(w) * usize::from(h) * 3).map(|_| rng.u8(..)).collect();
+    let mut out = Vec::new();
+    jpeg_encoder::Encoder::new(&mut out, 75)
+        .encode(&pixels, w, h, jpeg_encoder::ColorType::Rgb)
+        .expect("encoding a JPEG");
+    out
+}
+
+/// Records per second between the first and the last upload the mock received.
+fn rate(reqs: &[mock_cloud::Req]) -> f64 {
+    let first = reqs.first().expect("uploads").at;
+    let last = reqs.last().expect("uploads").at;
+    (reqs.len() - 1) as f64 / last.duration_since(first).as_secs_f64()
+}
+
+fn backlog_drain(n: usize) -> Drain {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let photo = snapshot_jpeg();
+    {
+        let mut store = Store::open(dir.path()).expect("store");
+        for i in 0..n {
+            let rec = NewRecord {
+                created_ms: 1_700_000_000_000 + i as i64,
+                fields: card_record_fields(i),
+                recognition_photo: Some(photo.clone()),
+                compare_ref: None,
+                held: false,
+            };
+            store.insert_record(&rec).expect("insert_record");
+        }
+    }
+    let cloud = MockCloud::start();
+    let d = Daemon::start(dir.path(), &cloud.url(), "");
+    let end = Instant::now() + WAIT;
+    loop {
+        let ids: HashSet<String> = cloud
+            .requests_to("/face/record")
+            .iter()
+            .filter_map(|r| r.body.get("msgID").and_then(Value::as_str).map(str::to_string))
+            .collect();
+        if ids.len() >= n {
+            break;
+        }
+        assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", ids.len(), d.log());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    drop(d);
+    let uploads = cloud.requests_to("/face/record");
+    let daemon_rate = rate(&uploads);
+    let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
+    eprintln!("{} uploads of about {} bytes each ({} bytes of JPEG)", uploads.len(), bodies[0].len(), photo.len());
+
+    cloud.clear_requests();
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .no_delay(true)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into();
+    let url = format!("{}/face/record", cloud.url());
+    for body in &bodies {
+        let mut resp = agent
+            .post(&url)
+            .header("Content-Type", "application/json;charset=UTF-8")
+            .send(body.as_bytes())
+            .expect("bare POST");
+        let answer = resp.body_mut().read_to_vec().expect("answer");
+        assert!(!answer.is_empty());
+    }
+    let bare_rate = rate(&cloud.requests_to("/face/record"));
+    Drain { daemon: daemon_rate, bare: bare_rate }
+}
