@@ -353,6 +353,70 @@ fn redirects_are_not_followed() {
     assert!(elsewhere.requests().is_empty(), "the daemon followed a redirect:\n{}", elsewhere.dump());
 }
 
+/// A baseline grayscale JPEG of `width` x `height` whose scan holds one block: a few bytes
+/// that declare as many pixels as the header says.
+fn jpeg_declaring(width: u16, height: u16) -> Vec<u8> {
+    fn segment(marker: u8, payload: &[u8]) -> Vec<u8> {
+        let len = (payload.len() + 2) as u16;
+        [&[0xff, marker][..], &len.to_be_bytes(), payload].concat()
+    }
+    let mut sof = vec![8];
+    sof.extend_from_slice(&height.to_be_bytes());
+    sof.extend_from_slice(&width.to_be_bytes());
+    sof.extend_from_slice(&[1, 1, 0x11, 0]);
+    let one_code = |class: u8| [&[class][..], &[1], &[0; 15], &[0]].concat();
+    [
+        &[0xff, 0xd8][..],
+        &segment(0xdb, &[&[0u8][..], &[1; 64]].concat()),
+        &segment(0xc0, &sof),
+        &segment(0xc4, &one_code(0x00)),
+        &segment(0xc4, &one_code(0x10)),
+        &segment(0xda, &[1, 1, 0, 0, 0x3f, 0]),
+        &[0x3f, 0xff, 0xd9],
+    ]
+    .concat()
+}
+
+/// Limits the daemon's address space: terminals have 512 MiB to 2 GiB, and 32-bit ARM cannot
+/// address 4 GiB at all.
+fn limit_address_space(daemon: &Daemon, bytes: u64) {
+    let pid = daemon.pid().expect("the daemon runs") as libc::pid_t;
+    let limit = libc::rlimit { rlim_cur: bytes as libc::rlim_t, rlim_max: bytes as libc::rlim_t };
+    // SAFETY: prlimit(2) on our own child with a valid rlimit and no old-limit pointer.
+    let rc = unsafe { libc::prlimit(pid, libc::RLIMIT_AS, &limit, std::ptr::null_mut()) };
+    assert_eq!(rc, 0, "prlimit failed: {}", io::Error::last_os_error());
+}
+
+#[test]
+#[ignore = "the daemon aborts: check_jpeg in src/cloud/person_operate.rs lets jpeg-decoder allocate the 4 GiB \
+            the header declares; run with --ignored once it checks the dimensions first"]
+fn a_photo_declaring_gigapixels_is_refused_with_bounded_memory() {
+    use base64::Engine as _;
+    let cloud = MockCloud::start();
+    cloud.elide_strings_over(256);
+    let daemon = registered_daemon(&cloud, "");
+    limit_address_space(&daemon, 2048 * MIB);
+    // 141 bytes that declare 65500 x 65500 pixels (4 GiB decoded).
+    let bomb = base64::engine::general_purpose::STANDARD.encode(jpeg_declaring(65500, 65500));
+    let person = |id: &str, photo: &str| {
+        json!({"isRegisterPersonInfo": "1", "personInfoData": [{"operateType": "0", "idNumber": id,
+               "name": "bomb", "validDateStart": "2019_08_09", "validDateEnd": "2099_08_09", "priority": "0",
+               "registerPhoto1": photo, "registerPhotoID1": "1"}]})
+    };
+    // The same header with 8 x 8 pixels is a real photo: the test's JPEG is sound.
+    let small = base64::engine::general_purpose::STANDARD.encode(jpeg_declaring(8, 8));
+    let ok_id = cloud.push_command("/person/operate", person("3001", &small));
+    let bomb_id = cloud.push_command("/person/operate", person("3002", &bomb));
+    let answered = cloud.wait_until(DEADLINE, |c| !c.results_for(&bomb_id).is_empty());
+    let running = daemon.pid().is_some_and(|pid| Path::new(&format!("/proc/{pid}/status")).exists());
+    assert!(answered, "the daemon died or hung on the photo (running: {running})\n{}", daemon.log_tail(20));
+    assert_eq!(cloud.results_for(&ok_id)[0]["errorCode"], "100", "{}", daemon.log_tail(20));
+    assert_eq!(cloud.results_for(&bomb_id)[0]["errorCode"], "303", "{}", daemon.log_tail(20));
+    remote_open_works(&cloud, &daemon);
+    println!("gigapixel JPEG: daemon peak RSS {}", mib(peak_rss(&daemon)));
+    assert!(peak_rss(&daemon) < PEAK_RSS_LIMIT, "peak RSS {}", mib(peak_rss(&daemon)));
+}
+
 // ---------------------------------------------------------------------------------------------
 // https
 

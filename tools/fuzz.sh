@@ -33,11 +33,14 @@ else
     fuzz() { RUSTC_BOOTSTRAP=1 cargo fuzz "$@"; }
 fi
 
-# The seeds: the spec's examples for the cloud answers, the built-in board profiles, and the
-# hand-made inputs in fuzz/seeds.
+# The seeds: the spec's examples for the cloud answers, the hand-made inputs in fuzz/seeds
+# (built-in board profiles, the README's configuration, ...) and past crashes in
+# fuzz/regressions.
 seed_dirs() {
     t=$1
     echo "seeds/$t"
+    # Inputs that once crashed a target: every run checks them again.
+    [ -d "regressions/$t" ] && echo "regressions/$t"
     case $t in
         cloud_answer) echo "$root/src/protocol/testdata" ;;
     esac
@@ -71,7 +74,7 @@ for t in $targets; do
     set -e
     # With -jobs the workers log to fuzz-N.log in the current directory.
     [ "$jobs" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
-    runs=$(grep -h '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
+    runs=$(grep -a -h '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
     corpus=$(find "corpus/$t" -type f | wc -l)
     crashes=$(find "artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \
         -o -name 'leak-*' \) | wc -l)
