@@ -110,7 +110,8 @@ pub fn parse_time_zone(text: &str) -> Result<i32> {
         ))
     };
     let mut t = text.trim();
-    if t.len() >= 3 && (t[..3].eq_ignore_ascii_case("UTC") || t[..3].eq_ignore_ascii_case("GMT")) {
+    // `get`, not `[..3]`: the first three bytes may end inside a multi-byte character.
+    if t.get(..3).is_some_and(|p| p.eq_ignore_ascii_case("UTC") || p.eq_ignore_ascii_case("GMT")) {
         t = t[3..].trim_start();
         if t.is_empty() {
             return Ok(0);
@@ -320,6 +321,18 @@ mod tests {
             let err = parse_time_zone(bad).unwrap_err().to_string();
             assert!(err.contains("timeZone"), "{bad:?}: {err}");
         }
+    }
+
+    #[test]
+    fn time_zone_with_a_multibyte_character_is_rejected_not_a_panic() {
+        // Found by fuzzing (field_parsers): slicing the first three bytes as a "UTC" prefix
+        // panicked when they ended inside a character, and setDevInfo's timeZone comes from
+        // the cloud.
+        for bad in ["%\u{fffd}UTC+8", "U中", "时区8", "UT\u{e9}+8", "\u{e9}"] {
+            let err = parse_time_zone(bad).unwrap_err().to_string();
+            assert!(err.contains("timeZone"), "{bad:?}: {err}");
+        }
+        assert_eq!(parse_time_zone("utc+8").unwrap(), 8);
     }
 
     #[test]
