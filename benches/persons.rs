@@ -9,7 +9,8 @@
 //!    daemon's peak RSS (VmHWM) is read from /proc.
 //!
 //! Run: `cargo bench --bench persons` (release profile). Sizes can be changed with
-//! FACEGATE_BENCH_SYNC, FACEGATE_BENCH_STORED and FACEGATE_BENCH_PHOTO_BYTES.
+//! FACEGATE_BENCH_SYNC, FACEGATE_BENCH_STORED and FACEGATE_BENCH_PHOTO_BYTES. Without `--bench`
+//! (`cargo test --benches`) it is a smoke run of a few persons.
 
 #[path = "../tests/common/mod.rs"]
 mod common;
@@ -37,9 +38,15 @@ fn main() {
     if !filters.is_empty() && !filters.iter().any(|f| "persons".contains(f.as_str())) {
         return;
     }
-    let sync_n = env_usize("FACEGATE_BENCH_SYNC", 10_000);
-    let stored_n = env_usize("FACEGATE_BENCH_STORED", 100_000);
+    // `cargo test --benches` runs this without `--bench`: a small smoke run then, so that a test
+    // run proves the benchmark works without syncing thousands of persons.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let sync_n = env_usize("FACEGATE_BENCH_SYNC", if smoke { 30 } else { 10_000 });
+    let stored_n = env_usize("FACEGATE_BENCH_STORED", if smoke { 300 } else { 100_000 });
     let photo_bytes = env_usize("FACEGATE_BENCH_PHOTO_BYTES", 20_000);
+    if smoke {
+        println!("smoke run (not started by `cargo bench`): {sync_n} persons synced, {stored_n} stored");
+    }
 
     let photos: Vec<Vec<u8>> = (0..8).map(|seed| photo_near(photo_bytes, seed)).collect();
     let sizes: Vec<usize> = photos.iter().map(Vec::len).collect();
@@ -50,16 +57,17 @@ fn main() {
         sizes.iter().max().unwrap()
     );
 
+    let polls = if smoke { 300 } else { 5_000 };
     let cloud = MockCloud::start();
     cloud.keep_last(2_000);
     cloud.elide_strings_over(256);
-    let before = bare_poll_rate(&cloud.url(), 5_000, false);
+    let before = bare_poll_rate(&cloud.url(), polls, false);
     println!("bare poll loop (before): {before:.0} polls/s");
-    let like_daemon = bare_poll_rate(&cloud.url(), 5_000, true);
+    let like_daemon = bare_poll_rate(&cloud.url(), polls, true);
     println!("bare poll loop with the daemon's timeouts: {like_daemon:.0} polls/s");
 
     let (rate, sync_hwm) = sync(&cloud, &photos, sync_n);
-    let after = bare_poll_rate(&cloud.url(), 5_000, false);
+    let after = bare_poll_rate(&cloud.url(), polls, false);
     println!("bare poll loop (after): {after:.0} polls/s");
     let bare = (before + after) / 2.0;
     println!(
@@ -68,9 +76,9 @@ fn main() {
         rate / bare
     );
 
-    breakdown(&cloud, &photos, 500, rate);
+    breakdown(&cloud, &photos, if smoke { 10 } else { 500 }, rate);
 
-    let hwm = stored(&photos, stored_n);
+    let hwm = stored(&photos, stored_n, if smoke { 20 } else { 200 });
     println!("daemon VmHWM with {stored_n} persons stored: {hwm:.1} MiB (goal < 16 MiB)");
 }
 
@@ -416,7 +424,7 @@ fn stored_person(i: usize) -> Person {
 
 /// Seeds `n` persons with photos, starts the daemon on them, makes it work and returns its
 /// VmHWM in MiB.
-fn stored(photos: &[Vec<u8>], n: usize) -> f64 {
+fn stored(photos: &[Vec<u8>], n: usize, adds: usize) -> f64 {
     let cloud = MockCloud::start();
     cloud.keep_last(2_000);
     cloud.elide_strings_over(256);
@@ -466,7 +474,6 @@ fn stored(photos: &[Vec<u8>], n: usize) -> f64 {
     println!("  card {card}: {said}");
 
     let b64 = base64::engine::general_purpose::STANDARD.encode(&photos[0]);
-    let adds = 200;
     for i in 0..adds {
         cloud.push_command("/person/operate", person_command(i, &b64));
     }
