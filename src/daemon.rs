@@ -209,7 +209,11 @@ impl Shared {
             w.policy_version = version;
         }
         let person = match &credential {
-            Credential::Card(n) => w.store.person_by_card(n)?,
+            // Readers and clouds disagree on leading zeros: 0008899 is card 8899.
+            Credential::Card(n) => match w.store.person_by_card(n)? {
+                None if n.starts_with('0') => w.store.person_by_card(n.trim_start_matches('0'))?,
+                found => found,
+            },
             Credential::Face { id_number, .. } => w.store.person(id_number)?,
             Credential::Password(p) => w.store.person_by_password(p)?,
             _ => None,

@@ -293,7 +293,7 @@ fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
                 eprintln!("facegate: no person with idNumber {id}");
                 return Ok(ExitCode::FAILURE);
             };
-            let line = |k: &str, v: &str| println!("{k:<28}{v}");
+            let line = |k: &str, v: &str| println!("{k:<28} {v}");
             line("idNumber", &p.id_number);
             line("name", &p.name);
             line("normalNumber (card)", &p.card);
