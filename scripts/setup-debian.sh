@@ -22,7 +22,7 @@ RUST_DEB_VERSION="${FACEGATE_RUST_DEB_VERSION:-1.85.0+dfsg3-1~deb12u3}"
 # Debian architecture -> Rust target whose std comes from libstd-rust-web-dev:<arch>.
 STD_ARCHES=(arm64 armhf)
 declare -A STD_TARGET=([arm64]=aarch64-unknown-linux-gnu [armhf]=armv7-unknown-linux-gnueabihf)
-HOST_PACKAGES=(ca-certificates gcc libc6-dev libclang-dev)
+HOST_PACKAGES=(ca-certificates gcc libc6-dev libclang-dev openssl)
 PACKAGES=(
     "${HOST_PACKAGES[@]}"
     "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" "libstd-rust-web-dev=$RUST_DEB_VERSION"
