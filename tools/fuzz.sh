@@ -9,7 +9,8 @@
 # RUSTC_BOOTSTRAP=1 unless FUZZ_TOOLCHAIN names another one (e.g. FUZZ_TOOLCHAIN=nightly).
 # FUZZ_SANITIZER=none runs without AddressSanitizer (faster; Rust code needs it rarely).
 # FUZZ_JOBS=N runs N workers per target (default 1). Corpora grow in fuzz/corpus/TARGET,
-# crashes land in fuzz/artifacts/TARGET; both are ignored by git. A crash found is reproduced
+# crashes land in fuzz/artifacts/TARGET (only those of this run are counted); both are
+# ignored by git. A crash found is reproduced
 # with `cargo fuzz run TARGET fuzz/artifacts/TARGET/crash-...` and kept as a regression test.
 set -eu
 
@@ -63,6 +64,7 @@ for t in $targets; do
     mkdir -p "corpus/$t" "artifacts/$t" "seeds/$t"
     log="artifacts/$t/last-run.log"
     echo "fuzzing $t for $seconds s"
+    touch "$log.start"
     parallel=""
     [ "$jobs" -gt 1 ] && parallel="-jobs=$jobs -workers=$jobs"
     set +e
@@ -76,8 +78,9 @@ for t in $targets; do
     [ "$jobs" -gt 1 ] && cat fuzz-*.log >>"$log" 2>/dev/null && rm -f fuzz-*.log
     runs=$(grep -a -h '^stat::number_of_executed_units' "$log" | awk '{s += $2} END {print s + 0}')
     corpus=$(find "corpus/$t" -type f | wc -l)
-    crashes=$(find "artifacts/$t" -type f \( -name 'crash-*' -o -name 'oom-*' -o -name 'timeout-*' \
-        -o -name 'leak-*' \) | wc -l)
+    crashes=$(find "artifacts/$t" -type f -newer "$log.start" \( -name 'crash-*' -o -name 'oom-*' \
+        -o -name 'timeout-*' -o -name 'leak-*' \) | wc -l)
+    rm -f "$log.start"
     if [ $rc -ne 0 ] || [ "$crashes" -gt 0 ]; then
         status=1
         verdict="FOUND $crashes (exit $rc, see $log)"
