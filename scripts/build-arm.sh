@@ -10,8 +10,8 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$FACEGATE_ROOT"
 
-# What a stripped aarch64 binary may take on the terminal's flash.
-MAX_AARCH64_BYTES=$((4 * 1024 * 1024))
+# What a stripped aarch64 binary may take on the terminal's flash (4 MiB unless overridden).
+MAX_AARCH64_BYTES="${FACEGATE_MAX_AARCH64_BYTES:-$((4 * 1024 * 1024))}"
 
 targets=("$@")
 [ "${#targets[@]}" -gt 0 ] || targets=("${FACEGATE_ARM_TARGETS[@]}")
