@@ -418,8 +418,6 @@ fn limit_address_space(daemon: &Daemon, bytes: u64) {
 }
 
 #[test]
-#[ignore = "the daemon aborts: check_jpeg in src/cloud/person_operate.rs lets jpeg-decoder allocate the 4 GiB \
-            the header declares; run with --ignored once it checks the dimensions first"]
 fn a_photo_declaring_gigapixels_is_refused_with_bounded_memory() {
     use base64::Engine as _;
     let cloud = MockCloud::start();

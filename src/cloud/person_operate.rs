@@ -26,6 +26,9 @@ use crate::store::Store;
 /// clouds that count 300K as Base64 text or as 1024-byte kilobytes.
 pub const MAX_PHOTO_BYTES: usize = 400 * 1024;
 
+/// Largest accepted photo in pixels (16 megapixels).
+pub const MAX_PHOTO_PIXELS: u64 = 16_000_000;
+
 /// Polls for person commands and applies them.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let req = PollReq::for_service(Service::PersonOperate, s.device_no(), s.version())
@@ -240,6 +243,10 @@ fn check_jpeg(bytes: &[u8]) -> Result<(), String> {
     let info = decoder.info().ok_or("JPEG without image information")?;
     if info.width == 0 || info.height == 0 {
         return Err("JPEG with no pixels".into());
+    }
+    // The recognizer decodes the photo: a header declaring gigapixels must not reach it.
+    if u64::from(info.width) * u64::from(info.height) > MAX_PHOTO_PIXELS {
+        return Err(format!("{}x{} pixels is more than a face photo needs", info.width, info.height));
     }
     if !reaches_end_of_image(bytes) {
         return Err("the JPEG is cut short or damaged: its image data does not reach an end-of-image marker".into());
