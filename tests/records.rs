@@ -332,8 +332,6 @@ fn card_opens_relay_and_record_reaches_cloud() {
 /// Readers and clouds disagree on leading zeros; the decision engine compares numeric cards by
 /// value (`access::card_matches`), so a reader's "00008899" must find the card "8899".
 #[test]
-#[ignore = "Store::person_by_card (src/store/persons.rs) matches the card text exactly, so a \
-            zero-padded read is an unknown card although access::card_matches says it matches"]
 fn card_read_with_leading_zeros_finds_its_holder() {
     let cloud = fast_cloud();
     let mut d = Daemon::start(&cloud.url(), "[params]\nfaceRFIDCardEnable = \"1\"\n");
