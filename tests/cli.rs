@@ -4,13 +4,13 @@
 mod common;
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use common::{DEADLINE, Daemon, MockCloud};
 use serde_json::{Value, json};
 
 fn facegate(args: &[&str], config: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_facegate")).args(args).arg("--config").arg(config).output().expect("run facegate")
+    common::facegate_command().args(args).arg("--config").arg(config).output().expect("run facegate")
 }
 
 fn text(o: &Output) -> String {

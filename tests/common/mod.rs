@@ -192,7 +192,7 @@ impl Daemon {
         let stdout = self.log_file("stdout.log");
         let mut stderr = self.log_file("stderr.log");
         let _ = writeln!(stderr, "=== harness: start #{} ===", self.starts);
-        let child = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        let child = facegate_command()
             .arg("run")
             .arg("--config")
             .arg(&self.config)
@@ -256,7 +256,7 @@ impl Daemon {
     /// Runs `facegate ARGS... --config <file>` (e.g. `&["status", "--json"]`) and returns
     /// its output.
     pub fn cli(&self, args: &[&str]) -> Output {
-        Command::new(env!("CARGO_BIN_EXE_facegate"))
+        facegate_command()
             .args(args)
             .arg("--config")
             .arg(&self.config)
@@ -322,5 +322,20 @@ impl Drop for Daemon {
                 eprintln!("kept test dir {}", d.keep().display());
             }
         }
+    }
+}
+
+/// A command running the facegate binary under test; `FACEGATE_TEST_RUNNER` (e.g. a qemu-user
+/// command line) is put in front of it when set, for cross-compiled test runs.
+pub fn facegate_command() -> Command {
+    let bin = env!("CARGO_BIN_EXE_facegate");
+    match std::env::var("FACEGATE_TEST_RUNNER") {
+        Ok(runner) if !runner.trim().is_empty() => {
+            let mut words = runner.split_whitespace();
+            let mut cmd = Command::new(words.next().unwrap_or(bin));
+            cmd.args(words).arg(bin);
+            cmd
+        }
+        _ => Command::new(bin),
     }
 }
