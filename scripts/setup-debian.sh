@@ -2,8 +2,9 @@
 # Prepares a Debian 12 (bookworm) machine to build, cross-compile and test facegate:
 # libclang for v4l's bindings, Debian's rustc/cargo 1.85 (the crate's rust-version, so nothing
 # newer creeps in), gcc cross linkers, qemu-user to run ARM test binaries, systemd-analyze and
-# shellcheck for the packaging checks, and the aarch64/armv7 std for Debian's rustc, unpacked
-# from Debian's own packages because rustup's servers are not reachable from the build machines.
+# the shell linter for the packaging checks, and the aarch64/armv7 std for Debian's rustc,
+# unpacked from Debian's own packages because rustup's servers are not reachable from the
+# build machines.
 #
 # usage: scripts/setup-debian.sh [--host]   --host: only what a host build needs (libclang,
 #        gcc), for the demo; no Debian Rust, cross toolchains, qemu or ARM std.
