@@ -12,7 +12,8 @@
 //!    same payloads on one keep-alive connection.
 //!
 //! Environment: `FACEGATE_BENCH_SAMPLES` (latency samples, default 1000),
-//! `FACEGATE_BENCH_RECORDS` (commits and backlog size, default 2000).
+//! `FACEGATE_BENCH_RECORDS` (commits and backlog size, default 2000), `FACEGATE_BENCH_PARTS`
+//! (any of `latency,commits,drain`, default all).
 
 #[path = "../tests/common/mock_cloud.rs"]
 mod mock_cloud;
@@ -33,16 +34,48 @@ use serde_json::Value;
 const PERSONS: usize = 100_000;
 const WAIT: Duration = Duration::from_secs(120);
 
+/// When set, this binary is the bare POST loop's client: POST each line of the file named by
+/// [`POST_LOOP_BODIES`] to this URL, one after another on one keep-alive connection.
+const POST_LOOP_URL: &str = "FACEGATE_BENCH_POST_LOOP_URL";
+const POST_LOOP_BODIES: &str = "FACEGATE_BENCH_POST_LOOP_BODIES";
+
 fn main() {
+    if let (Ok(url), Ok(bodies)) = (std::env::var(POST_LOOP_URL), std::env::var(POST_LOOP_BODIES)) {
+        bare_post_loop(&url, Path::new(&bodies));
+        return;
+    }
     // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we use.
     let samples = env_usize("FACEGATE_BENCH_SAMPLES", 1_000);
     let records = env_usize("FACEGATE_BENCH_RECORDS", 2_000);
     println!("# facegate access benchmark ({} persons, {samples} latency samples, {records} records)\n", PERSONS);
-    let latency = card_to_relay(samples);
-    let commits = record_commits(records);
-    let drain = backlog_drain(records);
+    let parts = std::env::var("FACEGATE_BENCH_PARTS").unwrap_or_else(|_| "latency,commits,drain".into());
+    let latency = parts.contains("latency").then(|| card_to_relay(samples));
+    let commits = parts.contains("commits").then(|| record_commits(records));
+    let drain = parts.contains("drain").then(|| backlog_drain(records));
     println!("| measure | facegate | baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
+    if let Some(latency) = latency {
+        print_latency(&latency);
+    }
+    if let Some(commits) = commits {
+        println!(
+            "| durable record commits | {:.0} /s | {:.0} /s (bare rusqlite) | {:.2} | >= 0.50 |",
+            commits.store,
+            commits.bare,
+            commits.store / commits.bare
+        );
+    }
+    if let Some(drain) = drain {
+        println!(
+            "| backlog drain to the mock cloud | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
+            drain.daemon,
+            drain.bare,
+            drain.daemon / drain.bare
+        );
+    }
+}
+
+fn print_latency(latency: &Latency) {
     println!(
         "| card to relay \"open\" line, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | | |",
         latency.to_relay.p50, latency.to_relay.p99, latency.to_relay.max
@@ -55,19 +88,7 @@ fn main() {
         "| `facegate card` CLI round trip, p50 / p99 | {:.1} / {:.1} ms | | | |",
         latency.cli.p50, latency.cli.p99
     );
-    println!(
-        "| durable record commits | {:.0} /s | {:.0} /s (bare rusqlite) | {:.2} | >= 0.50 |",
-        commits.store,
-        commits.bare,
-        commits.store / commits.bare
-    );
     println!("| cards through the daemon (sequential) | {:.0} /s | | | |", latency.cards_per_s);
-    println!(
-        "| backlog drain to the mock cloud | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
-        drain.daemon,
-        drain.bare,
-        drain.daemon / drain.bare
-    );
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -184,7 +205,7 @@ impl ActuatorTail {
                 return t;
             }
             assert!(Instant::now() < end, "no relay {state} line");
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -388,6 +409,27 @@ fn snapshot_jpeg() -> Vec<u8> {
     out
 }
 
+/// The baseline: a bare ureq agent (keep-alive, TCP_NODELAY like the daemon's) POSTing the
+/// bodies one after another and reading each answer.
+fn bare_post_loop(url: &str, bodies: &Path) {
+    let text = std::fs::read_to_string(bodies).expect("reading the bodies");
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .no_delay(true)
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(15)))
+        .build()
+        .into();
+    for body in text.lines() {
+        let mut resp = agent
+            .post(url)
+            .header("Content-Type", "application/json;charset=UTF-8")
+            .send(body.as_bytes())
+            .expect("bare POST");
+        let answer = resp.body_mut().read_to_vec().expect("answer");
+        assert!(!answer.is_empty());
+    }
+}
+
 /// Records per second between the first and the last upload the mock received.
 fn rate(reqs: &[mock_cloud::Req]) -> f64 {
     let first = reqs.first().expect("uploads").at;
@@ -413,42 +455,46 @@ fn backlog_drain(n: usize) -> Drain {
     }
     let cloud = MockCloud::start();
     let d = Daemon::start(dir.path(), &cloud.url(), "");
+    // Poll a cheap count: copying the request log (10 KB bodies) in a loop would take the CPU
+    // from the daemon being measured.
     let end = Instant::now() + WAIT;
     loop {
-        let ids: HashSet<String> = cloud
-            .requests_to("/face/record")
-            .iter()
-            .filter_map(|r| r.body.get("msgID").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        if ids.len() >= n {
-            break;
+        if cloud.count("/face/record") >= n {
+            let uploads = cloud.requests_to("/face/record");
+            let ids: HashSet<&str> =
+                uploads.iter().filter_map(|r| r.body.get("msgID").and_then(Value::as_str)).collect();
+            if ids.len() >= n {
+                break;
+            }
         }
-        assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", ids.len(), d.log());
-        std::thread::sleep(Duration::from_millis(20));
+        assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", cloud.count("/face/record"), d.log());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    for l in d.log().lines().filter(|l| l.contains("PROF")) {
+        eprintln!("{l}");
     }
     drop(d);
     let uploads = cloud.requests_to("/face/record");
     let daemon_rate = rate(&uploads);
+    let conns = |reqs: &[mock_cloud::Req]| reqs.iter().map(|r| r.conn).collect::<HashSet<u64>>().len();
+    eprintln!("daemon drain: {} uploads over {} connections", uploads.len(), conns(&uploads));
     let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
     eprintln!("{} uploads of about {} bytes each ({} bytes of JPEG)", uploads.len(), bodies[0].len(), photo.len());
 
     cloud.clear_requests();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .no_delay(true)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(15)))
-        .build()
-        .into();
     let url = format!("{}/face/record", cloud.url());
-    for body in &bodies {
-        let mut resp = agent
-            .post(&url)
-            .header("Content-Type", "application/json;charset=UTF-8")
-            .send(body.as_bytes())
-            .expect("bare POST");
-        let answer = resp.body_mut().read_to_vec().expect("answer");
-        assert!(!answer.is_empty());
-    }
-    let bare_rate = rate(&cloud.requests_to("/face/record"));
+    // In-process, the client thread and the mock trade the CPU cheaply; the daemon cannot, so
+    // the bare loop also runs in a process of its own (this binary, re-run as a client).
+    let file = dir.path().join("bodies.jsonl");
+    std::fs::write(&file, bodies.join("\n")).expect("writing the bodies");
+    let status = Command::new(std::env::current_exe().expect("this binary"))
+        .env(POST_LOOP_URL, &url)
+        .env(POST_LOOP_BODIES, &file)
+        .status()
+        .expect("running the bare loop");
+    assert!(status.success(), "the bare loop failed");
+    let replayed = cloud.requests_to("/face/record");
+    eprintln!("bare loop: {} uploads over {} connections", replayed.len(), conns(&replayed));
+    let bare_rate = rate(&replayed);
     Drain { daemon: daemon_rate, bare: bare_rate }
 }

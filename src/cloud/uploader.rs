@@ -64,6 +64,7 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             Ok(()) => backoff.reset(),
             Err(PollError::Shutdown) => break,
             Err(e) => {
+                let _ = session.store.note_attempt(next.msg_id);
                 // Whatever was made before this failure waits its turn behind older records.
                 extend_backlog(&session.store, &mut backlog_end);
                 let wait = backoff.next_delay();
@@ -84,9 +85,9 @@ fn extend_backlog(store: &Store, end: &mut u64) {
 
 /// Sends one record and applies the answer.
 fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
-    // Counted first: if the storage cap evicted the record since it was read, it was logged and
-    // counted as dropped, and must not reach the cloud after all.
-    if let Ok(false) = session.store.note_attempt(rec.msg_id) {
+    // If the storage cap evicted the record since it was read, it was logged and counted as
+    // dropped, and must not reach the cloud after all.
+    if let Ok(false) = session.store.contains_record(rec.msg_id) {
         log::debug!("record {} was evicted before its upload", rec.msg_id);
         return Ok(());
     }

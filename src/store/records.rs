@@ -203,8 +203,8 @@ impl Store {
 
     /// The record to upload next: the newest pending record never attempted (a live event)
     /// first, otherwise the oldest pending one, so the backlog drains oldest first. Held and
-    /// delivered records are never returned. Call [`Store::note_attempt`] before each upload
-    /// try, so a record that failed once joins the backlog instead of staying "live".
+    /// delivered records are never returned. Call [`Store::note_attempt`] after a failed
+    /// upload, so a record that failed once joins the backlog instead of staying "live".
     pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
         self.next_to_send_after(0)
     }
@@ -241,10 +241,18 @@ impl Store {
         })
     }
 
-    /// Counts one upload try of a record; false when the msgID is no longer stored (the caps
-    /// evicted it after it was read), so the caller does not send a record counted as dropped.
-    /// Committed without waiting for the disk (see [`Store::mark_delivered_unsynced`]): the
-    /// count is bookkeeping, not a record.
+    /// Whether a record is still stored: the caps may evict it between the uploader's read and
+    /// its upload, and a record counted as dropped must not reach the cloud after all.
+    pub fn contains_record(&self, msg_id: u64) -> Result<bool> {
+        let id = to_sql_id(msg_id);
+        self.read("looking up a record", |c| {
+            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE msg_id = ?1)")?.query_row([id], |r| r.get(0))
+        })
+    }
+
+    /// Counts one upload try of a record (the uploader counts the failed ones); false when the
+    /// msgID is no longer stored. Committed without waiting for the disk (see
+    /// [`Store::mark_delivered_unsynced`]): the count is bookkeeping, not a record.
     pub fn note_attempt(&mut self, msg_id: u64) -> Result<bool> {
         let id = to_sql_id(msg_id);
         self.write_unsynced("counting an upload attempt", |tx| {
@@ -742,10 +750,13 @@ mod tests {
         let old = store.insert_record(&rec(0, "1", "a")).unwrap().msg_id;
         let read = store.next_to_send().unwrap().unwrap();
         assert_eq!(read.msg_id, old);
+        assert!(store.contains_record(old).unwrap());
         // Evicted between the uploader's read and its attempt.
         assert_eq!(store.insert_record(&rec(1, "1", "a")).unwrap().evicted, 1);
+        assert!(!store.contains_record(old).unwrap());
         assert!(!store.note_attempt(old).unwrap());
         let new = store.next_to_send().unwrap().unwrap().msg_id;
+        assert!(store.contains_record(new).unwrap());
         assert!(store.note_attempt(new).unwrap());
     }
 
