@@ -413,10 +413,15 @@ fn snapshot_jpeg() -> Vec<u8> {
 /// bodies one after another and reading each answer.
 fn bare_post_loop(url: &str, bodies: &Path) {
     let text = std::fs::read_to_string(bodies).expect("reading the bodies");
+    // The daemon's agent settings (src/cloud/transport.rs), minus TLS: nothing to configure.
     let agent: ureq::Agent = ureq::Agent::config_builder()
-        .no_delay(true)
-        .http_status_as_error(false)
+        .timeout_connect(Some(Duration::from_secs(5)))
         .timeout_global(Some(Duration::from_secs(15)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .no_delay(true)
+        .max_idle_connections_per_host(2)
         .build()
         .into();
     for body in text.lines() {
@@ -454,47 +459,59 @@ fn backlog_drain(n: usize) -> Drain {
         }
     }
     let cloud = MockCloud::start();
-    let d = Daemon::start(dir.path(), &cloud.url(), "");
-    // Poll a cheap count: copying the request log (10 KB bodies) in a loop would take the CPU
-    // from the daemon being measured.
-    let end = Instant::now() + WAIT;
-    loop {
-        if cloud.count("/face/record") >= n {
-            let uploads = cloud.requests_to("/face/record");
-            let ids: HashSet<&str> =
-                uploads.iter().filter_map(|r| r.body.get("msgID").and_then(Value::as_str)).collect();
-            if ids.len() >= n {
-                break;
-            }
-        }
-        assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", cloud.count("/face/record"), d.log());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    for l in d.log().lines().filter(|l| l.contains("PROF")) {
-        eprintln!("{l}");
-    }
-    drop(d);
-    let uploads = cloud.requests_to("/face/record");
-    let daemon_rate = rate(&uploads);
     let conns = |reqs: &[mock_cloud::Req]| reqs.iter().map(|r| r.conn).collect::<HashSet<u64>>().len();
-    eprintln!("daemon drain: {} uploads over {} connections", uploads.len(), conns(&uploads));
+    // Best of three rounds, like the baseline: between rounds the same records are made pending
+    // again while the daemon is stopped, and a new daemon drains them.
+    let mut daemon_rate: f64 = 0.0;
+    let mut uploads = Vec::new();
+    for round in 0..3 {
+        if round > 0 {
+            let db = rusqlite::Connection::open(Store::db_path(dir.path())).expect("opening the store");
+            db.execute("UPDATE records SET state = 0, attempts = 0", []).expect("making records pending");
+        }
+        cloud.clear_requests();
+        let d = Daemon::start(dir.path(), &cloud.url(), "");
+        // Poll a cheap count: copying the request log (10 KB bodies) in a loop would take the
+        // CPU from the daemon being measured.
+        let end = Instant::now() + WAIT;
+        loop {
+            if cloud.count("/face/record") >= n {
+                uploads = cloud.requests_to("/face/record");
+                let ids: HashSet<&str> =
+                    uploads.iter().filter_map(|r| r.body.get("msgID").and_then(Value::as_str)).collect();
+                if ids.len() >= n {
+                    break;
+                }
+            }
+            assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", cloud.count("/face/record"), d.log());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        drop(d);
+        eprintln!("daemon drain: {} uploads over {} connections", uploads.len(), conns(&uploads));
+        daemon_rate = daemon_rate.max(rate(&uploads));
+    }
     let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
     eprintln!("{} uploads of about {} bytes each ({} bytes of JPEG)", uploads.len(), bodies[0].len(), photo.len());
 
-    cloud.clear_requests();
     let url = format!("{}/face/record", cloud.url());
     // In-process, the client thread and the mock trade the CPU cheaply; the daemon cannot, so
-    // the bare loop also runs in a process of its own (this binary, re-run as a client).
+    // the bare loop also runs in a process of its own (this binary, re-run as a client). The
+    // best of three rounds is the baseline: the machine is shared and noisy.
     let file = dir.path().join("bodies.jsonl");
     std::fs::write(&file, bodies.join("\n")).expect("writing the bodies");
-    let status = Command::new(std::env::current_exe().expect("this binary"))
-        .env(POST_LOOP_URL, &url)
-        .env(POST_LOOP_BODIES, &file)
-        .status()
-        .expect("running the bare loop");
-    assert!(status.success(), "the bare loop failed");
-    let replayed = cloud.requests_to("/face/record");
-    eprintln!("bare loop: {} uploads over {} connections", replayed.len(), conns(&replayed));
-    let bare_rate = rate(&replayed);
+    let mut bare_rate: f64 = 0.0;
+    for _ in 0..3 {
+        cloud.clear_requests();
+        let status = Command::new(std::env::current_exe().expect("this binary"))
+            .env(POST_LOOP_URL, &url)
+            .env(POST_LOOP_BODIES, &file)
+            .status()
+            .expect("running the bare loop");
+        assert!(status.success(), "the bare loop failed");
+        let replayed = cloud.requests_to("/face/record");
+        assert_eq!(replayed.len(), bodies.len());
+        eprintln!("bare loop: {} uploads over {} connections", replayed.len(), conns(&replayed));
+        bare_rate = bare_rate.max(rate(&replayed));
+    }
     Drain { daemon: daemon_rate, bare: bare_rate }
 }

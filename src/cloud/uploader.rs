@@ -1,11 +1,13 @@
 //! The record uploader thread (`face/record`).
 //!
-//! Live records go first, then the backlog oldest first (the store's `next_to_send_after`). The
+//! Live records go first, then the backlog oldest first (the store's `next_batch_after`). The
 //! backlog is every record that failed once, was stored when the uploader started, or was made
-//! while records could not be sent (cloud unreachable, `recordService` off). A record
-//! counts as delivered only when the cloud's uploadRecordResp echoes its msgID; until then it is
-//! re-sent with capped back-off under the same msgID. The answer's controlState "open" opens the
-//! door for records whose door waits for the cloud (visitors, QR codes).
+//! while records could not be sent (cloud unreachable, `recordService` off). A record counts as
+//! delivered only when the cloud's uploadRecordResp echoes its msgID; until then it is re-sent
+//! with capped back-off under the same msgID. The delivery marks of a few records are committed
+//! together ([`DELIVERY_BATCH`]), so the drain is not held to the disk's fsync rate. The
+//! answer's controlState "open" opens the door for records whose door waits for the cloud
+//! (visitors, QR codes).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -15,6 +17,10 @@ use crate::daemon::Shared;
 use crate::protocol::binary::encode_base64;
 use crate::protocol::{Service, UploadRecord, UploadRecordResp};
 use crate::store::{OutboxRecord, Store};
+
+/// Acknowledged records whose delivery marks are committed together (one transaction, no
+/// fsync). After a crash at most this many acknowledged records go again, under their msgIDs.
+pub const DELIVERY_BATCH: usize = 16;
 
 /// Runs until shutdown.
 pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
@@ -33,7 +39,9 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
     // made while records could not be sent. Without it, a backlog of never-tried records would
     // count as "live" and drain newest first.
     let mut backlog_end = session.store.last_msg_id().unwrap_or(0);
-    while !shared.is_shutting_down() {
+    // Acknowledged by the cloud, not yet marked in the store.
+    let mut acked: Vec<u64> = Vec::with_capacity(DELIVERY_BATCH);
+    'outer: while !shared.is_shutting_down() {
         if !shared.record_service.load(Ordering::SeqCst) {
             extend_backlog(&session.store, &mut backlog_end);
             shared.wait_uploader(Duration::from_secs(5));
@@ -48,32 +56,60 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             }
         }
         was_offline = !online;
-        let next = match session.store.next_to_send_after(backlog_end) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                shared.wait_uploader(Duration::from_secs(30));
-                continue;
-            }
+        let batch = match session.store.next_batch_after(backlog_end, DELIVERY_BATCH) {
+            Ok(b) => b,
             Err(e) => {
                 log::error!("reading the outbox: {e}");
                 shared.sleep(Duration::from_secs(1));
                 continue;
             }
         };
-        match send(&mut session, &next) {
-            Ok(()) => backoff.reset(),
-            Err(PollError::Shutdown) => break,
-            Err(e) => {
-                let _ = session.store.note_attempt(next.msg_id);
-                // Whatever was made before this failure waits its turn behind older records.
-                extend_backlog(&session.store, &mut backlog_end);
-                let wait = backoff.next_delay();
-                log::warn!("record {} not delivered ({e}); retrying in {} ms", next.msg_id, wait.as_millis());
-                // A new live record wakes us early: it goes first and may find the cloud back.
-                shared.wait_uploader(wait);
+        if batch.is_empty() {
+            shared.wait_uploader(Duration::from_secs(30));
+            continue;
+        }
+        let newest = session.store.last_msg_id().unwrap_or(0);
+        for rec in &batch {
+            match send(&mut session, rec, acked.len() as u64) {
+                Ok(true) => {
+                    acked.push(rec.msg_id);
+                    backoff.reset();
+                }
+                Ok(false) => {}
+                Err(PollError::Shutdown) => break 'outer,
+                Err(e) => {
+                    commit_marks(&mut session.store, &mut acked);
+                    let _ = session.store.note_attempt(rec.msg_id);
+                    // Whatever was made before this failure waits its turn behind older records.
+                    extend_backlog(&session.store, &mut backlog_end);
+                    let wait = backoff.next_delay();
+                    log::warn!("record {} not delivered ({e}); retrying in {} ms", rec.msg_id, wait.as_millis());
+                    // A new live record wakes us early: it goes first and may find the cloud back.
+                    shared.wait_uploader(wait);
+                    continue 'outer;
+                }
+            }
+            // A record made meanwhile may be live: it goes before the rest of this batch.
+            if session.store.last_msg_id().is_ok_and(|last| last > newest) {
+                break;
             }
         }
+        commit_marks(&mut session.store, &mut acked);
     }
+    commit_marks(&mut session.store, &mut acked);
+}
+
+/// Commits the delivery marks collected so far (before the outbox is read again, so an
+/// acknowledged record is never picked twice).
+fn commit_marks(store: &mut Store, acked: &mut Vec<u64>) {
+    if acked.is_empty() {
+        return;
+    }
+    if let Err(e) = store.mark_delivered_unsynced(acked) {
+        // Not lost: those records go again under the same msgIDs.
+        log::error!("{} delivered record(s) not marked: {e}", acked.len());
+    }
+    acked.clear();
 }
 
 /// Moves the backlog's end up to the newest record stored.
@@ -83,15 +119,19 @@ fn extend_backlog(store: &Store, end: &mut u64) {
     }
 }
 
-/// Sends one record and applies the answer.
-fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
+/// Sends one record and applies the answer; true when the cloud acknowledged it (the caller
+/// marks it delivered), false when the record was evicted meanwhile and not sent.
+/// `acked_unmarked` counts acknowledged records the store still shows as pending.
+fn send(session: &mut Session<'_>, rec: &OutboxRecord, acked_unmarked: u64) -> Result<bool, PollError> {
     // If the storage cap evicted the record since it was read, it was logged and counted as
     // dropped, and must not reach the cloud after all.
     if let Ok(false) = session.store.contains_record(rec.msg_id) {
         log::debug!("record {} was evicted before its upload", rec.msg_id);
-        return Ok(());
+        return Ok(false);
     }
-    let msg = upload_message(session, rec);
+    // offLineRecordNum: the records still waiting besides this one.
+    let waiting = session.store.pending_count().unwrap_or(1).saturating_sub(1 + acked_unmarked);
+    let msg = upload_message(session, rec, waiting);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
         return Err(PollError::Malformed(format!(
@@ -99,7 +139,6 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
             resp.msg_id, rec.msg_id
         )));
     }
-    session.store.mark_delivered_unsynced(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
     log::info!("record {} delivered", rec.msg_id);
     let shared = session.shared;
     let deadline = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
@@ -121,11 +160,12 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
         let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
         shared.announce(&resp.msg, display);
     }
-    Ok(())
+    Ok(true)
 }
 
-/// The uploadRecord message of a stored record; photos are encoded here, never stored twice.
-pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord) -> UploadRecord {
+/// The uploadRecord message of a stored record, with `off_line_record_num` (the records still
+/// waiting besides this one); photos are encoded here, never stored twice.
+pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
     let mut msg = UploadRecord::from_fields(&rec.fields);
     msg.msg_type = "uploadRecord".into();
     msg.msg_id = rec.msg_id.to_string();
@@ -137,7 +177,6 @@ pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord) -> UploadRe
         None => None,
     }
     .unwrap_or_default();
-    let pending = session.store.pending_count().unwrap_or(1);
-    msg.off_line_record_num = pending.saturating_sub(1).to_string();
+    msg.off_line_record_num = off_line_record_num.to_string();
     msg
 }
