@@ -67,10 +67,12 @@ fn main() {
     }
     if let Some(drain) = drain {
         println!(
-            "| backlog drain to the mock cloud | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
-            drain.daemon,
-            drain.bare,
-            drain.daemon / drain.bare
+            "| backlog drain to the mock cloud, median of rounds | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
+            drain.daemon, drain.bare, drain.ratio
+        );
+        println!(
+            "| CPU per drained record, median of rounds | {:.0} us (daemon process) | {:.0} us (bare loop) | | |",
+            drain.daemon_cpu_us, drain.bare_cpu_us
         );
     }
 }
@@ -395,6 +397,12 @@ fn record_commits(n: usize) -> Commits {
 struct Drain {
     daemon: f64,
     bare: f64,
+    /// Median of the per-round ratios.
+    ratio: f64,
+    /// CPU per record of the whole daemon process from its first upload on, median.
+    daemon_cpu_us: f64,
+    /// CPU per record of the bare loop's process, median.
+    bare_cpu_us: f64,
 }
 
 /// A JPEG of noise, about the size of a recognition snapshot (noise does not compress).
@@ -424,6 +432,7 @@ fn bare_post_loop(url: &str, bodies: &Path) {
         .max_idle_connections_per_host(2)
         .build()
         .into();
+    let cpu_before = own_cpu_us();
     for body in text.lines() {
         let mut resp = agent
             .post(url)
@@ -433,6 +442,30 @@ fn bare_post_loop(url: &str, bodies: &Path) {
         let answer = resp.body_mut().read_to_vec().expect("answer");
         assert!(!answer.is_empty());
     }
+    println!("{}", own_cpu_us() - cpu_before);
+}
+
+/// CPU time (user + system) this process has used, in microseconds.
+fn own_cpu_us() -> u64 {
+    // SAFETY: getrusage(2) fills the struct we pass; an all-zero rusage is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    us(usage.ru_utime) + us(usage.ru_stime)
+}
+
+/// CPU time (user + system) process `pid` has used so far, in microseconds (clock-tick
+/// resolution, 10 ms here).
+fn cpu_us_of(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat(5), i.e. 12 and 13 after the ")".
+    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks * 1_000_000 / hz
 }
 
 /// Records per second between the first and the last upload the mock received.
@@ -460,11 +493,16 @@ fn backlog_drain(n: usize) -> Drain {
     }
     let cloud = MockCloud::start();
     let conns = |reqs: &[mock_cloud::Req]| reqs.iter().map(|r| r.conn).collect::<HashSet<u64>>().len();
-    // Best of three rounds, like the baseline: between rounds the same records are made pending
-    // again while the daemon is stopped, and a new daemon drains them.
-    let mut daemon_rate: f64 = 0.0;
-    let mut uploads = Vec::new();
-    for round in 0..3 {
+    let url = format!("{}/face/record", cloud.url());
+    let file = dir.path().join("bodies.jsonl");
+    // Rounds pair a daemon drain with a bare loop right after it, so both meet the same load
+    // on this shared machine; the medians are reported. Between rounds the same records are
+    // made pending again while the daemon is stopped.
+    let mut daemon_rates = Vec::new();
+    let mut bare_rates = Vec::new();
+    let mut ratios = Vec::new();
+    let (mut daemon_cpus, mut bare_cpus) = (Vec::new(), Vec::new());
+    for round in 0..env_usize("FACEGATE_BENCH_ROUNDS", 5) {
         if round > 0 {
             let db = rusqlite::Connection::open(Store::db_path(dir.path())).expect("opening the store");
             db.execute("UPDATE records SET state = 0, attempts = 0", []).expect("making records pending");
@@ -474,44 +512,70 @@ fn backlog_drain(n: usize) -> Drain {
         // Poll a cheap count: copying the request log (10 KB bodies) in a loop would take the
         // CPU from the daemon being measured.
         let end = Instant::now() + WAIT;
-        loop {
+        // The daemon's CPU from its first upload on, so start-up is not counted per record.
+        while cloud.count("/face/record") == 0 {
+            assert!(Instant::now() < end, "no upload:\n{}", d.log());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let cpu_at_first = cpu_us_of(d.child.id());
+        let uploads = loop {
             if cloud.count("/face/record") >= n {
-                uploads = cloud.requests_to("/face/record");
+                let uploads = cloud.requests_to("/face/record");
                 let ids: HashSet<&str> =
                     uploads.iter().filter_map(|r| r.body.get("msgID").and_then(Value::as_str)).collect();
                 if ids.len() >= n {
-                    break;
+                    break uploads;
                 }
             }
             assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", cloud.count("/face/record"), d.log());
             std::thread::sleep(Duration::from_millis(50));
-        }
+        };
+        let daemon_cpu = cpu_us_of(d.child.id()).saturating_sub(cpu_at_first) as f64 / n as f64;
         drop(d);
-        eprintln!("daemon drain: {} uploads over {} connections", uploads.len(), conns(&uploads));
-        daemon_rate = daemon_rate.max(rate(&uploads));
-    }
-    let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
-    eprintln!("{} uploads of about {} bytes each ({} bytes of JPEG)", uploads.len(), bodies[0].len(), photo.len());
+        let daemon_rate = rate(&uploads);
+        if round == 0 {
+            let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
+            eprintln!(
+                "{} uploads of about {} bytes each ({} bytes of JPEG)",
+                bodies.len(),
+                bodies[0].len(),
+                photo.len()
+            );
+            std::fs::write(&file, bodies.join("\n")).expect("writing the bodies");
+        }
 
-    let url = format!("{}/face/record", cloud.url());
-    // In-process, the client thread and the mock trade the CPU cheaply; the daemon cannot, so
-    // the bare loop also runs in a process of its own (this binary, re-run as a client). The
-    // best of three rounds is the baseline: the machine is shared and noisy.
-    let file = dir.path().join("bodies.jsonl");
-    std::fs::write(&file, bodies.join("\n")).expect("writing the bodies");
-    let mut bare_rate: f64 = 0.0;
-    for _ in 0..3 {
+        // In-process, the client thread and the mock trade the CPU cheaply; the daemon cannot,
+        // so the bare loop also runs in a process of its own (this binary, re-run as a client).
         cloud.clear_requests();
-        let status = Command::new(std::env::current_exe().expect("this binary"))
+        let out = Command::new(std::env::current_exe().expect("this binary"))
             .env(POST_LOOP_URL, &url)
             .env(POST_LOOP_BODIES, &file)
-            .status()
+            .stderr(Stdio::inherit())
+            .output()
             .expect("running the bare loop");
-        assert!(status.success(), "the bare loop failed");
+        assert!(out.status.success(), "the bare loop failed");
+        let bare_cpu = String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap_or(0.0) / n as f64;
         let replayed = cloud.requests_to("/face/record");
-        assert_eq!(replayed.len(), bodies.len());
-        eprintln!("bare loop: {} uploads over {} connections", replayed.len(), conns(&replayed));
-        bare_rate = bare_rate.max(rate(&replayed));
+        let bare_rate = rate(&replayed);
+        eprintln!(
+            "round {round}: daemon {daemon_rate:.0}/s, {daemon_cpu:.0} us CPU/record ({} uploads, {} \
+             connections), bare {bare_rate:.0}/s, {bare_cpu:.0} us CPU/record ({} uploads, {} connections)",
+            uploads.len(),
+            conns(&uploads),
+            replayed.len(),
+            conns(&replayed)
+        );
+        daemon_cpus.push(daemon_cpu);
+        bare_cpus.push(bare_cpu);
+        daemon_rates.push(daemon_rate);
+        bare_rates.push(bare_rate);
+        ratios.push(daemon_rate / bare_rate);
     }
-    Drain { daemon: daemon_rate, bare: bare_rate }
+    Drain {
+        daemon: spread(daemon_rates).p50,
+        bare: spread(bare_rates).p50,
+        ratio: spread(ratios).p50,
+        daemon_cpu_us: spread(daemon_cpus).p50,
+        bare_cpu_us: spread(bare_cpus).p50,
+    }
 }

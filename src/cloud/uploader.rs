@@ -56,6 +56,10 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             }
         }
         was_offline = !online;
+        // Read before the batch. While no record is stored after it, none can have been evicted
+        // (the caps act on insert) and the pending count stands: neither is read per record.
+        let newest = session.store.last_msg_id().unwrap_or(0);
+        let pending = session.store.pending_count().unwrap_or(0);
         let batch = match session.store.next_batch_after(backlog_end, DELIVERY_BATCH) {
             Ok(b) => b,
             Err(e) => {
@@ -68,14 +72,19 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             shared.wait_uploader(Duration::from_secs(30));
             continue;
         }
-        let newest = session.store.last_msg_id().unwrap_or(0);
-        for rec in &batch {
-            match send(&mut session, rec, acked.len() as u64) {
-                Ok(true) => {
+        for (i, rec) in batch.iter().enumerate() {
+            // A record made meanwhile may be live (it goes before the rest of this batch) or
+            // may have evicted one of these (a record counted as dropped must not be sent).
+            if !session.store.last_msg_id().is_ok_and(|last| last == newest) {
+                break;
+            }
+            // offLineRecordNum: the records still waiting besides this one.
+            let waiting = pending.saturating_sub(1 + i as u64);
+            match send(&mut session, rec, waiting) {
+                Ok(()) => {
                     acked.push(rec.msg_id);
                     backoff.reset();
                 }
-                Ok(false) => {}
                 Err(PollError::Shutdown) => break 'outer,
                 Err(e) => {
                     commit_marks(&mut session.store, &mut acked);
@@ -89,10 +98,6 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
                     continue 'outer;
                 }
             }
-            // A record made meanwhile may be live: it goes before the rest of this batch.
-            if session.store.last_msg_id().is_ok_and(|last| last > newest) {
-                break;
-            }
         }
         commit_marks(&mut session.store, &mut acked);
     }
@@ -105,9 +110,15 @@ fn commit_marks(store: &mut Store, acked: &mut Vec<u64>) {
     if acked.is_empty() {
         return;
     }
-    if let Err(e) = store.mark_delivered_unsynced(acked) {
+    match store.mark_delivered_unsynced(acked) {
+        // One line per batch: a drained backlog of 100,000 records is not 100,000 log lines.
+        Ok(_) => match acked.as_slice() {
+            [one] => log::info!("record {one} delivered"),
+            [first, .., last] => log::info!("{} records delivered ({first} to {last})", acked.len()),
+            [] => {}
+        },
         // Not lost: those records go again under the same msgIDs.
-        log::error!("{} delivered record(s) not marked: {e}", acked.len());
+        Err(e) => log::error!("{} delivered record(s) not marked: {e}", acked.len()),
     }
     acked.clear();
 }
@@ -119,19 +130,10 @@ fn extend_backlog(store: &Store, end: &mut u64) {
     }
 }
 
-/// Sends one record and applies the answer; true when the cloud acknowledged it (the caller
-/// marks it delivered), false when the record was evicted meanwhile and not sent.
-/// `acked_unmarked` counts acknowledged records the store still shows as pending.
-fn send(session: &mut Session<'_>, rec: &OutboxRecord, acked_unmarked: u64) -> Result<bool, PollError> {
-    // If the storage cap evicted the record since it was read, it was logged and counted as
-    // dropped, and must not reach the cloud after all.
-    if let Ok(false) = session.store.contains_record(rec.msg_id) {
-        log::debug!("record {} was evicted before its upload", rec.msg_id);
-        return Ok(false);
-    }
-    // offLineRecordNum: the records still waiting besides this one.
-    let waiting = session.store.pending_count().unwrap_or(1).saturating_sub(1 + acked_unmarked);
-    let msg = upload_message(session, rec, waiting);
+/// Sends one record with its offLineRecordNum and applies the answer; Ok when the cloud
+/// acknowledged it (the caller marks it delivered).
+fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> Result<(), PollError> {
+    let msg = upload_message(session, rec, off_line_record_num);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
         return Err(PollError::Malformed(format!(
@@ -139,7 +141,7 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, acked_unmarked: u64) -> R
             resp.msg_id, rec.msg_id
         )));
     }
-    log::info!("record {} delivered", rec.msg_id);
+    log::debug!("record {} acknowledged", rec.msg_id);
     let shared = session.shared;
     let deadline = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
     // None: no door waits for this record; Some(false): it waited, but no longer does.
@@ -160,7 +162,7 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, acked_unmarked: u64) -> R
         let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
         shared.announce(&resp.msg, display);
     }
-    Ok(true)
+    Ok(())
 }
 
 /// The uploadRecord message of a stored record, with `off_line_record_num` (the records still

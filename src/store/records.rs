@@ -264,15 +264,6 @@ impl Store {
         })
     }
 
-    /// Whether a record is still stored: the caps may evict it between the uploader's read and
-    /// its upload, and a record counted as dropped must not reach the cloud after all.
-    pub fn contains_record(&self, msg_id: u64) -> Result<bool> {
-        let id = to_sql_id(msg_id);
-        self.read("looking up a record", |c| {
-            c.prepare_cached("SELECT EXISTS (SELECT 1 FROM records WHERE msg_id = ?1)")?.query_row([id], |r| r.get(0))
-        })
-    }
-
     /// Counts one upload try of a record (the uploader counts the failed ones); false when the
     /// msgID is no longer stored. Committed without waiting for the disk (see
     /// [`Store::mark_delivered_unsynced`]): the count is bookkeeping, not a record.
@@ -792,13 +783,10 @@ mod tests {
         let old = store.insert_record(&rec(0, "1", "a")).unwrap().msg_id;
         let read = store.next_to_send().unwrap().unwrap();
         assert_eq!(read.msg_id, old);
-        assert!(store.contains_record(old).unwrap());
         // Evicted between the uploader's read and its attempt.
         assert_eq!(store.insert_record(&rec(1, "1", "a")).unwrap().evicted, 1);
-        assert!(!store.contains_record(old).unwrap());
         assert!(!store.note_attempt(old).unwrap());
         let new = store.next_to_send().unwrap().unwrap().msg_id;
-        assert!(store.contains_record(new).unwrap());
         assert!(store.note_attempt(new).unwrap());
     }
 
