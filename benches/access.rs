@@ -31,6 +31,7 @@ use facegate::store::{NewRecord, Store};
 use mock_cloud::MockCloud;
 use serde_json::Value;
 
+/// Persons stored for the latency part (a smoke run under `cargo test` uses fewer).
 const PERSONS: usize = 100_000;
 const WAIT: Duration = Duration::from_secs(120);
 
@@ -44,14 +45,24 @@ fn main() {
         bare_post_loop(&url, Path::new(&bodies));
         return;
     }
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we use.
-    let samples = env_usize("FACEGATE_BENCH_SAMPLES", 1_000);
-    let records = env_usize("FACEGATE_BENCH_RECORDS", 2_000);
-    println!("# facegate access benchmark ({} persons, {samples} latency samples, {records} records)\n", PERSONS);
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this without it, on a debug
+    // build: then a small smoke run only checks that every part still works.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (persons, samples, records, rounds) = if full {
+        (
+            PERSONS,
+            env_usize("FACEGATE_BENCH_SAMPLES", 1_000),
+            env_usize("FACEGATE_BENCH_RECORDS", 2_000),
+            env_usize("FACEGATE_BENCH_ROUNDS", 5),
+        )
+    } else {
+        (1_000, 20, 50, 1)
+    };
+    println!("# facegate access benchmark ({persons} persons, {samples} latency samples, {records} records)\n");
     let parts = std::env::var("FACEGATE_BENCH_PARTS").unwrap_or_else(|_| "latency,commits,drain".into());
-    let latency = parts.contains("latency").then(|| card_to_relay(samples));
+    let latency = parts.contains("latency").then(|| card_to_relay(persons, samples));
     let commits = parts.contains("commits").then(|| record_commits(records));
-    let drain = parts.contains("drain").then(|| backlog_drain(records));
+    let drain = parts.contains("drain").then(|| backlog_drain(records, rounds));
     println!("| measure | facegate | baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
     if let Some(latency) = latency {
@@ -224,12 +235,12 @@ fn card_of(i: usize) -> String {
     (10_000_000 + i).to_string()
 }
 
-fn card_to_relay(samples: usize) -> Latency {
+fn card_to_relay(persons: usize, samples: usize) -> Latency {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let mut store = Store::open(dir.path()).expect("store");
         let started = Instant::now();
-        for chunk in (0..PERSONS).collect::<Vec<_>>().chunks(10_000) {
+        for chunk in (0..persons).collect::<Vec<_>>().chunks(10_000) {
             let batch: Vec<(Person, Vec<_>)> = chunk
                 .iter()
                 .map(|&i| {
@@ -247,8 +258,8 @@ fn card_to_relay(samples: usize) -> Latency {
                 .collect();
             store.upsert_persons(&batch).expect("seeding persons");
         }
-        assert_eq!(store.person_count().unwrap(), PERSONS as u64);
-        eprintln!("{PERSONS} persons stored in {:.1} s", started.elapsed().as_secs_f64());
+        assert_eq!(store.person_count().unwrap(), persons as u64);
+        eprintln!("{persons} persons stored in {:.1} s", started.elapsed().as_secs_f64());
     }
     let cloud = MockCloud::start();
     cloud.keep_last(1_000);
@@ -267,7 +278,7 @@ fn card_to_relay(samples: usize) -> Latency {
         assert!(r.ok && r.open, "card {} did not open: {r:?}\n{}", card_of(i), d.log());
     };
     for i in 0..50 {
-        present(i * 1_999 % PERSONS);
+        present(i * 1_999 % persons);
         tail.wait_relay("open", &mut seen);
         tail.wait_relay("closed", &mut seen);
     }
@@ -277,7 +288,7 @@ fn card_to_relay(samples: usize) -> Latency {
     let mut busy = Duration::ZERO;
     for k in 0..samples {
         // Spread over the whole table, so lookups are not all in one page.
-        let i = (k * 7_919 + 13) % PERSONS;
+        let i = (k * 7_919 + 13) % persons;
         let sent_ms = unix_ms_f64();
         let t0 = Instant::now();
         present(i);
@@ -292,10 +303,10 @@ fn card_to_relay(samples: usize) -> Latency {
     let wall = started.elapsed();
     eprintln!("{samples} cards in {:.1} s (door pulses included)", wall.as_secs_f64());
     let mut cli = Vec::new();
-    for k in 0..100 {
+    for k in 0..samples.min(100) {
         let t0 = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
-            .args(["card", &card_of(k * 997 % PERSONS), "--config"])
+            .args(["card", &card_of(k * 997 % persons), "--config"])
             .arg(&d.config)
             .output()
             .expect("facegate card");
@@ -475,7 +486,7 @@ fn rate(reqs: &[mock_cloud::Req]) -> f64 {
     (reqs.len() - 1) as f64 / last.duration_since(first).as_secs_f64()
 }
 
-fn backlog_drain(n: usize) -> Drain {
+fn backlog_drain(n: usize, rounds: usize) -> Drain {
     let dir = tempfile::tempdir().expect("temp dir");
     let photo = snapshot_jpeg();
     {
@@ -502,7 +513,7 @@ fn backlog_drain(n: usize) -> Drain {
     let mut bare_rates = Vec::new();
     let mut ratios = Vec::new();
     let (mut daemon_cpus, mut bare_cpus) = (Vec::new(), Vec::new());
-    for round in 0..env_usize("FACEGATE_BENCH_ROUNDS", 5) {
+    for round in 0..rounds {
         if round > 0 {
             let db = rusqlite::Connection::open(Store::db_path(dir.path())).expect("opening the store");
             db.execute("UPDATE records SET state = 0, attempts = 0", []).expect("making records pending");
