@@ -12,7 +12,8 @@
 //!    same payloads on one keep-alive connection.
 //!
 //! Environment: `FACEGATE_BENCH_SAMPLES` (latency samples, default 1000),
-//! `FACEGATE_BENCH_RECORDS` (commits and backlog size, default 2000).
+//! `FACEGATE_BENCH_RECORDS` (commits and backlog size, default 2000), `FACEGATE_BENCH_PARTS`
+//! (any of `latency,commits,drain`, default all).
 
 #[path = "../tests/common/mock_cloud.rs"]
 mod mock_cloud;
@@ -30,19 +31,64 @@ use facegate::store::{NewRecord, Store};
 use mock_cloud::MockCloud;
 use serde_json::Value;
 
+/// Persons stored for the latency part (a smoke run under `cargo test` uses fewer).
 const PERSONS: usize = 100_000;
 const WAIT: Duration = Duration::from_secs(120);
 
+/// When set, this binary is the bare POST loop's client: POST each line of the file named by
+/// [`POST_LOOP_BODIES`] to this URL, one after another on one keep-alive connection.
+const POST_LOOP_URL: &str = "FACEGATE_BENCH_POST_LOOP_URL";
+const POST_LOOP_BODIES: &str = "FACEGATE_BENCH_POST_LOOP_BODIES";
+
 fn main() {
-    // `cargo bench` passes `--bench`; `cargo test --benches` passes nothing we use.
-    let samples = env_usize("FACEGATE_BENCH_SAMPLES", 1_000);
-    let records = env_usize("FACEGATE_BENCH_RECORDS", 2_000);
-    println!("# facegate access benchmark ({} persons, {samples} latency samples, {records} records)\n", PERSONS);
-    let latency = card_to_relay(samples);
-    let commits = record_commits(records);
-    let drain = backlog_drain(records);
+    if let (Ok(url), Ok(bodies)) = (std::env::var(POST_LOOP_URL), std::env::var(POST_LOOP_BODIES)) {
+        bare_post_loop(&url, Path::new(&bodies));
+        return;
+    }
+    // `cargo bench` passes `--bench`; `cargo test --benches` runs this without it, on a debug
+    // build: then a small smoke run only checks that every part still works.
+    let full = std::env::args().any(|a| a == "--bench");
+    let (persons, samples, records, rounds) = if full {
+        (
+            PERSONS,
+            env_usize("FACEGATE_BENCH_SAMPLES", 1_000),
+            env_usize("FACEGATE_BENCH_RECORDS", 2_000),
+            env_usize("FACEGATE_BENCH_ROUNDS", 5),
+        )
+    } else {
+        (1_000, 20, 50, 1)
+    };
+    println!("# facegate access benchmark ({persons} persons, {samples} latency samples, {records} records)\n");
+    let parts = std::env::var("FACEGATE_BENCH_PARTS").unwrap_or_else(|_| "latency,commits,drain".into());
+    let latency = parts.contains("latency").then(|| card_to_relay(persons, samples));
+    let commits = parts.contains("commits").then(|| record_commits(records));
+    let drain = parts.contains("drain").then(|| backlog_drain(records, rounds));
     println!("| measure | facegate | baseline | ratio | goal |");
     println!("|---|---|---|---|---|");
+    if let Some(latency) = latency {
+        print_latency(&latency);
+    }
+    if let Some(commits) = commits {
+        println!(
+            "| durable record commits | {:.0} /s | {:.0} /s (bare rusqlite) | {:.2} | >= 0.50 |",
+            commits.store,
+            commits.bare,
+            commits.store / commits.bare
+        );
+    }
+    if let Some(drain) = drain {
+        println!(
+            "| backlog drain to the mock cloud, median of rounds | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
+            drain.daemon, drain.bare, drain.ratio
+        );
+        println!(
+            "| CPU per drained record, median of rounds | {:.0} us (daemon process) | {:.0} us (bare loop) | | |",
+            drain.daemon_cpu_us, drain.bare_cpu_us
+        );
+    }
+}
+
+fn print_latency(latency: &Latency) {
     println!(
         "| card to relay \"open\" line, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | | |",
         latency.to_relay.p50, latency.to_relay.p99, latency.to_relay.max
@@ -55,19 +101,7 @@ fn main() {
         "| `facegate card` CLI round trip, p50 / p99 | {:.1} / {:.1} ms | | | |",
         latency.cli.p50, latency.cli.p99
     );
-    println!(
-        "| durable record commits | {:.0} /s | {:.0} /s (bare rusqlite) | {:.2} | >= 0.50 |",
-        commits.store,
-        commits.bare,
-        commits.store / commits.bare
-    );
     println!("| cards through the daemon (sequential) | {:.0} /s | | | |", latency.cards_per_s);
-    println!(
-        "| backlog drain to the mock cloud | {:.0} /s | {:.0} /s (bare ureq) | {:.2} | >= 0.80 |",
-        drain.daemon,
-        drain.bare,
-        drain.daemon / drain.bare
-    );
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -184,7 +218,7 @@ impl ActuatorTail {
                 return t;
             }
             assert!(Instant::now() < end, "no relay {state} line");
-            std::thread::sleep(Duration::from_micros(200));
+            std::thread::sleep(Duration::from_millis(1));
         }
     }
 }
@@ -201,12 +235,12 @@ fn card_of(i: usize) -> String {
     (10_000_000 + i).to_string()
 }
 
-fn card_to_relay(samples: usize) -> Latency {
+fn card_to_relay(persons: usize, samples: usize) -> Latency {
     let dir = tempfile::tempdir().expect("temp dir");
     {
         let mut store = Store::open(dir.path()).expect("store");
         let started = Instant::now();
-        for chunk in (0..PERSONS).collect::<Vec<_>>().chunks(10_000) {
+        for chunk in (0..persons).collect::<Vec<_>>().chunks(10_000) {
             let batch: Vec<(Person, Vec<_>)> = chunk
                 .iter()
                 .map(|&i| {
@@ -224,8 +258,8 @@ fn card_to_relay(samples: usize) -> Latency {
                 .collect();
             store.upsert_persons(&batch).expect("seeding persons");
         }
-        assert_eq!(store.person_count().unwrap(), PERSONS as u64);
-        eprintln!("{PERSONS} persons stored in {:.1} s", started.elapsed().as_secs_f64());
+        assert_eq!(store.person_count().unwrap(), persons as u64);
+        eprintln!("{persons} persons stored in {:.1} s", started.elapsed().as_secs_f64());
     }
     let cloud = MockCloud::start();
     cloud.keep_last(1_000);
@@ -244,7 +278,7 @@ fn card_to_relay(samples: usize) -> Latency {
         assert!(r.ok && r.open, "card {} did not open: {r:?}\n{}", card_of(i), d.log());
     };
     for i in 0..50 {
-        present(i * 1_999 % PERSONS);
+        present(i * 1_999 % persons);
         tail.wait_relay("open", &mut seen);
         tail.wait_relay("closed", &mut seen);
     }
@@ -254,7 +288,7 @@ fn card_to_relay(samples: usize) -> Latency {
     let mut busy = Duration::ZERO;
     for k in 0..samples {
         // Spread over the whole table, so lookups are not all in one page.
-        let i = (k * 7_919 + 13) % PERSONS;
+        let i = (k * 7_919 + 13) % persons;
         let sent_ms = unix_ms_f64();
         let t0 = Instant::now();
         present(i);
@@ -269,10 +303,10 @@ fn card_to_relay(samples: usize) -> Latency {
     let wall = started.elapsed();
     eprintln!("{samples} cards in {:.1} s (door pulses included)", wall.as_secs_f64());
     let mut cli = Vec::new();
-    for k in 0..100 {
+    for k in 0..samples.min(100) {
         let t0 = Instant::now();
         let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
-            .args(["card", &card_of(k * 997 % PERSONS), "--config"])
+            .args(["card", &card_of(k * 997 % persons), "--config"])
             .arg(&d.config)
             .output()
             .expect("facegate card");
@@ -374,6 +408,12 @@ fn record_commits(n: usize) -> Commits {
 struct Drain {
     daemon: f64,
     bare: f64,
+    /// Median of the per-round ratios.
+    ratio: f64,
+    /// CPU per record of the whole daemon process from its first upload on, median.
+    daemon_cpu_us: f64,
+    /// CPU per record of the bare loop's process, median.
+    bare_cpu_us: f64,
 }
 
 /// A JPEG of noise, about the size of a recognition snapshot (noise does not compress).
@@ -388,6 +428,57 @@ fn snapshot_jpeg() -> Vec<u8> {
     out
 }
 
+/// The baseline: a bare ureq agent (keep-alive, TCP_NODELAY like the daemon's) POSTing the
+/// bodies one after another and reading each answer.
+fn bare_post_loop(url: &str, bodies: &Path) {
+    let text = std::fs::read_to_string(bodies).expect("reading the bodies");
+    // The daemon's agent settings (src/cloud/transport.rs), minus TLS: nothing to configure.
+    let agent: ureq::Agent = ureq::Agent::config_builder()
+        .timeout_connect(Some(Duration::from_secs(5)))
+        .timeout_global(Some(Duration::from_secs(15)))
+        .http_status_as_error(false)
+        .max_redirects(0)
+        .max_redirects_will_error(false)
+        .no_delay(true)
+        .max_idle_connections_per_host(2)
+        .build()
+        .into();
+    let cpu_before = own_cpu_us();
+    for body in text.lines() {
+        let mut resp = agent
+            .post(url)
+            .header("Content-Type", "application/json;charset=UTF-8")
+            .send(body.as_bytes())
+            .expect("bare POST");
+        let answer = resp.body_mut().read_to_vec().expect("answer");
+        assert!(!answer.is_empty());
+    }
+    println!("{}", own_cpu_us() - cpu_before);
+}
+
+/// CPU time (user + system) this process has used, in microseconds.
+fn own_cpu_us() -> u64 {
+    // SAFETY: getrusage(2) fills the struct we pass; an all-zero rusage is a valid value.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: RUSAGE_SELF with a valid pointer.
+    unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) };
+    let us = |t: libc::timeval| t.tv_sec as u64 * 1_000_000 + t.tv_usec as u64;
+    us(usage.ru_utime) + us(usage.ru_stime)
+}
+
+/// CPU time (user + system) process `pid` has used so far, in microseconds (clock-tick
+/// resolution, 10 ms here).
+fn cpu_us_of(pid: u32) -> u64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    let fields: Vec<&str> =
+        stat.rsplit_once(')').map(|(_, rest)| rest.split_whitespace().collect()).unwrap_or_default();
+    // utime and stime are fields 14 and 15 of stat(5), i.e. 12 and 13 after the ")".
+    let ticks: u64 = [11, 12].iter().filter_map(|i| fields.get(*i)?.parse::<u64>().ok()).sum();
+    // SAFETY: sysconf has no preconditions.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as u64;
+    ticks * 1_000_000 / hz
+}
+
 /// Records per second between the first and the last upload the mock received.
 fn rate(reqs: &[mock_cloud::Req]) -> f64 {
     let first = reqs.first().expect("uploads").at;
@@ -395,7 +486,7 @@ fn rate(reqs: &[mock_cloud::Req]) -> f64 {
     (reqs.len() - 1) as f64 / last.duration_since(first).as_secs_f64()
 }
 
-fn backlog_drain(n: usize) -> Drain {
+fn backlog_drain(n: usize, rounds: usize) -> Drain {
     let dir = tempfile::tempdir().expect("temp dir");
     let photo = snapshot_jpeg();
     {
@@ -412,43 +503,90 @@ fn backlog_drain(n: usize) -> Drain {
         }
     }
     let cloud = MockCloud::start();
-    let d = Daemon::start(dir.path(), &cloud.url(), "");
-    let end = Instant::now() + WAIT;
-    loop {
-        let ids: HashSet<String> = cloud
-            .requests_to("/face/record")
-            .iter()
-            .filter_map(|r| r.body.get("msgID").and_then(Value::as_str).map(str::to_string))
-            .collect();
-        if ids.len() >= n {
-            break;
-        }
-        assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", ids.len(), d.log());
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    drop(d);
-    let uploads = cloud.requests_to("/face/record");
-    let daemon_rate = rate(&uploads);
-    let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
-    eprintln!("{} uploads of about {} bytes each ({} bytes of JPEG)", uploads.len(), bodies[0].len(), photo.len());
-
-    cloud.clear_requests();
-    let agent: ureq::Agent = ureq::Agent::config_builder()
-        .no_delay(true)
-        .http_status_as_error(false)
-        .timeout_global(Some(Duration::from_secs(15)))
-        .build()
-        .into();
+    let conns = |reqs: &[mock_cloud::Req]| reqs.iter().map(|r| r.conn).collect::<HashSet<u64>>().len();
     let url = format!("{}/face/record", cloud.url());
-    for body in &bodies {
-        let mut resp = agent
-            .post(&url)
-            .header("Content-Type", "application/json;charset=UTF-8")
-            .send(body.as_bytes())
-            .expect("bare POST");
-        let answer = resp.body_mut().read_to_vec().expect("answer");
-        assert!(!answer.is_empty());
+    let file = dir.path().join("bodies.jsonl");
+    // Rounds pair a daemon drain with a bare loop right after it, so both meet the same load
+    // on this shared machine; the medians are reported. Between rounds the same records are
+    // made pending again while the daemon is stopped.
+    let mut daemon_rates = Vec::new();
+    let mut bare_rates = Vec::new();
+    let mut ratios = Vec::new();
+    let (mut daemon_cpus, mut bare_cpus) = (Vec::new(), Vec::new());
+    for round in 0..rounds {
+        if round > 0 {
+            let db = rusqlite::Connection::open(Store::db_path(dir.path())).expect("opening the store");
+            db.execute("UPDATE records SET state = 0, attempts = 0", []).expect("making records pending");
+        }
+        cloud.clear_requests();
+        let d = Daemon::start(dir.path(), &cloud.url(), "");
+        // Poll a cheap count: copying the request log (10 KB bodies) in a loop would take the
+        // CPU from the daemon being measured.
+        let end = Instant::now() + WAIT;
+        // The daemon's CPU from its first upload on, so start-up is not counted per record.
+        while cloud.count("/face/record") == 0 {
+            assert!(Instant::now() < end, "no upload:\n{}", d.log());
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        let cpu_at_first = cpu_us_of(d.child.id());
+        let uploads = loop {
+            if cloud.count("/face/record") >= n {
+                let uploads = cloud.requests_to("/face/record");
+                let ids: HashSet<&str> =
+                    uploads.iter().filter_map(|r| r.body.get("msgID").and_then(Value::as_str)).collect();
+                if ids.len() >= n {
+                    break uploads;
+                }
+            }
+            assert!(Instant::now() < end, "only {} of {n} records drained:\n{}", cloud.count("/face/record"), d.log());
+            std::thread::sleep(Duration::from_millis(50));
+        };
+        let daemon_cpu = cpu_us_of(d.child.id()).saturating_sub(cpu_at_first) as f64 / n as f64;
+        drop(d);
+        let daemon_rate = rate(&uploads);
+        if round == 0 {
+            let bodies: Vec<String> = uploads.iter().map(|r| r.body.to_string()).collect();
+            eprintln!(
+                "{} uploads of about {} bytes each ({} bytes of JPEG)",
+                bodies.len(),
+                bodies[0].len(),
+                photo.len()
+            );
+            std::fs::write(&file, bodies.join("\n")).expect("writing the bodies");
+        }
+
+        // In-process, the client thread and the mock trade the CPU cheaply; the daemon cannot,
+        // so the bare loop also runs in a process of its own (this binary, re-run as a client).
+        cloud.clear_requests();
+        let out = Command::new(std::env::current_exe().expect("this binary"))
+            .env(POST_LOOP_URL, &url)
+            .env(POST_LOOP_BODIES, &file)
+            .stderr(Stdio::inherit())
+            .output()
+            .expect("running the bare loop");
+        assert!(out.status.success(), "the bare loop failed");
+        let bare_cpu = String::from_utf8_lossy(&out.stdout).trim().parse::<f64>().unwrap_or(0.0) / n as f64;
+        let replayed = cloud.requests_to("/face/record");
+        let bare_rate = rate(&replayed);
+        eprintln!(
+            "round {round}: daemon {daemon_rate:.0}/s, {daemon_cpu:.0} us CPU/record ({} uploads, {} \
+             connections), bare {bare_rate:.0}/s, {bare_cpu:.0} us CPU/record ({} uploads, {} connections)",
+            uploads.len(),
+            conns(&uploads),
+            replayed.len(),
+            conns(&replayed)
+        );
+        daemon_cpus.push(daemon_cpu);
+        bare_cpus.push(bare_cpu);
+        daemon_rates.push(daemon_rate);
+        bare_rates.push(bare_rate);
+        ratios.push(daemon_rate / bare_rate);
     }
-    let bare_rate = rate(&cloud.requests_to("/face/record"));
-    Drain { daemon: daemon_rate, bare: bare_rate }
+    Drain {
+        daemon: spread(daemon_rates).p50,
+        bare: spread(bare_rates).p50,
+        ratio: spread(ratios).p50,
+        daemon_cpu_us: spread(daemon_cpus).p50,
+        bare_cpu_us: spread(bare_cpus).p50,
+    }
 }

@@ -43,7 +43,8 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
             if header.index >= total {
                 break;
             }
-            let record = uploader::upload_message(s, &rec);
+            // face/get items carry no offLineRecordNum.
+            let record = uploader::upload_message(s, &rec, 0);
             let item = RecordItem::new(&header, &record);
             if let Err(e) = send_acked::<RecordAck>(s, Service::GetRecords.path(), &item, header.index) {
                 log::warn!("face/get {} stopped at index {}: {e}", cmd.msg_id, header.index);

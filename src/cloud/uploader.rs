@@ -1,11 +1,13 @@
 //! The record uploader thread (`face/record`).
 //!
-//! Live records go first, then the backlog oldest first (the store's `next_to_send_after`). The
+//! Live records go first, then the backlog oldest first (the store's `next_batch_after`). The
 //! backlog is every record that failed once, was stored when the uploader started, or was made
-//! while records could not be sent (cloud unreachable, `recordService` off). A record
-//! counts as delivered only when the cloud's uploadRecordResp echoes its msgID; until then it is
-//! re-sent with capped back-off under the same msgID. The answer's controlState "open" opens the
-//! door for records whose door waits for the cloud (visitors, QR codes).
+//! while records could not be sent (cloud unreachable, `recordService` off). A record counts as
+//! delivered only when the cloud's uploadRecordResp echoes its msgID; until then it is re-sent
+//! with capped back-off under the same msgID. The delivery marks of a few records are committed
+//! together ([`DELIVERY_BATCH`]), so the drain is not held to the disk's fsync rate. The
+//! answer's controlState "open" opens the door for records whose door waits for the cloud
+//! (visitors, QR codes).
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -15,6 +17,10 @@ use crate::daemon::Shared;
 use crate::protocol::binary::encode_base64;
 use crate::protocol::{Service, UploadRecord, UploadRecordResp};
 use crate::store::{OutboxRecord, Store};
+
+/// Acknowledged records whose delivery marks are committed together (one transaction, no
+/// fsync). After a crash at most this many acknowledged records go again, under their msgIDs.
+pub const DELIVERY_BATCH: usize = 16;
 
 /// Runs until shutdown.
 pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
@@ -33,7 +39,9 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
     // made while records could not be sent. Without it, a backlog of never-tried records would
     // count as "live" and drain newest first.
     let mut backlog_end = session.store.last_msg_id().unwrap_or(0);
-    while !shared.is_shutting_down() {
+    // Acknowledged by the cloud, not yet marked in the store.
+    let mut acked: Vec<u64> = Vec::with_capacity(DELIVERY_BATCH);
+    'outer: while !shared.is_shutting_down() {
         if !shared.record_service.load(Ordering::SeqCst) {
             extend_backlog(&session.store, &mut backlog_end);
             shared.wait_uploader(Duration::from_secs(5));
@@ -48,31 +56,71 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             }
         }
         was_offline = !online;
-        let next = match session.store.next_to_send_after(backlog_end) {
-            Ok(Some(r)) => r,
-            Ok(None) => {
-                shared.wait_uploader(Duration::from_secs(30));
-                continue;
-            }
+        // Read before the batch. While no record is stored after it, none can have been evicted
+        // (the caps act on insert) and the pending count stands: neither is read per record.
+        let newest = session.store.last_msg_id().unwrap_or(0);
+        let pending = session.store.pending_count().unwrap_or(0);
+        let batch = match session.store.next_batch_after(backlog_end, DELIVERY_BATCH) {
+            Ok(b) => b,
             Err(e) => {
                 log::error!("reading the outbox: {e}");
                 shared.sleep(Duration::from_secs(1));
                 continue;
             }
         };
-        match send(&mut session, &next) {
-            Ok(()) => backoff.reset(),
-            Err(PollError::Shutdown) => break,
-            Err(e) => {
-                // Whatever was made before this failure waits its turn behind older records.
-                extend_backlog(&session.store, &mut backlog_end);
-                let wait = backoff.next_delay();
-                log::warn!("record {} not delivered ({e}); retrying in {} ms", next.msg_id, wait.as_millis());
-                // A new live record wakes us early: it goes first and may find the cloud back.
-                shared.wait_uploader(wait);
+        if batch.is_empty() {
+            shared.wait_uploader(Duration::from_secs(30));
+            continue;
+        }
+        for (i, rec) in batch.iter().enumerate() {
+            // A record made meanwhile may be live (it goes before the rest of this batch) or
+            // may have evicted one of these (a record counted as dropped must not be sent).
+            if !session.store.last_msg_id().is_ok_and(|last| last == newest) {
+                break;
+            }
+            // offLineRecordNum: the records still waiting besides this one.
+            let waiting = pending.saturating_sub(1 + i as u64);
+            match send(&mut session, rec, waiting) {
+                Ok(()) => {
+                    acked.push(rec.msg_id);
+                    backoff.reset();
+                }
+                Err(PollError::Shutdown) => break 'outer,
+                Err(e) => {
+                    commit_marks(&mut session.store, &mut acked);
+                    let _ = session.store.note_attempt(rec.msg_id);
+                    // Whatever was made before this failure waits its turn behind older records.
+                    extend_backlog(&session.store, &mut backlog_end);
+                    let wait = backoff.next_delay();
+                    log::warn!("record {} not delivered ({e}); retrying in {} ms", rec.msg_id, wait.as_millis());
+                    // A new live record wakes us early: it goes first and may find the cloud back.
+                    shared.wait_uploader(wait);
+                    continue 'outer;
+                }
             }
         }
+        commit_marks(&mut session.store, &mut acked);
     }
+    commit_marks(&mut session.store, &mut acked);
+}
+
+/// Commits the delivery marks collected so far (before the outbox is read again, so an
+/// acknowledged record is never picked twice).
+fn commit_marks(store: &mut Store, acked: &mut Vec<u64>) {
+    if acked.is_empty() {
+        return;
+    }
+    match store.mark_delivered_unsynced(acked) {
+        // One line per batch: a drained backlog of 100,000 records is not 100,000 log lines.
+        Ok(_) => match acked.as_slice() {
+            [one] => log::info!("record {one} delivered"),
+            [first, .., last] => log::info!("{} records delivered ({first} to {last})", acked.len()),
+            [] => {}
+        },
+        // Not lost: those records go again under the same msgIDs.
+        Err(e) => log::error!("{} delivered record(s) not marked: {e}", acked.len()),
+    }
+    acked.clear();
 }
 
 /// Moves the backlog's end up to the newest record stored.
@@ -82,15 +130,10 @@ fn extend_backlog(store: &Store, end: &mut u64) {
     }
 }
 
-/// Sends one record and applies the answer.
-fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> {
-    // Counted first: if the storage cap evicted the record since it was read, it was logged and
-    // counted as dropped, and must not reach the cloud after all.
-    if let Ok(false) = session.store.note_attempt(rec.msg_id) {
-        log::debug!("record {} was evicted before its upload", rec.msg_id);
-        return Ok(());
-    }
-    let msg = upload_message(session, rec);
+/// Sends one record with its offLineRecordNum and applies the answer; Ok when the cloud
+/// acknowledged it (the caller marks it delivered).
+fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> Result<(), PollError> {
+    let msg = upload_message(session, rec, off_line_record_num);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
         return Err(PollError::Malformed(format!(
@@ -98,8 +141,7 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
             resp.msg_id, rec.msg_id
         )));
     }
-    session.store.mark_delivered_unsynced(rec.msg_id).map_err(|e| PollError::Malformed(e.to_string()))?;
-    log::info!("record {} delivered", rec.msg_id);
+    log::debug!("record {} acknowledged", rec.msg_id);
     let shared = session.shared;
     let deadline = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
     // None: no door waits for this record; Some(false): it waited, but no longer does.
@@ -123,8 +165,9 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord) -> Result<(), PollError> 
     Ok(())
 }
 
-/// The uploadRecord message of a stored record; photos are encoded here, never stored twice.
-pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord) -> UploadRecord {
+/// The uploadRecord message of a stored record, with `off_line_record_num` (the records still
+/// waiting besides this one); photos are encoded here, never stored twice.
+pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
     let mut msg = UploadRecord::from_fields(&rec.fields);
     msg.msg_type = "uploadRecord".into();
     msg.msg_id = rec.msg_id.to_string();
@@ -136,7 +179,6 @@ pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord) -> UploadRe
         None => None,
     }
     .unwrap_or_default();
-    let pending = session.store.pending_count().unwrap_or(1);
-    msg.off_line_record_num = pending.saturating_sub(1).to_string();
+    msg.off_line_record_num = off_line_record_num.to_string();
     msg
 }

@@ -204,7 +204,7 @@ impl Store {
     /// The record to upload next: a live event first — the newest pending record, if it was
     /// never attempted and was made within [`LIVE_WINDOW_MS`] — otherwise the oldest pending
     /// one, so the backlog drains oldest first. Held and delivered records are never returned.
-    /// Call [`Store::note_attempt`] before each upload try, so a record that failed once joins
+    /// Call [`Store::note_attempt`] after a failed upload, so a record that failed once joins
     /// the backlog instead of staying "live".
     pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
         self.next_to_send_after(0)
@@ -238,6 +238,29 @@ impl Store {
         })
     }
 
+    /// Up to `limit` records to upload next, in order: a live record alone (see
+    /// [`Store::next_to_send_after`]), otherwise the oldest pending ones. Empty when nothing
+    /// waits.
+    pub fn next_batch_after(&self, backlog_end: u64, limit: usize) -> Result<Vec<OutboxRecord>> {
+        let backlog_end = to_sql_id(backlog_end);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.read("choosing the next records to upload", |c| {
+            let live = c
+                .prepare_cached(select_record!(
+                    "INDEXED BY records_live",
+                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1 ORDER BY r.msg_id DESC LIMIT 1"
+                ))?
+                .query_row([backlog_end], record_from_row)
+                .optional()?;
+            if let Some(live) = live {
+                return Ok(vec![live]);
+            }
+            let mut stmt = c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT ?1"))?;
+            let rows = stmt.query_map([limit], record_from_row)?;
+            rows.collect()
+        })
+    }
+
     /// The highest msgID of the records stored (0 when there is none).
     pub fn last_msg_id(&self) -> Result<u64> {
         self.read("reading the last msgID", |c| {
@@ -245,10 +268,9 @@ impl Store {
         })
     }
 
-    /// Counts one upload try of a record; false when the msgID is no longer stored (the caps
-    /// evicted it after it was read), so the caller does not send a record counted as dropped.
-    /// Committed without waiting for the disk (see [`Store::mark_delivered_unsynced`]): the
-    /// count is bookkeeping, not a record.
+    /// Counts one upload try of a record (the uploader counts the failed ones); false when the
+    /// msgID is no longer stored. Committed without waiting for the disk (see
+    /// [`Store::mark_delivered_unsynced`]): the count is bookkeeping, not a record.
     pub fn note_attempt(&mut self, msg_id: u64) -> Result<bool> {
         let id = to_sql_id(msg_id);
         self.write_unsynced("counting an upload attempt", |tx| {
@@ -268,17 +290,23 @@ impl Store {
         })
     }
 
-    /// Like [`Store::mark_delivered`], but the commit does not wait for the disk. The uploader
-    /// uses it: a mark lost to a power cut only sends that record again under the same msgID,
-    /// which the protocol allows, while an fsync per record would hold the backlog drain to
-    /// the disk's fsync rate (about 150 records a second instead of thousands). Records
-    /// themselves are always committed with an fsync, and so is everything written after this.
-    pub fn mark_delivered_unsynced(&mut self, msg_id: u64) -> Result<bool> {
-        let id = to_sql_id(msg_id);
-        self.write_unsynced("marking a record delivered", |tx| {
-            let n =
-                tx.prepare_cached("UPDATE records SET state = 1 WHERE msg_id = ?1 AND state <> 1")?.execute([id])?;
-            Ok(n > 0)
+    /// Marks records delivered, like [`Store::mark_delivered`], in one transaction that does not
+    /// wait for the disk; returns how many were newly marked. The uploader collects a few
+    /// acknowledgements per commit: a mark lost to a crash or power cut only sends that record
+    /// again under the same msgID, which the protocol allows, while a synced commit per record
+    /// would hold the backlog drain to the disk's fsync rate (about 150 records a second here
+    /// instead of thousands). Records themselves are always committed with an fsync.
+    pub fn mark_delivered_unsynced(&mut self, msg_ids: &[u64]) -> Result<u64> {
+        if msg_ids.is_empty() {
+            return Ok(0);
+        }
+        self.write_unsynced("marking records delivered", |tx| {
+            let mut stmt = tx.prepare_cached("UPDATE records SET state = 1 WHERE msg_id = ?1 AND state <> 1")?;
+            let mut n = 0;
+            for id in msg_ids {
+                n += stmt.execute([to_sql_id(*id)])? as u64;
+            }
+            Ok(n)
         })
     }
 
@@ -695,6 +723,19 @@ mod tests {
     }
 
     #[test]
+    fn batches_are_a_live_record_alone_or_the_oldest_pending() {
+        let (_tmp, mut store) = open();
+        assert!(store.next_batch_after(0, 4).unwrap().is_empty());
+        let old: Vec<u64> = (0..6).map(|i| store.insert_record(&rec(i, "1", "a")).unwrap().msg_id).collect();
+        let end = store.last_msg_id().unwrap();
+        assert_eq!(ids(&store.next_batch_after(end, 4).unwrap()), old[..4].to_vec());
+        let live = store.insert_record(&rec(6, "1", "a")).unwrap().msg_id;
+        assert_eq!(ids(&store.next_batch_after(end, 4).unwrap()), vec![live]);
+        store.mark_delivered_unsynced(&[live, old[0], old[1]]).unwrap();
+        assert_eq!(ids(&store.next_batch_after(end, 4).unwrap()), old[2..].to_vec());
+    }
+
+    #[test]
     fn held_records_wait_for_release() {
         let (_tmp, mut store) = open();
         let mut h = rec(1, "1", "a");
@@ -802,13 +843,15 @@ mod tests {
         let (tmp, mut store) = open();
         let id = store.insert_record(&rec(0, "1", "a")).unwrap().msg_id;
         assert!(store.note_attempt(id).unwrap());
-        assert!(store.mark_delivered_unsynced(id).unwrap());
-        assert!(!store.mark_delivered_unsynced(id).unwrap(), "a duplicate echo");
+        let other_id = store.insert_record(&rec(1, "1", "a")).unwrap().msg_id;
+        assert_eq!(store.mark_delivered_unsynced(&[id, other_id]).unwrap(), 2);
+        assert_eq!(store.mark_delivered_unsynced(&[id]).unwrap(), 0, "a duplicate echo");
+        assert_eq!(store.mark_delivered_unsynced(&[]).unwrap(), 0);
         let sync: i64 = store.conn.pragma_query_value(None, "synchronous", |r| r.get(0)).unwrap();
         assert_eq!(sync, 2, "back to synchronous=FULL");
         let other = Store::open_readonly(tmp.path()).unwrap();
         assert_eq!(other.pending_count().unwrap(), 0);
-        assert_eq!(other.records_list(false, 1, 0).unwrap()[0].attempts, 1);
+        assert_eq!(other.records_list(false, 2, 0).unwrap()[1].attempts, 1);
     }
 
     #[test]
