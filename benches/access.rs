@@ -365,6 +365,7 @@ fn record_commits(n: usize) -> Commits {
             recognition_photo: None,
             compare_ref: None,
             held: false,
+            awaiting_snapshot: false,
         };
         store.insert_record(&rec).expect("insert_record");
     }
@@ -498,6 +499,7 @@ fn backlog_drain(n: usize, rounds: usize) -> Drain {
                 recognition_photo: Some(photo.clone()),
                 compare_ref: None,
                 held: false,
+                awaiting_snapshot: false,
             };
             store.insert_record(&rec).expect("insert_record");
         }

@@ -17,6 +17,7 @@ use crate::cloud::{self, Transport};
 use crate::config::Config;
 use crate::ctl::{self, Request, Response};
 use crate::hw::door::Door;
+use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::WiegandFormat;
 use crate::hw::{Announcer, Camera, HwParams, InputEvent, InputStats, Rs485Out, SharedParams, System, WiegandOut};
 use crate::model::{Credential, Source};
@@ -88,6 +89,10 @@ pub struct Shared {
     pub board_is_sim: bool,
     /// Set when a new agent was installed and this process should exit to be replaced.
     pub restart_requested: AtomicBool,
+    /// Whether the board has a camera (read without waiting for a snapshot in progress).
+    has_camera: bool,
+    /// Records to give a camera snapshot once their door opened (see [`snapshot_worker`]).
+    snapshots: Mutex<std::sync::mpsc::Sender<(u64, SnapSize, Instant)>>,
     access: Mutex<AccessWorker>,
 }
 
@@ -175,11 +180,11 @@ impl Shared {
         self.actuators.announcer.lock().unwrap_or_else(|e| e.into_inner()).announce(voice, display);
     }
 
-    /// One camera frame as JPEG, if there is a camera.
-    pub fn snap(&self, timeout: Duration) -> Result<Vec<u8>> {
+    /// One camera frame as a JPEG of `size`, if there is a camera.
+    pub fn snap(&self, size: SnapSize, timeout: Duration) -> Result<Vec<u8>> {
         let mut cam = self.actuators.camera.lock().unwrap_or_else(|e| e.into_inner());
         match cam.as_mut() {
-            Some(c) => c.snap_jpeg(timeout),
+            Some(c) => c.snap_jpeg(size, timeout),
             None => Err(Error::Hardware("this board profile has no camera".into())),
         }
     }
@@ -257,15 +262,29 @@ impl Shared {
             }
             _ => None,
         };
-        let recognition_photo =
-            if params.jpeg_encode_size_mode() == SnapshotMode::NoImage { None } else { recognition_photo };
+        // jpegEncodeSizeMode: the recognizer's photo as it gave it; otherwise (cards,
+        // passwords, QR codes, a face without a photo) a camera frame of that size, taken after
+        // the door opened so the camera never delays it.
+        let snap_size = match params.jpeg_encode_size_mode() {
+            SnapshotMode::NoImage => None,
+            SnapshotMode::SmallFace => Some(SnapSize::Small),
+            SnapshotMode::FullImage => Some(SnapSize::Full),
+        };
+        let recognition_photo = snap_size.and(recognition_photo);
+        let snapshot = snap_size.filter(|_| recognition_photo.is_none() && self.has_camera);
         let compare_ref = person.as_ref().and_then(|p| {
             let slot = store.photos_slots(&p.id_number).ok()?.into_iter().next()?;
             Some((p.id_number.clone(), slot))
         });
         let held = !self.online.load(Ordering::Relaxed) && !params.cloud_offline_retransmission();
-        let outcome =
-            store.insert_record(&NewRecord { created_ms: now, fields, recognition_photo, compare_ref, held })?;
+        let outcome = store.insert_record(&NewRecord {
+            created_ms: now,
+            fields,
+            recognition_photo,
+            compare_ref,
+            held,
+            awaiting_snapshot: snapshot.is_some(),
+        })?;
         if outcome.evicted > 0 {
             log::warn!(
                 "storage cap reached: {} undelivered record(s) dropped to keep record {}",
@@ -284,7 +303,20 @@ impl Shared {
             self.awaiting.lock().unwrap_or_else(|e| e.into_inner()).insert(outcome.msg_id, Instant::now() + wait);
         }
         self.announce(&decision.voice, &decision.display);
-        self.wake_uploader();
+        match snapshot {
+            // The worker wakes the uploader once the photo is attached.
+            Some(size) => {
+                let queued = self.snapshots.lock().unwrap_or_else(|e| e.into_inner()).send((
+                    outcome.msg_id,
+                    size,
+                    Instant::now(),
+                ));
+                if queued.is_err() {
+                    log::warn!("record {}: no snapshot worker; sent without a photo after restart", outcome.msg_id);
+                }
+            }
+            None => self.wake_uploader(),
+        }
         let detail = if decision.await_cloud {
             format!("{}; waiting for the cloud's controlState", decision.reason)
         } else {
@@ -367,7 +399,7 @@ impl Shared {
                 Response { ok: true, open: true, detail: "relay pulsed".into(), ..Response::default() }
             }
             Request::Status => Response { ok: true, data: self.live_status(), ..Response::default() },
-            Request::Snap => match self.snap(Duration::from_secs(5)) {
+            Request::Snap => match self.snap(SnapSize::Full, Duration::from_secs(5)) {
                 Ok(jpeg) => Response {
                     ok: true,
                     data: serde_json::Value::String(base64::engine::general_purpose::STANDARD.encode(jpeg)),
@@ -440,6 +472,12 @@ pub fn run(cfg: Config) -> Result<()> {
     // A download cut short by a crash or power cut is never resumed into an install.
     cloud::update::remove_stale_download(&cfg.storage.dir);
     let params = initial_params(&cfg, &store.params()?);
+    let mut store = store;
+    match store.release_snapshot_waits() {
+        Ok(0) => {}
+        Ok(n) => log::warn!("{n} record(s) lost their camera snapshot in a crash or power cut: sent without it"),
+        Err(e) => log::error!("{e}"),
+    }
     let hw_params = SharedParams::new(hw_params(&params));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
     let board = board::claim(&profile, &cfg.storage.dir, &board_options(&cfg, hw_params.clone()))?;
@@ -452,6 +490,8 @@ pub fn run(cfg: Config) -> Result<()> {
     // Inputs: every device thread feeds one channel; one thread hands events to the engine.
     let (tx, rx) = std::sync::mpsc::channel::<InputEvent>();
     let inputs = (board.inputs)(tx)?;
+    let (snap_tx, snap_rx) = std::sync::mpsc::channel();
+    let has_camera = board.camera.is_some();
     let shared = Arc::new(Shared {
         params: RwLock::new(params),
         params_version: AtomicU64::new(1),
@@ -474,6 +514,8 @@ pub fn run(cfg: Config) -> Result<()> {
         wiegand_format: profile.wiegand_out_format(),
         hw_params,
         restart_requested: AtomicBool::new(false),
+        has_camera,
+        snapshots: Mutex::new(snap_tx),
         access: Mutex::new(AccessWorker {
             store: access_store,
             engine: Engine::default(),
@@ -490,6 +532,9 @@ pub fn run(cfg: Config) -> Result<()> {
             s.present(ev.credential, ev.source);
         }
     })?;
+
+    let s = shared.clone();
+    spawn("snapshots", move || snapshot_worker(&s, &snap_rx))?;
 
     let term = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
@@ -531,6 +576,52 @@ pub fn run(cfg: Config) -> Result<()> {
         log::info!("stopped; relay released");
     }
     Ok(())
+}
+
+/// How long a record's camera snapshot may take before the record goes without one.
+pub const SNAPSHOT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A snapshot taken later than this after its event would not show who passed: in a burst of
+/// events faster than the camera, the records that waited this long go without one.
+const SNAPSHOT_MAX_DELAY: Duration = Duration::from_secs(1);
+
+/// Takes the camera snapshot of each record queued by [`Shared::present`], attaches it and wakes
+/// the uploader; a failed snapshot is logged and the record goes without a photo.
+fn snapshot_worker(shared: &Shared, queue: &std::sync::mpsc::Receiver<(u64, SnapSize, Instant)>) {
+    let mut store = match Store::open(&shared.cfg.storage.dir) {
+        Ok(s) => s,
+        Err(e) => {
+            log::error!("snapshot worker cannot open the store (records go after a restart): {e}");
+            return;
+        }
+    };
+    store.set_caps(shared.cfg.storage.max_records, shared.cfg.storage.max_record_photo_bytes);
+    let mut late = 0u64;
+    for (msg_id, size, queued) in queue {
+        let photo = if queued.elapsed() > SNAPSHOT_MAX_DELAY {
+            late += 1;
+            if late.is_power_of_two() {
+                log::warn!("{late} record(s) so far went without a snapshot: events came faster than the camera");
+            }
+            None
+        } else {
+            match shared.snap(size, SNAPSHOT_TIMEOUT) {
+                Ok(p) => Some(p),
+                Err(e) => {
+                    log::warn!("record {msg_id}: no camera snapshot, sent without a photo: {e}");
+                    None
+                }
+            }
+        };
+        match store.attach_snapshot(msg_id, photo.as_deref()) {
+            Ok(0) => {}
+            Ok(evicted) => {
+                log::warn!("storage cap reached: {evicted} undelivered record(s) dropped for record {msg_id}'s photo")
+            }
+            Err(e) => log::error!("record {msg_id}: {e}; it goes after a restart"),
+        }
+        shared.wake_uploader();
+    }
 }
 
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<std::thread::JoinHandle<()>> {
@@ -623,7 +714,7 @@ pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
     let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
     match board.camera {
-        Some(mut c) => c.snap_jpeg(Duration::from_secs(5)),
+        Some(mut c) => c.snap_jpeg(SnapSize::Full, Duration::from_secs(5)),
         None => Err(Error::Hardware("this board profile has no camera".into())),
     }
 }

@@ -330,6 +330,50 @@ fn card_opens_relay_and_record_reaches_cloud() {
     d.stop();
 }
 
+/// The dimensions of a Base64 JPEG on the wire.
+fn jpeg_size(b64: &str) -> (u16, u16) {
+    let bytes = base64::engine::general_purpose::STANDARD.decode(b64).expect("recognitionPhoto is Base64");
+    let mut decoder = jpeg_decoder::Decoder::new(bytes.as_slice());
+    decoder.read_info().expect("recognitionPhoto is a JPEG");
+    let info = decoder.info().unwrap();
+    (info.width, info.height)
+}
+
+/// A card carries no photo, so its record gets a camera frame per jpegEncodeSizeMode — taken
+/// after the relay opened (the camera never delays the door), and before the record is sent.
+#[test]
+fn card_records_carry_a_camera_snapshot_per_jpeg_encode_size_mode() {
+    // The sim camera's frame is 640x480; "small" fits it in 480 pixels by an integer factor.
+    for (mode, size) in [("1", Some((320, 240))), ("2", Some((640, 480))), ("0", None)] {
+        let cloud = fast_cloud();
+        let mut d = Daemon::start(
+            &cloud.url(),
+            &format!("[params]\nfaceRFIDCardEnable = \"1\"\njpegEncodeSizeMode = \"{mode}\"\n"),
+        );
+        wait_ready(&d, &cloud);
+        sync_persons(&cloud, &d, vec![person_info("1001", "张三", "8899", "2", json!({}))]);
+        let msg_id = card(&d, "8899").msg_id;
+        let rec = wait_record(&cloud, &d, &msg_id);
+        let photo = text(&rec, "recognitionPhoto");
+        let log = d.actuator_log();
+        let snaps: Vec<_> = log.iter().filter(|v| v["kind"] == "snap").collect();
+        match size {
+            Some(size) => {
+                assert_eq!(jpeg_size(&photo), size, "mode {mode}");
+                assert_eq!(snaps.len(), 1, "one snapshot for mode {mode}: {log:?}");
+                let opened = log.iter().find(|v| v["kind"] == "relay" && v["state"] == "open").expect("door opened");
+                assert!(snaps[0]["t"].as_i64() >= opened["t"].as_i64(), "snapshot before the door: {log:?}");
+            }
+            None => {
+                assert_eq!(photo, "", "mode 0 sends no image");
+                assert!(snaps.is_empty(), "mode 0 takes no snapshot: {log:?}");
+            }
+        }
+        assert_eq!(uploaded_ids(&cloud), vec![msg_id], "sent once, with its photo");
+        d.stop();
+    }
+}
+
 /// Readers and clouds disagree on leading zeros; the decision engine compares numeric cards by
 /// value (`access::card_matches`), so a reader's "00008899" must find the card "8899".
 #[test]

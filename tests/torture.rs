@@ -825,6 +825,7 @@ fn week_outage() {
             recognition_photo: photo,
             compare_ref: None,
             held: false,
+            awaiting_snapshot: false,
         };
         evicted += store.insert_record(&record).expect("storing a record").evicted;
         if i % 1_000 == 999 {

@@ -27,7 +27,7 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
             _ => (ErrorCode::NoFaceDetected, None, "no face seen in the last 30 s".to_string()),
         }
     } else {
-        match s.shared.snap(CAMERA_TIMEOUT) {
+        match s.shared.snap(crate::hw::jpeg::SnapSize::Full, CAMERA_TIMEOUT) {
             Ok(jpeg) => (ErrorCode::Ok, Some(jpeg), String::new()),
             Err(e) => (ErrorCode::PhotoTimeout, None, e.to_string()),
         }

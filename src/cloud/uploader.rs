@@ -68,6 +68,14 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
                 continue;
             }
         };
+        // The live query's condition: a backlog batch never meets it (see next_batch_after).
+        let live = batch.first().is_some_and(|r| r.attempts == 0 && r.msg_id > backlog_end);
+        if !live && snapshot_due(&session.store) {
+            // A live record waits for its camera snapshot: it goes before the backlog, so wait
+            // for it (the snapshot worker wakes us) rather than start on the backlog.
+            shared.wait_uploader(Duration::from_millis(100));
+            continue;
+        }
         if batch.is_empty() {
             shared.wait_uploader(Duration::from_secs(30));
             continue;
@@ -102,6 +110,16 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
         commit_marks(&mut session.store, &mut acked);
     }
     commit_marks(&mut session.store, &mut acked);
+}
+
+/// Whether a record's camera snapshot is still being taken and may yet come: the snapshot
+/// worker gives up after [`crate::daemon::SNAPSHOT_TIMEOUT`]; a record older than that (its
+/// attach failed) is not waited for, and neither is one stamped in the future (a clock step).
+fn snapshot_due(store: &Store) -> bool {
+    let Ok(Some(made)) = store.newest_snapshot_wait() else { return false };
+    let now = crate::daemon::now_ms();
+    let patience = crate::daemon::SNAPSHOT_TIMEOUT.as_millis() as i64 + 1_000;
+    (0..patience).contains(&(now - made))
 }
 
 /// Commits the delivery marks collected so far (before the outbox is read again, so an

@@ -35,8 +35,8 @@ pub trait Rs485Out: Send {
 
 /// The camera: one frame on demand.
 pub trait Camera: Send {
-    /// Captures one frame as JPEG within `timeout`.
-    fn snap_jpeg(&mut self, timeout: Duration) -> Result<Vec<u8>>;
+    /// Captures one frame as a JPEG of `size` within `timeout`.
+    fn snap_jpeg(&mut self, size: jpeg::SnapSize, timeout: Duration) -> Result<Vec<u8>>;
 }
 
 /// Voice and display output (a TTS, the vendor's UI, or the log).

@@ -81,10 +81,23 @@ impl Rs485Out for SimRs485 {
     }
 }
 
-struct SimCamera(Arc<SimLog>);
+/// A camera that always sees the same test pattern, encoded once per size: a snapshot costs
+/// what a real camera's would not, so the sim board's timing stays the daemon's own.
+struct SimCamera {
+    log: Arc<SimLog>,
+    small: Option<Vec<u8>>,
+    full: Option<Vec<u8>>,
+}
 
-impl Camera for SimCamera {
-    fn snap_jpeg(&mut self, _timeout: Duration) -> Result<Vec<u8>> {
+impl SimCamera {
+    /// The camera with the small image (the default jpegEncodeSizeMode) already encoded, so
+    /// the first card's snapshot is as quick as the others.
+    fn new(log: Arc<SimLog>) -> SimCamera {
+        let small = SimCamera::encode(SnapSize::Small).ok();
+        SimCamera { log, small, full: None }
+    }
+
+    fn encode(size: SnapSize) -> Result<Vec<u8>> {
         let data = jpeg::test_pattern_yuyv(SNAP_WIDTH, SNAP_HEIGHT);
         let frame = RawFrame {
             format: PixelFormat::Yuyv,
@@ -93,8 +106,21 @@ impl Camera for SimCamera {
             stride: SNAP_WIDTH * 2,
             data: &data,
         };
-        let jpeg = jpeg::encode_frame(frame, SnapSize::Full)?;
-        self.0.append("snap", json!({"bytes": jpeg.len()}))?;
+        jpeg::encode_frame(frame, size)
+    }
+}
+
+impl Camera for SimCamera {
+    fn snap_jpeg(&mut self, size: SnapSize, _timeout: Duration) -> Result<Vec<u8>> {
+        let cached = match size {
+            SnapSize::Small => &mut self.small,
+            SnapSize::Full => &mut self.full,
+        };
+        if cached.is_none() {
+            *cached = Some(SimCamera::encode(size)?);
+        }
+        let jpeg = cached.clone().unwrap_or_default();
+        self.log.append("snap", json!({"bytes": jpeg.len()}))?;
         Ok(jpeg)
     }
 }
@@ -137,7 +163,7 @@ pub fn board(name: &str, storage_dir: &Path) -> Board {
         relay: Box::new(SimRelay(Arc::clone(&log))),
         wiegand_out: Some(Box::new(SimWiegandOut(Arc::clone(&log)))),
         rs485_out: Some(Box::new(SimRs485(Arc::clone(&log)))),
-        camera: Some(Box::new(SimCamera(Arc::clone(&log)))),
+        camera: Some(Box::new(SimCamera::new(Arc::clone(&log)))),
         announcer: Box::new(SimAnnouncer(Arc::clone(&log))),
         system: Box::new(SimSystem(log)),
         inputs: Box::new(|_events| Ok(InputHandles::default())),
@@ -170,7 +196,7 @@ mod tests {
         let fw = dir.path().join("fw.bin");
         std::fs::write(&fw, [0u8; 1234]).unwrap();
         b.system.install("1", &fw).unwrap();
-        let jpeg = b.camera.as_mut().unwrap().snap_jpeg(Duration::from_secs(1)).unwrap();
+        let jpeg = b.camera.as_mut().unwrap().snap_jpeg(SnapSize::Full, Duration::from_secs(1)).unwrap();
         let handles = (b.inputs)(std::sync::mpsc::channel().0).unwrap();
         assert_eq!(*handles.stats.lock().unwrap(), super::super::InputStats::default());
 

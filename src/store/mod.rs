@@ -89,7 +89,7 @@ impl Store {
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| open_error(&path, e))?;
         let mut store = Store::with_conn(conn, path);
-        store.configure().map_err(|e| open_error(&store.path, e))?;
+        retry_busy(|| store.configure()).map_err(|e| open_error(&store.path, e))?;
         store.migrate()?;
         store.tighten_mode();
         Ok(store)
@@ -240,7 +240,7 @@ impl Store {
     /// store at once, so the version is re-read under the write lock before each step.
     fn migrate(&mut self) -> Result<()> {
         loop {
-            let version = self.user_version().map_err(|e| open_error(&self.path, e))?;
+            let version = retry_busy(|| self.user_version()).map_err(|e| open_error(&self.path, e))?;
             self.check_not_newer(version)?;
             if version == schema::LATEST {
                 return Ok(());
@@ -256,7 +256,7 @@ impl Store {
                 tx.commit()?;
                 Ok(true)
             };
-            let applied = step()
+            let applied = retry_busy(&mut step)
                 .map_err(|e| describe(&self.path, &format!("upgrading the schema to version {}", version + 1), e))?;
             if applied {
                 log::info!("{}: schema upgraded to version {}", self.path.display(), version + 1);
@@ -351,6 +351,24 @@ fn describe(path: &Path, what: &str, e: rusqlite::Error) -> Error {
     Error::Store(format!("{what}: {e}; {advice}"))
 }
 
+/// Retries `f` while SQLite answers "busy" without waiting: some lock steps of a connection
+/// being opened or closed at the same moment (switching a new file to WAL, the checkpoint of the
+/// last one to close) bypass the busy timeout. Gives up after [`BUSY_TIMEOUT`].
+fn retry_busy<T>(mut f: impl FnMut() -> rusqlite::Result<T>) -> rusqlite::Result<T> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        match f() {
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if matches!(e.code, rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -412,6 +430,33 @@ mod tests {
         let ro = Store::open_readonly(tmp.path()).unwrap();
         assert_eq!(ro.state("k").unwrap().as_deref(), Some("v"));
         assert_eq!(ro.integrity_check().unwrap(), "ok");
+    }
+
+    #[test]
+    fn a_version_1_store_is_upgraded_with_its_records() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let mut c = Connection::open(tmp.path().join(DB_FILE)).unwrap();
+            let tx = c.transaction().unwrap();
+            schema::apply(&tx, 1).unwrap();
+            tx.pragma_update(None, "user_version", 1).unwrap();
+            tx.execute(
+                "INSERT INTO records (created_ms, name, id_number, state, fields) VALUES (1, 'a', '1', 0, '{}')",
+                [],
+            )
+            .unwrap();
+            tx.commit().unwrap();
+        }
+        let mut store = Store::open(tmp.path()).unwrap();
+        assert_eq!(store.user_version().unwrap(), schema::LATEST);
+        let old = store.next_to_send().unwrap().expect("the version 1 record survives");
+        let new = store
+            .insert_record(&crate::store::NewRecord { created_ms: 2, awaiting_snapshot: true, ..Default::default() })
+            .unwrap()
+            .msg_id;
+        assert!(new > old.msg_id);
+        store.attach_snapshot(new, Some(&[0xD8; 10])).unwrap();
+        assert_eq!(store.record_photo_bytes().unwrap(), 10);
     }
 
     #[test]

@@ -31,6 +31,9 @@ pub struct NewRecord {
     /// Made while offline with `cloudOfflineRetransmission` = 0: kept, but not sent until
     /// [`Store::release_held`].
     pub held: bool,
+    /// A camera snapshot will follow ([`Store::attach_snapshot`]): the record is not uploaded
+    /// until it is attached.
+    pub awaiting_snapshot: bool,
 }
 
 /// Where a record is in its life.
@@ -132,17 +135,24 @@ pub enum RecordFilter {
 /// Columns read by [`record_from_row`]; the photo comes from a LEFT JOIN so records without one
 /// cost no lookup beyond the join probe.
 macro_rules! select_record {
-    ($tail:literal) => {
-        select_record!("", $tail)
-    };
-    ($hint:literal, $tail:literal) => {
+    (hint $hint:literal, $($tail:expr),+) => {
         concat!(
             "SELECT r.msg_id, r.created_ms, r.fields, r.compare_id, r.compare_slot, r.state, ",
             "r.attempts, p.jpeg FROM records r ",
             $hint,
             " LEFT JOIN record_photos p ON p.msg_id = r.msg_id ",
-            $tail
+            $($tail),+
         )
+    };
+    ($($tail:expr),+) => {
+        select_record!(hint "", $($tail),+)
+    };
+}
+
+/// Keeps records whose camera snapshot is still being taken out of the upload queries.
+macro_rules! no_snapshot_pending {
+    () => {
+        " AND NOT EXISTS (SELECT 1 FROM record_snaps s WHERE s.msg_id = r.msg_id) "
     };
 }
 
@@ -196,6 +206,9 @@ impl Store {
                 tx.prepare_cached("INSERT INTO record_photos (msg_id, jpeg) VALUES (?1, ?2)")?
                     .execute(params![msg_id, photo])?;
             }
+            if record.awaiting_snapshot {
+                tx.prepare_cached("INSERT INTO record_snaps (msg_id) VALUES (?1)")?.execute([msg_id])?;
+            }
             let evicted = enforce_caps(tx, caps, msg_id)?;
             Ok(InsertOutcome { msg_id: msg_id as u64, evicted })
         })
@@ -222,8 +235,10 @@ impl Store {
             // records_state and would walk the whole attempted backlog to find nothing.
             let live = c
                 .prepare_cached(select_record!(
-                    "INDEXED BY records_live",
-                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1 ORDER BY r.msg_id DESC LIMIT 1"
+                    hint "INDEXED BY records_live",
+                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
+                    no_snapshot_pending!(),
+                    "ORDER BY r.msg_id DESC LIMIT 1"
                 ))?
                 .query_row([backlog_end], record_from_row)
                 .optional()?;
@@ -232,7 +247,7 @@ impl Store {
             if let Some(live) = live.filter(|r| r.created_ms >= fresh_since) {
                 return Ok(Some(live));
             }
-            c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"))?
+            c.prepare_cached(select_record!("WHERE r.state = 0", no_snapshot_pending!(), "ORDER BY r.msg_id LIMIT 1"))?
                 .query_row([], record_from_row)
                 .optional()
         })
@@ -247,15 +262,21 @@ impl Store {
         self.read("choosing the next records to upload", |c| {
             let live = c
                 .prepare_cached(select_record!(
-                    "INDEXED BY records_live",
-                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1 ORDER BY r.msg_id DESC LIMIT 1"
+                    hint "INDEXED BY records_live",
+                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
+                    no_snapshot_pending!(),
+                    "ORDER BY r.msg_id DESC LIMIT 1"
                 ))?
                 .query_row([backlog_end], record_from_row)
                 .optional()?;
             if let Some(live) = live {
                 return Ok(vec![live]);
             }
-            let mut stmt = c.prepare_cached(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT ?1"))?;
+            let mut stmt = c.prepare_cached(select_record!(
+                "WHERE r.state = 0",
+                no_snapshot_pending!(),
+                "ORDER BY r.msg_id LIMIT ?1"
+            ))?;
             let rows = stmt.query_map([limit], record_from_row)?;
             rows.collect()
         })
@@ -316,6 +337,43 @@ impl Store {
         self.write("releasing held records", |tx| {
             let n = tx.prepare_cached("UPDATE records SET state = 0 WHERE state = 2")?.execute([])?;
             Ok(n as u64)
+        })
+    }
+
+    /// Attaches the camera snapshot of a record stored with `awaiting_snapshot` (none when the
+    /// camera failed) and lets the uploader have it; then enforces the caps as an insert does.
+    /// Returns how many undelivered records the caps dropped. A record already dropped or
+    /// cleared is left alone.
+    pub fn attach_snapshot(&mut self, msg_id: u64, photo: Option<&[u8]>) -> Result<u64> {
+        let id = to_sql_id(msg_id);
+        let photo = photo.filter(|p| !p.is_empty());
+        let caps = self.caps;
+        self.write("attaching a record's snapshot", |tx| {
+            if tx.prepare_cached("DELETE FROM record_snaps WHERE msg_id = ?1")?.execute([id])? == 0 {
+                return Ok(0);
+            }
+            let Some(photo) = photo else { return Ok(0) };
+            tx.prepare_cached("INSERT OR REPLACE INTO record_photos (msg_id, jpeg) VALUES (?1, ?2)")?
+                .execute(params![id, photo])?;
+            tx.prepare_cached("UPDATE records SET photo_bytes = ?2 WHERE msg_id = ?1")?
+                .execute(params![id, photo.len() as i64])?;
+            enforce_caps(tx, caps, id)
+        })
+    }
+
+    /// When the newest record still waiting for its snapshot was made (Unix ms), if any.
+    pub fn newest_snapshot_wait(&self) -> Result<Option<i64>> {
+        self.read("reading the records waiting for a snapshot", |c| {
+            c.prepare_cached("SELECT MAX(r.created_ms) FROM record_snaps s JOIN records r ON r.msg_id = s.msg_id")?
+                .query_row([], |r| r.get(0))
+        })
+    }
+
+    /// Lets records still waiting for a snapshot go without one (at start: the snapshot of a
+    /// daemon that crashed will never come). Returns how many there were.
+    pub fn release_snapshot_waits(&mut self) -> Result<u64> {
+        self.write("releasing records waiting for a snapshot", |tx| {
+            Ok(tx.prepare_cached("DELETE FROM record_snaps")?.execute([])? as u64)
         })
     }
 
@@ -561,7 +619,14 @@ mod tests {
         fields.insert("compareResult".to_string(), "0".to_string());
         fields.insert("idNumber".to_string(), id.to_string());
         fields.insert("name".to_string(), name.to_string());
-        NewRecord { created_ms, fields, recognition_photo: None, compare_ref: None, held: false }
+        NewRecord {
+            created_ms,
+            fields,
+            recognition_photo: None,
+            compare_ref: None,
+            held: false,
+            awaiting_snapshot: false,
+        }
     }
 
     fn with_photo(mut r: NewRecord, len: usize) -> NewRecord {
@@ -577,6 +642,69 @@ mod tests {
 
     fn ids(records: &[OutboxRecord]) -> Vec<u64> {
         records.iter().map(|r| r.msg_id).collect()
+    }
+
+    #[test]
+    fn a_record_waiting_for_its_snapshot_is_not_uploaded_until_attached() {
+        let (_tmp, mut store) = open();
+        let older = store.insert_record(&rec(now_ms() - 1, "1", "a")).unwrap().msg_id;
+        let mut r = rec(now_ms(), "2", "b");
+        r.awaiting_snapshot = true;
+        let snapping = store.insert_record(&r).unwrap().msg_id;
+        // Neither as the live record nor in the backlog; counted as pending all the same.
+        assert_eq!(store.next_to_send().unwrap().map(|r| r.msg_id), Some(older));
+        assert_eq!(ids(&store.next_batch_after(snapping, 16).unwrap()), vec![older]);
+        assert_eq!(store.pending_count().unwrap(), 2);
+        store.mark_delivered(older).unwrap();
+        assert_eq!(store.next_to_send().unwrap(), None);
+        assert!(store.next_batch_after(0, 16).unwrap().is_empty());
+
+        assert_eq!(store.attach_snapshot(snapping, Some(&[0xD8; 700])).unwrap(), 0);
+        let got = store.next_to_send().unwrap().unwrap();
+        assert_eq!((got.msg_id, got.recognition_photo.map(|p| p.len())), (snapping, Some(700)));
+        assert_eq!(store.record_photo_bytes().unwrap(), 700);
+        assert_eq!(store.records_list(false, 10, 0).unwrap()[0].photo_bytes, 700);
+        // A second attach (a duplicate in the queue) changes nothing.
+        assert_eq!(store.attach_snapshot(snapping, Some(&[0xD8; 9])).unwrap(), 0);
+        assert_eq!(store.record_photo_bytes().unwrap(), 700);
+    }
+
+    #[test]
+    fn a_failed_snapshot_or_a_restart_lets_the_record_go_without_a_photo() {
+        let (_tmp, mut store) = open();
+        let mut r = rec(now_ms(), "2", "b");
+        r.awaiting_snapshot = true;
+        let failed = store.insert_record(&r).unwrap().msg_id;
+        let orphan = store.insert_record(&r).unwrap().msg_id;
+        assert_eq!(store.attach_snapshot(failed, None).unwrap(), 0);
+        assert_eq!(ids(&store.next_batch_after(orphan, 16).unwrap()), vec![failed]);
+        assert_eq!(store.next_to_send().unwrap().unwrap().recognition_photo, None);
+        assert_eq!(store.release_snapshot_waits().unwrap(), 1);
+        assert_eq!(ids(&store.next_batch_after(orphan, 16).unwrap()), vec![failed, orphan]);
+        assert_eq!(store.release_snapshot_waits().unwrap(), 0);
+    }
+
+    #[test]
+    fn an_attached_snapshot_counts_against_the_photo_cap() {
+        let (_tmp, mut store) = open();
+        store.set_caps(100, 1_000);
+        let old = store.insert_record(&with_photo(rec(1, "1", "a"), 600)).unwrap().msg_id;
+        let mut r = rec(2, "2", "b");
+        r.awaiting_snapshot = true;
+        let snapping = store.insert_record(&r).unwrap().msg_id;
+        // 600 + 600 > 1,000: the older undelivered photo record is dropped, and counted.
+        assert_eq!(store.attach_snapshot(snapping, Some(&[0xD8; 600])).unwrap(), 1);
+        assert_eq!(store.evicted_count().unwrap(), 1);
+        assert_eq!(store.record_photo_bytes().unwrap(), 600);
+        assert!(store.records_list(false, 10, 0).unwrap().iter().all(|r| r.msg_id != old));
+        // A record dropped while its snapshot was being taken leaves nothing behind.
+        let mut r = rec(3, "3", "c");
+        r.awaiting_snapshot = true;
+        let dropped = store.insert_record(&r).unwrap().msg_id;
+        store.set_caps(1, 1_000);
+        store.insert_record(&rec(4, "4", "d")).unwrap();
+        assert_eq!(store.attach_snapshot(dropped, Some(&[0xD8; 10])).unwrap(), 0);
+        assert_eq!(store.release_snapshot_waits().unwrap(), 0, "the wait went with its record");
     }
 
     #[test]
@@ -1038,12 +1166,14 @@ mod tests {
                 .join(" | ")
         };
         let live = plan(select_record!(
-            "INDEXED BY records_live",
-            "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1 ORDER BY r.msg_id DESC LIMIT 1"
+            hint "INDEXED BY records_live",
+            "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
+                    no_snapshot_pending!(),
+                    "ORDER BY r.msg_id DESC LIMIT 1"
         ));
         assert!(live.contains("records_live"), "{live}");
         assert!(!live.contains("TEMP B-TREE"), "{live}");
-        let backlog = plan(select_record!("WHERE r.state = 0 ORDER BY r.msg_id LIMIT 1"));
+        let backlog = plan(select_record!("WHERE r.state = 0", no_snapshot_pending!(), "ORDER BY r.msg_id LIMIT 1"));
         assert!(backlog.contains("records_state"), "{backlog}");
         assert!(!backlog.contains("TEMP B-TREE"), "{backlog}");
         let by_name = plan(select_record!("WHERE r.name = ?3 AND r.msg_id > ?1 ORDER BY r.msg_id LIMIT ?2"));

@@ -8,7 +8,7 @@ use rusqlite::Transaction;
 /// The schema version this build writes.
 pub(super) const LATEST: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1];
+const MIGRATIONS: &[&str] = &[V1, V2];
 
 /// Applies migration `version` inside `tx` (the caller bumps `user_version` and commits).
 pub(super) fn apply(tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
@@ -133,4 +133,19 @@ CREATE TABLE kv_state (
     key   TEXT PRIMARY KEY,
     value TEXT NOT NULL
 ) WITHOUT ROWID;
+";
+
+/// Camera snapshots attached after the door opened.
+const V2: &str = "
+-- Records whose camera snapshot is still being taken (a card, password or QR event): the
+-- uploader skips them until the photo is attached; at start the daemon lets any left over from
+-- a crash go without one.
+CREATE TABLE record_snaps (
+    msg_id INTEGER PRIMARY KEY REFERENCES records(msg_id) ON DELETE CASCADE
+);
+
+CREATE TRIGGER records_count_photo AFTER UPDATE OF photo_bytes ON records
+WHEN OLD.photo_bytes <> NEW.photo_bytes BEGIN
+    UPDATE outbox_stats SET photo_bytes = photo_bytes - OLD.photo_bytes + NEW.photo_bytes WHERE id = 1;
+END;
 ";

@@ -67,8 +67,8 @@ impl V4lCamera {
         Ok((dev, format, kind))
     }
 
-    /// Captures one frame within `timeout` and makes it a JPEG.
-    fn capture(&self, timeout: Duration) -> Result<Vec<u8>> {
+    /// Captures one frame within `timeout` and makes it a JPEG of `size`.
+    fn capture(&self, size: SnapSize, timeout: Duration) -> Result<Vec<u8>> {
         let deadline = Instant::now() + timeout;
         let (dev, format, kind) = self.open()?;
         let device = &self.profile.device;
@@ -92,25 +92,25 @@ impl V4lCamera {
             let used = (meta.bytesused as usize).min(buf.len());
             let data = if used > 0 { &buf[..used] } else { buf };
             let pixel = match kind {
-                CameraFormat::Mjpg => return Ok(jpeg::complete_mjpeg(data.to_vec())),
+                CameraFormat::Mjpg => return jpeg::fit_jpeg(jpeg::complete_mjpeg(data.to_vec()), size),
                 CameraFormat::Yuyv => PixelFormat::Yuyv,
                 CameraFormat::Nv12 => PixelFormat::Nv12,
             };
             let frame =
                 RawFrame { format: pixel, width: format.width, height: format.height, stride: format.stride, data };
-            return jpeg::encode_frame(frame, SnapSize::Full);
+            return jpeg::encode_frame(frame, size);
         }
     }
 
     /// For `doctor`: opens the device, negotiates the format and captures one frame.
     pub fn check(&self, timeout: Duration) -> std::result::Result<String, String> {
-        let jpeg = self.capture(timeout).map_err(|e| e.to_string())?;
+        let jpeg = self.capture(SnapSize::Full, timeout).map_err(|e| e.to_string())?;
         Ok(format!("{} gave a {} byte JPEG", self.profile.device, jpeg.len()))
     }
 }
 
 impl Camera for V4lCamera {
-    fn snap_jpeg(&mut self, timeout: Duration) -> Result<Vec<u8>> {
-        self.capture(timeout)
+    fn snap_jpeg(&mut self, size: SnapSize, timeout: Duration) -> Result<Vec<u8>> {
+        self.capture(size, timeout)
     }
 }
