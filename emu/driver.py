@@ -298,6 +298,11 @@ def run_scenario(args, v):
     p = relay_ms(emu, "face 10001")
     v.check(len(p) == 1, f"face 10001 opens the door (relay {p} ms)")
     v.check(has(r"^rs485 record uploaded"), "RS485 frame from the host became an uploaded record")
+    # The card's record carries a V4L2 frame, taken by the daemon after the door opened.
+    photos = [int(m.group(1)) for line in boot.lines if "uploadRecord" in line and "normalNumber=800001" in line
+              for m in [re.search(r"recognitionPhoto=(\d+)b64", line)] if m]
+    v.check(any(n > 1000 for n in photos),
+            f"card 800001's record carries a camera snapshot (recognitionPhoto {photos} Base64 bytes)")
     # Every record the control socket acknowledged reached the cloud: the cloud's own lines.
     made = re.findall(r"\| door (?:opened|stays closed); record (\d+);", "\n".join(emu))
     cloud = set()

@@ -128,7 +128,13 @@ fn main() -> ExitCode {
             }
         }
         if let Some(photo) = r.field("recognitionPhoto") {
-            line.push_str(&format!(" recognitionPhoto={}b64", photo.len()));
+            // Long strings are kept as "<N bytes elided>": N is the Base64 length.
+            let len = photo
+                .strip_prefix('<')
+                .and_then(|p| p.strip_suffix(" bytes elided>"))
+                .and_then(|n| n.parse().ok())
+                .unwrap_or(photo.len());
+            line.push_str(&format!(" recognitionPhoto={len}b64"));
         }
         if let Some(raw) = &r.raw {
             line.push_str(&format!(" ({} bytes, not JSON)", raw.len()));

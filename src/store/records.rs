@@ -343,12 +343,13 @@ impl Store {
     /// Attaches the camera snapshot of a record stored with `awaiting_snapshot` (none when the
     /// camera failed) and lets the uploader have it; then enforces the caps as an insert does.
     /// Returns how many undelivered records the caps dropped. A record already dropped or
-    /// cleared is left alone.
+    /// cleared is left alone. Not fsynced (it is not the record, only its photo): a power cut
+    /// can undo it, and the record then goes without the photo after the restart.
     pub fn attach_snapshot(&mut self, msg_id: u64, photo: Option<&[u8]>) -> Result<u64> {
         let id = to_sql_id(msg_id);
         let photo = photo.filter(|p| !p.is_empty());
         let caps = self.caps;
-        self.write("attaching a record's snapshot", |tx| {
+        self.write_unsynced("attaching a record's snapshot", |tx| {
             if tx.prepare_cached("DELETE FROM record_snaps WHERE msg_id = ?1")?.execute([id])? == 0 {
                 return Ok(0);
             }
