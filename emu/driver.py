@@ -295,6 +295,13 @@ def run_scenario(args, v):
     v.check(has(r"^status wiegand_parity_errors 1$"),
             "status --json counts 1 Wiegand parity error: " + ", ".join(lines_with(emu, "status ")))
     v.check(has(r"^snap jpeg \d+x\d+ 3 components"), "snap: a valid JPEG from the V4L2 camera")
+    v.check(has(r"^snap jpeg 640x360 "), "snap: at the profile's resolution, 640x360: "
+            + ", ".join(lines_with(emu, "snap ")))
+    if not has(r"^remote open SKIPPED"):
+        sizes = [int(m.group(1)) for line in boot.lines if "onlineGetPhotoResp" in line and "errorCode=100" in line
+                 for m in [re.search(r" photo=(\d+)b64", line)] if m]
+        v.check(any(n > 1000 for n in sizes),
+                f"face/photo from the cloud answered 100 with a V4L2 frame (photo {sizes} Base64 bytes)")
     p = relay_ms(emu, "face 10001")
     v.check(len(p) == 1, f"face 10001 opens the door (relay {p} ms)")
     v.check(has(r"^rs485 record uploaded"), "RS485 frame from the host became an uploaded record")

@@ -127,14 +127,16 @@ fn main() -> ExitCode {
                 line.push_str(&format!(" {key}={v}"));
             }
         }
-        if let Some(photo) = r.field("recognitionPhoto") {
-            // Long strings are kept as "<N bytes elided>": N is the Base64 length.
-            let len = photo
-                .strip_prefix('<')
-                .and_then(|p| p.strip_suffix(" bytes elided>"))
-                .and_then(|n| n.parse().ok())
-                .unwrap_or(photo.len());
-            line.push_str(&format!(" recognitionPhoto={len}b64"));
+        for key in ["recognitionPhoto", "photo"] {
+            if let Some(photo) = r.field(key) {
+                // Long strings are kept as "<N bytes elided>": N is the Base64 length.
+                let len = photo
+                    .strip_prefix('<')
+                    .and_then(|p| p.strip_suffix(" bytes elided>"))
+                    .and_then(|n| n.parse().ok())
+                    .unwrap_or(photo.len());
+                line.push_str(&format!(" {key}={len}b64"));
+            }
         }
         if let Some(raw) = &r.raw {
             line.push_str(&format!(" ({} bytes, not JSON)", raw.len()));
