@@ -219,13 +219,15 @@ def relay_trace_ms(emu, label):
 
 
 def wiegand_out(emu, label):
+    """The Wiegand output frame of the step `label` (of its last attempt, if it was replayed)."""
+    out = None
     for line in lines_with(emu, label + " |"):
         m = re.match(r"wiegand out (\d+)-bit \S+ number (\d+) parity (\w+)", line)
         if m:
-            return int(m.group(1)), int(m.group(2)), m.group(3)
-        if line == "wiegand out nothing":
-            return None
-    return None
+            out = int(m.group(1)), int(m.group(2)), m.group(3)
+        elif line == "wiegand out nothing":
+            out = None
+    return out
 
 
 def run_scenario(args, v):

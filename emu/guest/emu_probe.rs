@@ -392,14 +392,23 @@ fn wiegand_send(args: &[String]) -> Result<(), String> {
     for attempt in 1..=3 {
         let start = Instant::now();
         let mut worst = Duration::ZERO;
+        let mut last: Option<Instant> = None;
         for (n, &bit) in frame.iter().enumerate() {
             let line = if bit { &d1 } else { &d0 };
-            // Each bit starts on its own schedule, so one late write does not shift the rest.
+            // Each bit starts on its own schedule, so one late write does not shift the rest;
+            // but never sooner than half a period after the last one: gpio-sim drops an edge
+            // that comes while the kernel still handles the line's previous one, so bits
+            // crammed together to catch up would be lost.
             let due = start + period * n as u32;
-            match due.checked_duration_since(Instant::now()) {
-                Some(wait) => std::thread::sleep(wait),
-                None => worst = worst.max(due.elapsed()),
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
+            } else {
+                worst = worst.max(due.elapsed());
             }
+            if let Some(wait) = last.and_then(|l| (l + period / 2).checked_duration_since(Instant::now())) {
+                std::thread::sleep(wait);
+            }
+            last = Some(Instant::now());
             line.write_at(active, 0).map_err(|e| format!("pull: {e}"))?;
             std::thread::sleep(pulse);
             line.write_at(idle, 0).map_err(|e| format!("pull: {e}"))?;
