@@ -6,6 +6,10 @@
 //! `evicted` counter and reported to the caller) — never by a remote command: `face/clear`
 //! deletes delivered records only, because the spec does not say it may destroy the offline
 //! backlog and a record lost there is a pass nobody can account for.
+//!
+//! A record that waits for its camera snapshot (taken after the door opened) is stored at once
+//! and kept out of the upload queries until [`Store::attach_snapshot`]; waits left by a crash
+//! are released at start ([`Store::release_snapshot_waits`]).
 
 use std::collections::BTreeMap;
 
