@@ -258,6 +258,10 @@ def run_scenario(args, v):
     emu = boot.emu
     show_tail_if_silent(boot)
     has = lambda rx: any(re.search(rx, line) for line in emu)
+    # The guest's own words, for the CI log: kernel, camera, UART, every doctor line, counters.
+    for line in emu:
+        if re.match(r"(kernel |v4l2 card |uart roundtrip|doctor (before start|daemon running) |status wiegand_)", line):
+            log(f"guest: {line}")
     v.check(has(r"^kernel 6\.1\.\S+ mode scenario"), "kernel 6.1 booted in scenario mode")
     v.check(has(r"^gpio-sim gpiochip\d+ label facegate-emu lines 8"), "gpio-sim chip live")
     v.check(has(r"^v4l2 card vivid"), "V4L2 vivid camera present")
