@@ -75,7 +75,11 @@ impl Transport {
             .tls_config(tls)
             .build();
         Ok(Transport {
-            agent: config.into(),
+            agent: Agent::with_parts(
+                config,
+                ureq::unversioned::transport::DefaultConnector::default(),
+                LiteralFirst::default(),
+            ),
             download_agent: download.into(),
             base: cloud.url.trim().trim_end_matches('/').to_string(),
             max_body: cloud.max_response_bytes,
@@ -166,4 +170,59 @@ fn load_roots(path: &std::path::Path) -> Result<RootCerts> {
         )));
     }
     Ok(RootCerts::Specific(Arc::new(certs)))
+}
+
+/// Takes an IP-literal cloud address as it is and leaves host names to ureq's resolver, which
+/// runs every lookup on a thread of its own when a timeout is set — once per request, even on a
+/// kept-alive connection.
+#[derive(Debug, Default)]
+struct LiteralFirst(ureq::unversioned::resolver::DefaultResolver);
+
+impl ureq::unversioned::resolver::Resolver for LiteralFirst {
+    fn resolve(
+        &self,
+        uri: &ureq::http::Uri,
+        config: &ureq::config::Config,
+        timeout: ureq::unversioned::transport::NextTimeout,
+    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
+        if let Some(authority) = uri.authority() {
+            let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+            if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+                let port = authority.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+                let mut addrs = self.empty();
+                addrs.push(std::net::SocketAddr::new(ip, port));
+                return Ok(addrs);
+            }
+        }
+        self.0.resolve(uri, config, timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ureq::unversioned::resolver::Resolver;
+
+    fn resolve(url: &str) -> Vec<std::net::SocketAddr> {
+        let config = Agent::config_builder().build();
+        let uri: ureq::http::Uri = url.parse().unwrap();
+        LiteralFirst::default()
+            .resolve(&uri, &config, ureq::unversioned::transport::NextTimeout::default())
+            .unwrap()
+            .to_vec()
+    }
+
+    #[test]
+    fn ip_literals_are_taken_as_they_are_with_the_scheme_port() {
+        assert_eq!(resolve("http://127.0.0.1:8090/p"), vec!["127.0.0.1:8090".parse().unwrap()]);
+        assert_eq!(resolve("http://10.1.2.3/p"), vec!["10.1.2.3:80".parse().unwrap()]);
+        assert_eq!(resolve("https://10.1.2.3/p"), vec!["10.1.2.3:443".parse().unwrap()]);
+        assert_eq!(resolve("https://[::1]:8443/p"), vec!["[::1]:8443".parse().unwrap()]);
+    }
+
+    #[test]
+    fn host_names_go_to_the_system_resolver() {
+        let addrs = resolve("http://localhost:8090/p");
+        assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 8090), "{addrs:?}");
+    }
 }
