@@ -97,8 +97,13 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
                 Err(e) => {
                     commit_marks(&mut session.store, &mut acked);
                     let _ = session.store.note_attempt(rec.msg_id);
-                    // Whatever was made before this failure waits its turn behind older records.
-                    extend_backlog(&session.store, &mut backlog_end);
+                    // What this batch could see waits its turn behind older records now; records
+                    // made since, or still waiting for their snapshot, get their own first try.
+                    let mut upto = newest;
+                    if let Ok(Some(waiting)) = session.store.oldest_snapshot_wait_id() {
+                        upto = upto.min(waiting.saturating_sub(1));
+                    }
+                    backlog_end = backlog_end.max(upto);
                     let wait = backoff.next_delay();
                     log::warn!("record {} not delivered ({e}); retrying in {} ms", rec.msg_id, wait.as_millis());
                     // A new live record wakes us early: it goes first and may find the cloud back.

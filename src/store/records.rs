@@ -218,9 +218,10 @@ impl Store {
         })
     }
 
-    /// The record to upload next: a live event first — the newest pending record, if it was
-    /// never attempted and was made within [`LIVE_WINDOW_MS`] — otherwise the oldest pending
-    /// one, so the backlog drains oldest first. Held and delivered records are never returned.
+    /// The record to upload next: a live event first — the oldest pending record never
+    /// attempted, if it was made within [`LIVE_WINDOW_MS`] — otherwise the oldest pending one,
+    /// so the backlog drains oldest first. Live events go in the order they happened: one made
+    /// while an earlier one waited (for its snapshot, for the uploader) does not pass it. Held and delivered records are never returned.
     /// Call [`Store::note_attempt`] after a failed upload, so a record that failed once joins
     /// the backlog instead of staying "live".
     pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
@@ -230,25 +231,23 @@ impl Store {
     /// Like [`Store::next_to_send`], but records with a msgID up to `backlog_end` are backlog
     /// even if never attempted. The uploader passes [`Store::last_msg_id`] as it was when it
     /// last could not send (offline, `recordService` off, at start): records that piled up
-    /// meanwhile were made offline and must drain oldest first, not newest first.
+    /// meanwhile were made offline and must wait behind the older backlog.
     pub fn next_to_send_after(&self, backlog_end: u64) -> Result<Option<OutboxRecord>> {
         let backlog_end = to_sql_id(backlog_end);
         let fresh_since = now_ms().saturating_sub(LIVE_WINDOW_MS);
         self.read("choosing the next record to upload", |c| {
-            // Pinned to the partial index: without statistics the planner prefers
-            // records_state and would walk the whole attempted backlog to find nothing.
+            // Pinned to the time index: only the records of the live window are looked at, so a
+            // week of never-attempted records is not walked on every call.
             let live = c
                 .prepare_cached(select_record!(
-                    hint "INDEXED BY records_live",
-                    "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
+                    hint "INDEXED BY records_created",
+                    "WHERE r.created_ms >= ?2 AND r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
                     no_snapshot_pending!(),
-                    "ORDER BY r.msg_id DESC LIMIT 1"
+                    "ORDER BY r.msg_id LIMIT 1"
                 ))?
-                .query_row([backlog_end], record_from_row)
+                .query_row([backlog_end, fresh_since], record_from_row)
                 .optional()?;
-            // Only the newest is looked at: when it is not fresh, no older one is, and a scan
-            // for one would walk the whole never-attempted backlog on every call.
-            if let Some(live) = live.filter(|r| r.created_ms >= fresh_since) {
+            if let Some(live) = live {
                 return Ok(Some(live));
             }
             c.prepare_cached(select_record!("WHERE r.state = 0", no_snapshot_pending!(), "ORDER BY r.msg_id LIMIT 1"))?
@@ -257,9 +256,10 @@ impl Store {
         })
     }
 
-    /// Up to `limit` records to upload next, in order: a live record alone (see
-    /// [`Store::next_to_send_after`]), otherwise the oldest pending ones. Empty when nothing
-    /// waits.
+    /// Up to `limit` records to upload next, in order: a live record alone — the oldest never
+    /// attempted after `backlog_end` (the uploader moves `backlog_end` whenever it could not
+    /// send, so these were all made while it could) — otherwise the oldest pending ones. Empty
+    /// when nothing waits.
     pub fn next_batch_after(&self, backlog_end: u64, limit: usize) -> Result<Vec<OutboxRecord>> {
         let backlog_end = to_sql_id(backlog_end);
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
@@ -269,7 +269,7 @@ impl Store {
                     hint "INDEXED BY records_live",
                     "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
                     no_snapshot_pending!(),
-                    "ORDER BY r.msg_id DESC LIMIT 1"
+                    "ORDER BY r.msg_id LIMIT 1"
                 ))?
                 .query_row([backlog_end], record_from_row)
                 .optional()?;
@@ -372,6 +372,14 @@ impl Store {
             c.prepare_cached("SELECT MAX(r.created_ms) FROM record_snaps s JOIN records r ON r.msg_id = s.msg_id")?
                 .query_row([], |r| r.get(0))
         })
+    }
+
+    /// The msgID of the oldest record still waiting for its snapshot, if any.
+    pub fn oldest_snapshot_wait_id(&self) -> Result<Option<u64>> {
+        self.read("reading the records waiting for a snapshot", |c| {
+            c.prepare_cached("SELECT MIN(msg_id) FROM record_snaps")?.query_row([], |r| r.get::<_, Option<i64>>(0))
+        })
+        .map(|id| id.map(|id| id as u64))
     }
 
     /// Lets records still waiting for a snapshot go without one (at start: the snapshot of a
@@ -512,7 +520,7 @@ impl Store {
 /// How recent a never-attempted record must be to go before the backlog. Records made while
 /// the cloud was away are often never attempted (a failed try can block for the connect
 /// timeout, and the back-off grows to a minute): without this bound, a week of them would be
-/// taken for live events and drain newest first. Longer than any door wait for the cloud's
+/// taken for live events and go ahead of the older backlog. Longer than any door wait for the cloud's
 /// controlState, the reason live events go first.
 pub const LIVE_WINDOW_MS: i64 = 10_000;
 
@@ -776,8 +784,8 @@ mod tests {
         let a = store.insert_record(&rec(now, "1", "a")).unwrap().msg_id;
         let b = store.insert_record(&rec(now, "1", "a")).unwrap().msg_id;
         let c = store.insert_record(&rec(now, "1", "a")).unwrap().msg_id;
-        // All fresh and never attempted: newest first.
-        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, c);
+        // All fresh and never attempted: live, in the order they happened.
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, a);
         for id in [a, b, c] {
             store.note_attempt(id).unwrap();
         }
@@ -848,10 +856,10 @@ mod tests {
             store.mark_delivered(*id).unwrap();
         }
         assert_eq!(store.next_to_send_after(end).unwrap(), None);
-        // Without a backlog end, never-attempted records count as live (newest first).
+        // Without a backlog end, fresh never-attempted records count as live (oldest first).
         let a = store.insert_record(&rec(now_ms(), "1", "a")).unwrap().msg_id;
         let b = store.insert_record(&rec(now_ms(), "1", "a")).unwrap().msg_id;
-        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, b);
+        assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, a);
         assert_eq!(store.last_msg_id().unwrap(), b.max(a));
     }
 
@@ -1174,10 +1182,17 @@ mod tests {
             hint "INDEXED BY records_live",
             "WHERE r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
                     no_snapshot_pending!(),
-                    "ORDER BY r.msg_id DESC LIMIT 1"
+                    "ORDER BY r.msg_id LIMIT 1"
         ));
         assert!(live.contains("records_live"), "{live}");
         assert!(!live.contains("TEMP B-TREE"), "{live}");
+        let fresh = plan(select_record!(
+            hint "INDEXED BY records_created",
+            "WHERE r.created_ms >= ?2 AND r.state = 0 AND r.attempts = 0 AND r.msg_id > ?1",
+            no_snapshot_pending!(),
+            "ORDER BY r.msg_id LIMIT 1"
+        ));
+        assert!(fresh.contains("records_created (created_ms>?)"), "{fresh}");
         let backlog = plan(select_record!("WHERE r.state = 0", no_snapshot_pending!(), "ORDER BY r.msg_id LIMIT 1"));
         assert!(backlog.contains("records_state"), "{backlog}");
         assert!(!backlog.contains("TEMP B-TREE"), "{backlog}");
