@@ -92,7 +92,7 @@ pub struct Shared {
     /// Whether the board has a camera (read without waiting for a snapshot in progress).
     has_camera: bool,
     /// Records to give a camera snapshot once their door opened (see [`snapshot_worker`]).
-    snapshots: Mutex<std::sync::mpsc::Sender<(u64, SnapSize, Instant)>>,
+    snapshots: std::sync::mpsc::Sender<(u64, SnapSize, Instant)>,
     access: Mutex<AccessWorker>,
 }
 
@@ -306,12 +306,7 @@ impl Shared {
         match snapshot {
             // The worker wakes the uploader once the photo is attached.
             Some(size) => {
-                let queued = self.snapshots.lock().unwrap_or_else(|e| e.into_inner()).send((
-                    outcome.msg_id,
-                    size,
-                    Instant::now(),
-                ));
-                if queued.is_err() {
+                if self.snapshots.send((outcome.msg_id, size, Instant::now())).is_err() {
                     log::warn!("record {}: no snapshot worker; sent without a photo after restart", outcome.msg_id);
                 }
             }
@@ -515,7 +510,7 @@ pub fn run(cfg: Config) -> Result<()> {
         hw_params,
         restart_requested: AtomicBool::new(false),
         has_camera,
-        snapshots: Mutex::new(snap_tx),
+        snapshots: snap_tx,
         access: Mutex::new(AccessWorker {
             store: access_store,
             engine: Engine::default(),
