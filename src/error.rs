@@ -21,8 +21,15 @@ pub enum Error {
     Cloud(String),
     /// A message did not follow the protocol.
     Protocol(String),
-    /// A hardware backend failed.
+    /// A hardware backend failed (no underlying error: the message says it all).
     Hardware(String),
+    /// A hardware backend failed with an underlying error.
+    HardwareCaused {
+        /// What was being done, e.g. "claiming relay line 17 of /dev/gpiochip0".
+        context: String,
+        /// The driver's or library's error.
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
     /// The daemon is not running or the control socket refused the request.
     Control(String),
 }
@@ -34,6 +41,11 @@ impl Error {
     /// Wraps an I/O error with what was being done.
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Error {
         Error::Io { context: context.into(), source }
+    }
+
+    /// A hardware failure with the driver's or library's error kept as its source.
+    pub fn hardware(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
+        Error::HardwareCaused { context: context.into(), source: source.into() }
     }
 
     /// Wraps an I/O error on a path.
@@ -51,6 +63,7 @@ impl fmt::Display for Error {
             Error::Cloud(m) => write!(f, "cloud: {m}"),
             Error::Protocol(m) => write!(f, "protocol: {m}"),
             Error::Hardware(m) => write!(f, "hardware: {m}"),
+            Error::HardwareCaused { context, source } => write!(f, "hardware: {context}: {source}"),
             Error::Control(m) => write!(f, "control socket: {m}"),
         }
     }
@@ -60,6 +73,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::HardwareCaused { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }
