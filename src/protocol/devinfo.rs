@@ -70,7 +70,9 @@ impl Rule {
     }
 }
 
-const BAUD_RATES: [u32; 9] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400];
+/// The standard baud rates: those `entranceSerialBaudRate` accepts, and a serial reader's `baud`
+/// in a board profile.
+pub const BAUD_RATES: [u32; 9] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400];
 
 /// One row of the parameter table.
 struct Param {
