@@ -3,14 +3,15 @@
 //! A profile is a TOML file (`board/*.toml`); the shipped ones are built into the binary so
 //! `sim` works with no file installed. A profile with a wrong value is refused with the file,
 //! line and key, e.g. `board/x.toml:7:8: key `relay.line`: invalid type: string "a", expected u32`.
+//!
+//! Profile data only: parsing, validation and the built-in profiles. Claiming the lines, ports
+//! and camera a profile names is `hw`'s job (`hw::open`, `hw::doctor`).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::hw::wiegand::{DecoderTiming, OutTiming, WiegandFormat};
-use crate::hw::{Board, SharedParams};
+use crate::protocol::devinfo::BAUD_RATES;
 use crate::{Error, Result};
 
 /// The shipped profiles, by name.
@@ -72,6 +73,10 @@ pub struct RelayProfile {
     pub active_low: bool,
 }
 
+/// The end-of-frame silence of a Wiegand input without `end_gap_bit_times`, in measured bit
+/// periods; also the decoder's default.
+pub const DEFAULT_END_GAP_BIT_TIMES: u64 = 4;
+
 /// The Wiegand input lines.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -91,7 +96,7 @@ pub struct WiegandInProfile {
 }
 
 fn default_end_gap_bit_times() -> u64 {
-    DecoderTiming::default().end_gap_bit_times
+    DEFAULT_END_GAP_BIT_TIMES
 }
 
 /// The Wiegand output lines and timing.
@@ -127,10 +132,26 @@ fn default_period_us() -> u32 {
     2000
 }
 
-impl WiegandOutProfile {
-    /// The output timing in the writer's units.
-    pub fn timing(&self) -> OutTiming {
-        OutTiming { pulse_ns: u64::from(self.pulse_us) * 1000, period_ns: u64::from(self.period_us) * 1000 }
+/// The Wiegand output frame formats; in a board profile, `bits = 26` or `bits = 34`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(try_from = "u8")]
+pub enum WiegandFormat {
+    /// 26 bits: 24 data bits (the low 24 bits of the card number, as 26-bit readers send).
+    #[default]
+    W26,
+    /// 34 bits: 32 data bits.
+    W34,
+}
+
+impl TryFrom<u8> for WiegandFormat {
+    type Error = String;
+
+    fn try_from(bits: u8) -> std::result::Result<WiegandFormat, String> {
+        match bits {
+            26 => Ok(WiegandFormat::W26),
+            34 => Ok(WiegandFormat::W34),
+            other => Err(format!("{other} is not an output format; use 26 or 34")),
+        }
     }
 }
 
@@ -215,15 +236,6 @@ impl BoardProfile {
         self.wiegand_out.as_ref().map(|w| w.bits).unwrap_or_default()
     }
 
-    /// The decoder timing for the Wiegand input.
-    pub fn wiegand_in_timing(&self) -> DecoderTiming {
-        let mut timing = DecoderTiming::default();
-        if let Some(w) = &self.wiegand_in {
-            timing.end_gap_bit_times = w.end_gap_bit_times;
-        }
-        timing
-    }
-
     /// Checks what serde cannot: returns the offending key (`table.key`) and why.
     fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.kind == BoardKind::Linux && self.relay.is_none() {
@@ -267,11 +279,8 @@ impl BoardProfile {
             }
         }
         if let Some(q) = &self.qr_reader {
-            if !crate::hw::serial::BAUD_RATES.contains(&q.baud) {
-                return Err((
-                    "qr_reader.baud",
-                    format!("{} is not one of {:?}", q.baud, crate::hw::serial::BAUD_RATES),
-                ));
+            if !BAUD_RATES.contains(&q.baud) {
+                return Err(("qr_reader.baud", format!("{} is not one of {:?}", q.baud, BAUD_RATES)));
             }
         }
         if let Some(c) = &self.camera {
@@ -401,89 +410,6 @@ fn locate(text: &str, dotted: &str) -> (usize, usize) {
     header_at.map_or((1, 1), |h| line_col(text, h))
 }
 
-/// How the daemon wants the board set up beyond the profile.
-#[derive(Debug, Clone)]
-pub struct BoardOptions {
-    /// Voice/display command (argv, texts appended); `None` logs announcements.
-    pub announcer_command: Option<Vec<String>>,
-    /// Reboot command (argv); default `systemctl reboot`.
-    pub reboot_command: Vec<String>,
-    /// Install command (argv) per `updateType` (`0` file system, `1` application, `3` kernel);
-    /// `{file}` is replaced by the firmware path, or the path is appended.
-    pub install_commands: BTreeMap<String, Vec<String>>,
-    /// Device parameters the backends follow live (baud, serial and Wiegand modes).
-    pub params: SharedParams,
-}
-
-impl Default for BoardOptions {
-    fn default() -> BoardOptions {
-        BoardOptions {
-            announcer_command: None,
-            reboot_command: vec!["systemctl".into(), "reboot".into()],
-            install_commands: BTreeMap::new(),
-            params: SharedParams::default(),
-        }
-    }
-}
-
-/// Claims the board's hardware: opens every configured line, port and camera. The sim board
-/// logs to `<storage_dir>/sim-actuators.jsonl`.
-pub fn claim(profile: &BoardProfile, storage_dir: &Path, opts: &BoardOptions) -> Result<Board> {
-    match profile.kind {
-        BoardKind::Sim => Ok(crate::hw::sim::board(&profile.name, storage_dir)),
-        #[cfg(target_os = "linux")]
-        BoardKind::Linux => crate::hw::linux::board(profile, opts),
-        #[cfg(not(target_os = "linux"))]
-        BoardKind::Linux => {
-            let _ = opts;
-            Err(Error::Hardware(format!("board {} needs Linux", profile.name)))
-        }
-    }
-}
-
-/// One line of `facegate doctor`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DoctorLine {
-    /// What was checked, e.g. "relay gpiochip0 line 17".
-    pub item: String,
-    /// Whether it is usable.
-    pub ok: bool,
-    /// Why not (missing, permission, busy...) or what was found.
-    pub detail: String,
-}
-
-impl std::fmt::Display for DoctorLine {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{:<4} {}: {}", if self.ok { "OK" } else { "FAIL" }, self.item, self.detail)
-    }
-}
-
-/// Opens every configured line, port and camera of the profile (without driving any output)
-/// and says, one line per item, whether it is usable and why not.
-pub fn doctor(profile: &BoardProfile, storage_dir: &Path) -> Vec<DoctorLine> {
-    match profile.kind {
-        BoardKind::Sim => {
-            let log = crate::hw::sim_actuator_log(storage_dir);
-            let writable = std::fs::metadata(storage_dir).map(|m| m.is_dir() && !m.permissions().readonly());
-            vec![DoctorLine {
-                item: format!("sim board {}", profile.name),
-                ok: matches!(writable, Ok(true)),
-                detail: match writable {
-                    Ok(true) => format!("actuator actions are logged to {}", log.display()),
-                    Ok(false) => format!("{} is not a writable directory", storage_dir.display()),
-                    Err(e) => format!("{}: {e}", storage_dir.display()),
-                },
-            }]
-        }
-        #[cfg(target_os = "linux")]
-        BoardKind::Linux => crate::hw::linux::doctor(profile),
-        #[cfg(not(target_os = "linux"))]
-        BoardKind::Linux => {
-            vec![DoctorLine { item: format!("board {}", profile.name), ok: false, detail: "needs Linux".into() }]
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -577,41 +503,5 @@ mod tests {
 
         let syntax = "name = \"x\"\nkind = \"sim\"\n[relay\n";
         assert!(error(syntax).starts_with("x.toml:3:"), "{}", error(syntax));
-    }
-
-    #[test]
-    fn sim_claim_and_doctor() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = load_profile("sim", None).unwrap();
-        let mut board = claim(&p, dir.path(), &BoardOptions::default()).unwrap();
-        assert_eq!(board.name, "sim");
-        board.relay.set(true).unwrap();
-        let log = std::fs::read_to_string(crate::hw::sim_actuator_log(dir.path())).unwrap();
-        assert!(log.contains("\"state\":\"open\""));
-        let lines = doctor(&p, dir.path());
-        assert!(lines.iter().all(|l| l.ok), "{lines:?}");
-        let lines = doctor(&p, &dir.path().join("missing"));
-        assert!(!lines[0].ok && lines[0].to_string().starts_with("FAIL"), "{lines:?}");
-    }
-
-    #[cfg(target_os = "linux")]
-    #[test]
-    fn linux_doctor_and_claim_report_missing_devices() {
-        let text = "name = \"ghost\"\nkind = \"linux\"\n[relay]\nchip = \"/dev/gpiochip-facegate-test\"\nline = 3\n\
-                    [rs485]\ntty = \"/dev/ttyfacegate-test\"\ndriver_enable = \"kernel\"\n\
-                    [camera]\ndevice = \"/dev/video-facegate-test\"\nformat = \"YUYV\"\nwidth = 640\nheight = 480\n";
-        let p = parse_profile(text, "ghost.toml").unwrap();
-        let lines = doctor(&p, Path::new("/tmp"));
-        assert_eq!(lines.len(), 3, "{lines:?}");
-        for l in &lines {
-            assert!(!l.ok, "{l}");
-            assert!(l.detail.contains("missing"), "{l}");
-        }
-        assert!(lines[0].item.contains("relay") && lines[1].item.contains("rs485") && lines[2].item.contains("camera"));
-        let err = match claim(&p, Path::new("/tmp"), &BoardOptions::default()) {
-            Ok(_) => panic!("claim must fail"),
-            Err(e) => e.to_string(),
-        };
-        assert!(err.contains("/dev/gpiochip-facegate-test"), "{err}");
     }
 }

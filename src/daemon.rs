@@ -12,14 +12,16 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 
 use crate::access::{self, AccessPolicy, Engine};
-use crate::board::{self, BoardKind, BoardOptions};
+use crate::board::{self, BoardKind};
 use crate::cloud::{self, Transport};
 use crate::config::Config;
 use crate::ctl::{self, Request, Response};
 use crate::hw::door::Door;
 use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::WiegandFormat;
-use crate::hw::{Announcer, Camera, HwParams, InputEvent, InputStats, Rs485Out, SharedParams, System, WiegandOut};
+use crate::hw::{
+    Announcer, BoardOptions, Camera, HwParams, InputEvent, InputStats, Rs485Out, SharedParams, System, WiegandOut,
+};
 use crate::model::{Credential, Source};
 use crate::protocol::devinfo::{DeviceParams, SnapshotMode};
 use crate::store::{NewRecord, Store};
@@ -475,7 +477,7 @@ pub fn run(cfg: Config) -> Result<()> {
     }
     let hw_params = SharedParams::new(hw_params(&params));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
-    let board = board::claim(&profile, &cfg.storage.dir, &board_options(&cfg, hw_params.clone()))?;
+    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, hw_params.clone()))?;
     log::info!("board {} claimed, store {} open", board.name, cfg.storage.dir.display());
     let transport = Transport::new(&cfg.cloud)?;
     let door = Door::new(board.relay)?;
@@ -657,7 +659,7 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
             if running {
                 line(true, "daemon", "running: it holds the hardware, so busy lines are expected");
             }
-            for d in board::doctor(&profile, &cfg.storage.dir) {
+            for d in crate::hw::doctor(&profile, &cfg.storage.dir) {
                 // A line, port or camera held by the running daemon is in use, not broken.
                 if !d.ok && running && d.detail.contains("busy") {
                     line(true, &d.item, &format!("in use by the running daemon ({})", d.detail));
@@ -686,7 +688,8 @@ pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
     let params = stored_params(cfg);
     let ms = ms.unwrap_or_else(|| u64::from(params.open_door_time_delay_ms()));
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
-    let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
+    let board =
+        crate::hw::open(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
     let mut door = Door::new(board.relay)?;
     door.pulse(Duration::from_millis(ms));
     std::thread::sleep(Duration::from_millis(ms));
@@ -707,7 +710,8 @@ pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
     }
     let params = stored_params(cfg);
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
-    let board = board::claim(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
+    let board =
+        crate::hw::open(&profile, &cfg.storage.dir, &board_options(cfg, SharedParams::new(hw_params(&params))))?;
     match board.camera {
         Some(mut c) => c.snap_jpeg(SnapSize::Full, Duration::from_secs(5)),
         None => Err(Error::Hardware("this board profile has no camera".into())),

@@ -4,6 +4,9 @@
 //! speaks the terminal's cloud protocol. Pure logic (`protocol`, `access`, Wiegand bit
 //! coding) is kept apart from I/O (`store`, `cloud`, `hw`, `ctl`).
 
+// Every FFI call and ioctl lives in `hw::linux::sys`, the one module allowed `unsafe`.
+#![deny(unsafe_code)]
+
 pub mod access;
 pub mod board;
 pub mod cloud;

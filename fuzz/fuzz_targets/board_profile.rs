@@ -11,9 +11,9 @@ fuzz_target!(|data: &[u8]| {
     match facegate::board::parse_profile(text, "fuzz.toml") {
         Ok(profile) => {
             let _ = profile.wiegand_out_format();
-            let _ = profile.wiegand_in_timing();
+            let _ = facegate::hw::wiegand::DecoderTiming::of(&profile);
             if let Some(out) = &profile.wiegand_out {
-                let _ = out.timing();
+                let _ = facegate::hw::wiegand::OutTiming::of(out);
             }
         }
         Err(e) => {

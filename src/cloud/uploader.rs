@@ -196,8 +196,8 @@ pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_re
     msg.msg_id = rec.msg_id.to_string();
     msg.version = session.version().to_string();
     msg.device_no = session.device_no().to_string();
-    msg.recognition_photo = rec.recognition_photo.as_deref().map(encode_base64).unwrap_or_default();
-    msg.compare_photo = match &rec.compare_ref {
+    msg.body.recognition_photo = rec.recognition_photo.as_deref().map(encode_base64).unwrap_or_default();
+    msg.body.compare_photo = match &rec.compare_ref {
         Some((id, slot)) => session.store.photo(id, *slot).ok().flatten().map(|p| encode_base64(&p.jpeg)),
         None => None,
     }

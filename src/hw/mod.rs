@@ -3,12 +3,17 @@
 //! The daemon only sees these traits. `sim` logs every actuator action as a JSON line to
 //! `<storage.dir>/sim-actuators.jsonl` and never touches the host; `linux` uses gpio-cdev,
 //! serialport and v4l.
+//!
+//! The hardware is claimed *from* a board profile, which is plain data: [`open`] claims what
+//! it names, [`doctor`] checks each item without driving any output.
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use crate::Result;
+use crate::board::{BoardKind, BoardProfile};
 use crate::model::{Credential, Source};
 
 /// The door relay. Timing (pulses, hold-open) lives above it, in the door controller.
@@ -103,8 +108,91 @@ pub struct InputHandles {
     pub stats: std::sync::Arc<std::sync::Mutex<InputStats>>,
 }
 
+/// How the daemon wants the board set up beyond the profile.
+#[derive(Debug, Clone)]
+pub struct BoardOptions {
+    /// Voice/display command (argv, texts appended); `None` logs announcements.
+    pub announcer_command: Option<Vec<String>>,
+    /// Reboot command (argv); default `systemctl reboot`.
+    pub reboot_command: Vec<String>,
+    /// Install command (argv) per `updateType` (`0` file system, `1` application, `3` kernel);
+    /// `{file}` is replaced by the firmware path, or the path is appended.
+    pub install_commands: BTreeMap<String, Vec<String>>,
+    /// Device parameters the backends follow live (baud, serial and Wiegand modes).
+    pub params: SharedParams,
+}
+
+impl Default for BoardOptions {
+    fn default() -> BoardOptions {
+        BoardOptions {
+            announcer_command: None,
+            reboot_command: vec!["systemctl".into(), "reboot".into()],
+            install_commands: BTreeMap::new(),
+            params: SharedParams::default(),
+        }
+    }
+}
+
+/// Claims the hardware a profile names: opens every configured line, port and camera. The sim
+/// board logs to `<storage_dir>/sim-actuators.jsonl`.
+pub fn open(profile: &BoardProfile, storage_dir: &Path, opts: &BoardOptions) -> Result<Board> {
+    match profile.kind {
+        BoardKind::Sim => Ok(sim::board(&profile.name, storage_dir)),
+        #[cfg(target_os = "linux")]
+        BoardKind::Linux => linux::open(profile, opts),
+        #[cfg(not(target_os = "linux"))]
+        BoardKind::Linux => {
+            let _ = opts;
+            Err(crate::Error::Hardware(format!("board {} needs Linux", profile.name)))
+        }
+    }
+}
+
+/// One line of `facegate doctor`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DoctorLine {
+    /// What was checked, e.g. "relay gpiochip0 line 17".
+    pub item: String,
+    /// Whether it is usable.
+    pub ok: bool,
+    /// Why not (missing, permission, busy...) or what was found.
+    pub detail: String,
+}
+
+impl std::fmt::Display for DoctorLine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:<4} {}: {}", if self.ok { "OK" } else { "FAIL" }, self.item, self.detail)
+    }
+}
+
+/// Opens every configured line, port and camera of the profile (without driving any output)
+/// and says, one line per item, whether it is usable and why not.
+pub fn doctor(profile: &BoardProfile, storage_dir: &Path) -> Vec<DoctorLine> {
+    match profile.kind {
+        BoardKind::Sim => {
+            let log = sim_actuator_log(storage_dir);
+            let writable = std::fs::metadata(storage_dir).map(|m| m.is_dir() && !m.permissions().readonly());
+            vec![DoctorLine {
+                item: format!("sim board {}", profile.name),
+                ok: matches!(writable, Ok(true)),
+                detail: match writable {
+                    Ok(true) => format!("actuator actions are logged to {}", log.display()),
+                    Ok(false) => format!("{} is not a writable directory", storage_dir.display()),
+                    Err(e) => format!("{}: {e}", storage_dir.display()),
+                },
+            }]
+        }
+        #[cfg(target_os = "linux")]
+        BoardKind::Linux => linux::doctor(profile),
+        #[cfg(not(target_os = "linux"))]
+        BoardKind::Linux => {
+            vec![DoctorLine { item: format!("board {}", profile.name), ok: false, detail: "needs Linux".into() }]
+        }
+    }
+}
+
 /// Where the sim board writes its actuator log.
-pub fn sim_actuator_log(storage_dir: &std::path::Path) -> PathBuf {
+pub fn sim_actuator_log(storage_dir: &Path) -> PathBuf {
     storage_dir.join("sim-actuators.jsonl")
 }
 
@@ -175,4 +263,24 @@ pub fn is_camera_timeout(e: &crate::Error) -> bool {
 /// The current time as unix milliseconds, for actuator logs.
 pub(crate) fn unix_ms() -> i64 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sim_claim_and_doctor() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = crate::board::load_profile("sim", None).unwrap();
+        let mut board = open(&p, dir.path(), &BoardOptions::default()).unwrap();
+        assert_eq!(board.name, "sim");
+        board.relay.set(true).unwrap();
+        let log = std::fs::read_to_string(sim_actuator_log(dir.path())).unwrap();
+        assert!(log.contains("\"state\":\"open\""));
+        let lines = doctor(&p, dir.path());
+        assert!(lines.iter().all(|l| l.ok), "{lines:?}");
+        let lines = doctor(&p, &dir.path().join("missing"));
+        assert!(!lines[0].ok && lines[0].to_string().starts_with("FAIL"), "{lines:?}");
+    }
 }

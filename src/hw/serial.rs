@@ -11,8 +11,8 @@ use crate::{Error, Result};
 /// Longest frame passed on: the records' `data` field holds 1024 Base64 characters, i.e. 768 bytes.
 pub const MAX_FRAME: usize = 768;
 
-/// Baud rates accepted for `entranceSerialBaudRate`.
-pub const BAUD_RATES: [u32; 9] = [1200, 2400, 4800, 9600, 19200, 38400, 57600, 115200, 230400];
+/// Baud rates accepted for `entranceSerialBaudRate`: the device-parameter table's.
+pub use crate::protocol::devinfo::BAUD_RATES;
 
 /// Parses `entranceSerialBaudRate`. Only standard rates are accepted: the spec's own example
 /// `96000` is a typo for 9600 that a UART would silently run at the wrong speed.

@@ -12,8 +12,12 @@
 use std::collections::VecDeque;
 
 use super::{InputEvent, InputStats, WiegandBits};
+use crate::board::{BoardProfile, DEFAULT_END_GAP_BIT_TIMES, WiegandOutProfile};
 use crate::model::{Credential, Source};
 use crate::{Error, Result};
+
+/// The output frame formats (a board profile's `bits`), here where frames are coded.
+pub use crate::board::WiegandFormat;
 
 /// One of the two Wiegand data lines: a pulse on D0 is a 0 bit, on D1 a 1 bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,11 +103,22 @@ pub struct DecoderTiming {
     pub max_end_gap_ns: u64,
 }
 
+impl DecoderTiming {
+    /// The timing for a profile's Wiegand input: the defaults with its end-of-frame silence.
+    pub fn of(profile: &BoardProfile) -> DecoderTiming {
+        let mut timing = DecoderTiming::default();
+        if let Some(w) = &profile.wiegand_in {
+            timing.end_gap_bit_times = w.end_gap_bit_times;
+        }
+        timing
+    }
+}
+
 impl Default for DecoderTiming {
     fn default() -> DecoderTiming {
         DecoderTiming {
             min_bit_interval_ns: 120_000,
-            end_gap_bit_times: 4,
+            end_gap_bit_times: DEFAULT_END_GAP_BIT_TIMES,
             min_end_gap_ns: 1_000_000,
             max_end_gap_ns: 100_000_000,
         }
@@ -279,29 +294,6 @@ fn classify(bits: Vec<bool>) -> std::result::Result<WiegandFrame, WiegandFault> 
     }
 }
 
-/// The output frame formats; in a board profile, `bits = 26` or `bits = 34`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
-#[serde(try_from = "u8")]
-pub enum WiegandFormat {
-    /// 26 bits: 24 data bits (the low 24 bits of the card number, as 26-bit readers send).
-    #[default]
-    W26,
-    /// 34 bits: 32 data bits.
-    W34,
-}
-
-impl TryFrom<u8> for WiegandFormat {
-    type Error = String;
-
-    fn try_from(bits: u8) -> std::result::Result<WiegandFormat, String> {
-        match bits {
-            26 => Ok(WiegandFormat::W26),
-            34 => Ok(WiegandFormat::W34),
-            other => Err(format!("{other} is not an output format; use 26 or 34")),
-        }
-    }
-}
-
 /// Encodes a card number with both parity bits. 26-bit frames carry the low 24 bits of the
 /// number (the convention of 26-bit IC card readers); 34-bit frames refuse numbers over 32 bits.
 pub fn encode_card(number: u64, format: WiegandFormat) -> Result<WiegandBits> {
@@ -353,6 +345,13 @@ pub struct OutTiming {
     pub pulse_ns: u64,
     /// Start-to-start distance of two bits (common readers: 2 ms).
     pub period_ns: u64,
+}
+
+impl OutTiming {
+    /// A profile's output timing (microseconds there) in the writer's units.
+    pub fn of(profile: &WiegandOutProfile) -> OutTiming {
+        OutTiming { pulse_ns: u64::from(profile.pulse_us) * 1000, period_ns: u64::from(profile.period_us) * 1000 }
+    }
 }
 
 impl Default for OutTiming {
@@ -565,6 +564,24 @@ mod tests {
 
     const MS: u64 = 1_000_000;
     const US: u64 = 1_000;
+
+    #[test]
+    fn timing_of_a_profile() {
+        let text = "name = \"x\"\nkind = \"sim\"\n[wiegand_in]\nchip = \"c\"\nd0 = 1\nd1 = 2\nend_gap_bit_times = 9\n\
+                    [wiegand_out]\nchip = \"c\"\nd0 = 3\nd1 = 4\npulse_us = 100\nperiod_us = 1000\n";
+        let p = crate::board::parse_profile(text, "x.toml").unwrap();
+        assert_eq!(DecoderTiming::of(&p), DecoderTiming { end_gap_bit_times: 9, ..DecoderTiming::default() });
+        assert_eq!(
+            OutTiming::of(p.wiegand_out.as_ref().unwrap()),
+            OutTiming { pulse_ns: 100_000, period_ns: 1_000_000 }
+        );
+        // No input in the profile: the decoder's defaults, which a profile's default matches.
+        let sim = crate::board::load_profile("sim", None).unwrap();
+        assert_eq!(DecoderTiming::of(&sim), DecoderTiming::default());
+        let text = "name = \"x\"\nkind = \"sim\"\n[wiegand_in]\nchip = \"c\"\nd0 = 1\nd1 = 2\n";
+        let p = crate::board::parse_profile(text, "x.toml").unwrap();
+        assert_eq!(DecoderTiming::of(&p), DecoderTiming::default());
+    }
 
     fn bits(s: &str) -> Vec<bool> {
         s.chars().map(|c| c == '1').collect()

@@ -562,7 +562,7 @@ mod tests {
     fn last_duplicate_wins() {
         let record: UploadRecord =
             decode(r#"{"visitorVoiceText":" ","visitorVoiceText":"欢迎光临"}"#.as_bytes()).unwrap();
-        assert_eq!(record.visitor_voice_text, "欢迎光临");
+        assert_eq!(record.body.visitor_voice_text, "欢迎光临");
         let a: OpenCommand = decode(br#"{"msgType ":"a","msgType":"b"}"#).unwrap();
         assert_eq!(a.msg_type, "b");
         let b: OpenCommand = decode(br#"{"msgType":"b","msgType ":"a"}"#).unwrap();

@@ -2,12 +2,14 @@
 //! RS485 driver-enable line, and the Wiegand input thread.
 
 use std::fs::File;
-use std::os::fd::AsRawFd;
+use std::os::fd::AsFd;
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use gpio_cdev::{Chip, EventRequestFlags, LineEventHandle, LineHandle, LineRequestFlags};
 
+use super::sys::{self, Clock};
 use crate::hw::wiegand::{self, DecoderTiming, OutTiming, PulseLines, WiegandInput, WiegandLine};
 use crate::hw::{InputEvent, InputStats, Relay, SharedParams, WiegandBits, WiegandOut};
 use crate::{Error, Result};
@@ -36,7 +38,7 @@ pub fn open_chip(spec: &str) -> Result<Chip> {
     };
     // Opened once by hand first so the error says missing or permission, not an ioctl failure.
     File::open(&path).map_err(|e| Error::io(format!("opening {path} ({})", reason(&e)), e))?;
-    Chip::new(&path).map_err(|e| Error::Hardware(format!("{path} is not a usable gpiochip: {e}")))
+    Chip::new(&path).map_err(|e| Error::hardware(format!("{path} is not a usable gpiochip"), e))
 }
 
 /// `gpiochip0 [pinctrl-bcm2711], ...`, for messages.
@@ -85,7 +87,7 @@ impl OutputLine {
         let path = c.path().display().to_string();
         let l = c
             .get_line(line)
-            .map_err(|_| Error::Hardware(format!("{what}: {path} has no line {line} (it has {})", c.num_lines())))?;
+            .map_err(|e| Error::hardware(format!("{what}: {path} has no line {line} (it has {})", c.num_lines()), e))?;
         if let Ok(info) = l.info() {
             if info.is_used() {
                 return Err(Error::Hardware(format!(
@@ -96,15 +98,13 @@ impl OutputLine {
         }
         let handle = l
             .request(LineRequestFlags::OUTPUT, u8::from(active_low), CONSUMER)
-            .map_err(|e| Error::Hardware(format!("{what}: requesting line {line} of {path}: {e}")))?;
+            .map_err(|e| Error::hardware(format!("{what}: requesting line {line} of {path}"), e))?;
         Ok(OutputLine { handle, active_low, what: format!("{what} ({path} line {line})") })
     }
 
     /// Drives the line to its active (`true`) or inactive level.
     pub fn set(&self, active: bool) -> Result<()> {
-        self.handle
-            .set_value(u8::from(active != self.active_low))
-            .map_err(|e| Error::Hardware(format!("{}: {e}", self.what)))
+        self.handle.set_value(u8::from(active != self.active_low)).map_err(|e| Error::hardware(self.what.clone(), e))
     }
 }
 
@@ -167,14 +167,14 @@ impl WiegandInLines {
         };
         let mut request = |offset: u32, name: &str| -> Result<LineEventHandle> {
             let what = format!("Wiegand input {name}: line {offset} of {path}");
-            let l = c.get_line(offset).map_err(|_| Error::Hardware(format!("{what}: no such line")))?;
+            let l = c.get_line(offset).map_err(|e| Error::hardware(format!("{what}: no such line"), e))?;
             if let Ok(info) = l.info() {
                 if info.is_used() {
                     let by = info.consumer().unwrap_or("the kernel").to_string();
                     return Err(Error::Hardware(format!("{what} is busy, used by {by:?}")));
                 }
             }
-            l.events(LineRequestFlags::INPUT, edge(), CONSUMER).map_err(|e| Error::Hardware(format!("{what}: {e}")))
+            l.events(LineRequestFlags::INPUT, edge(), CONSUMER).map_err(|e| Error::hardware(what, e))
         };
         Ok(WiegandInLines { d0: request(d0, "D0")?, d1: request(d1, "D1")? })
     }
@@ -182,17 +182,10 @@ impl WiegandInLines {
 
 /// The clock the kernel stamps GPIO events with: CLOCK_MONOTONIC since Linux 5.7,
 /// CLOCK_REALTIME before. Chosen by which one the first event is closer to.
-fn event_clock(first_ts: u64) -> libc::clockid_t {
-    let mono = now_ns(libc::CLOCK_MONOTONIC);
-    let real = now_ns(libc::CLOCK_REALTIME);
-    if first_ts.abs_diff(mono) <= first_ts.abs_diff(real) { libc::CLOCK_MONOTONIC } else { libc::CLOCK_REALTIME }
-}
-
-fn now_ns(clock: libc::clockid_t) -> u64 {
-    let mut ts = libc::timespec { tv_sec: 0, tv_nsec: 0 };
-    // SAFETY: `ts` is a valid, writable timespec; clock_gettime only writes it.
-    unsafe { libc::clock_gettime(clock, &mut ts) };
-    (ts.tv_sec as u64).saturating_mul(1_000_000_000).saturating_add(ts.tv_nsec as u64)
+fn event_clock(first_ts: u64) -> Clock {
+    let mono = sys::now_ns(Clock::Monotonic);
+    let real = sys::now_ns(Clock::Realtime);
+    if first_ts.abs_diff(mono) <= first_ts.abs_diff(real) { Clock::Monotonic } else { Clock::Realtime }
 }
 
 /// Starts the Wiegand input thread; it runs until `events` is closed.
@@ -226,42 +219,27 @@ fn run_wiegand_reader(
     loop {
         // Wait for an edge, or exactly until the current frame's end-of-frame silence has passed.
         let timeout = match (input.decoder.deadline(), clock) {
-            (Some(deadline), Some(c)) => {
-                let left = deadline.saturating_sub(now_ns(c));
-                Some(libc::timespec {
-                    tv_sec: (left / 1_000_000_000) as libc::time_t,
-                    tv_nsec: (left % 1_000_000_000) as _,
-                })
-            }
+            (Some(deadline), Some(c)) => Some(Duration::from_nanos(deadline.saturating_sub(sys::now_ns(c)))),
             _ => None,
         };
-        let mut fds = [
-            libc::pollfd { fd: lines.d0.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-            libc::pollfd { fd: lines.d1.as_raw_fd(), events: libc::POLLIN, revents: 0 },
-        ];
-        let timeout_ptr = timeout.as_ref().map_or(std::ptr::null(), |t| t as *const libc::timespec);
-        // SAFETY: `fds` is a valid array of two pollfds that outlives the call, and the timeout
-        // pointer is either null (wait forever) or points to a live timespec.
-        let n = unsafe { libc::ppoll(fds.as_mut_ptr(), 2, timeout_ptr, std::ptr::null()) };
-        if n < 0 {
-            let e = std::io::Error::last_os_error();
-            if e.kind() == std::io::ErrorKind::Interrupted {
-                continue;
-            }
-            return Err(Error::io("waiting for Wiegand edges", e));
-        }
-        for (fd, (handle, line)) in fds.iter().zip([(&mut lines.d0, WiegandLine::D0), (&mut lines.d1, WiegandLine::D1)])
+        let ready = match sys::wait_readable([lines.d0.as_fd(), lines.d1.as_fd()], timeout) {
+            Ok(ready) => ready,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io("waiting for Wiegand edges", e)),
+        };
+        for (ready, (handle, line)) in
+            ready.into_iter().zip([(&mut lines.d0, WiegandLine::D0), (&mut lines.d1, WiegandLine::D1)])
         {
-            if fd.revents & libc::POLLIN != 0 {
+            if ready {
                 let event =
-                    handle.get_event().map_err(|e| Error::Hardware(format!("reading a Wiegand {line:?} edge: {e}")))?;
+                    handle.get_event().map_err(|e| Error::hardware(format!("reading a Wiegand {line:?} edge"), e))?;
                 if clock.is_none() {
                     clock = Some(event_clock(event.timestamp()));
                 }
                 input.decoder.edge(line, event.timestamp());
             }
         }
-        let now = clock.map_or(0, now_ns);
+        let now = clock.map_or(0, sys::now_ns);
         let mode = params.get().wiegand_in_mode;
         let new_events = input.events(&mode, now);
         *stats.lock().unwrap_or_else(|p| p.into_inner()) = input.decoder.stats();

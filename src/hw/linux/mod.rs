@@ -1,17 +1,20 @@
 //! The Linux backends: thin wrappers over gpio-cdev, serialport and V4L2. All the logic they
-//! drive (Wiegand decoding, framing, JPEG encoding) lives in the pure modules above them.
+//! drive (Wiegand decoding, framing, JPEG encoding) lives in the pure modules above them, and
+//! every direct call into the C library (clocks, ppoll, the RS485 ioctls) in [`sys`].
 
 pub mod camera;
 pub mod gpio;
 pub mod serial;
+mod sys;
 pub mod system;
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use crate::board::{BoardOptions, BoardProfile, DoctorLine, DriverEnable, Rs485Profile};
+use crate::board::{BoardProfile, DriverEnable, Rs485Profile};
 use crate::hw::command::{CommandAnnouncer, LogAnnouncer};
-use crate::hw::{Announcer, Board, InputHandles, InputStats, Rs485Out, WiegandOut};
+use crate::hw::wiegand::{DecoderTiming, OutTiming};
+use crate::hw::{Announcer, Board, BoardOptions, DoctorLine, InputHandles, InputStats, Rs485Out, WiegandOut};
 use crate::{Error, Result};
 
 use gpio::{GpioRelay, GpioWiegandOut, OutputLine, WiegandInLines};
@@ -21,7 +24,7 @@ use serial::{Rs485Port, SerialInput};
 const DOCTOR_CAMERA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Claims every device of a `linux` profile; fails on the first that cannot be opened, naming it.
-pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
+pub fn open(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
     let relay = profile
         .relay
         .as_ref()
@@ -32,7 +35,7 @@ pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
         Some(w) => Some(Box::new(GpioWiegandOut {
             d0: OutputLine::request(&w.chip, w.d0, w.inverted, "Wiegand output D0")?,
             d1: OutputLine::request(&w.chip, w.d1, w.inverted, "Wiegand output D1")?,
-            timing: w.timing(),
+            timing: OutTiming::of(w),
         })),
         None => None,
     };
@@ -58,7 +61,7 @@ pub fn board(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
         Some(argv) => Box::new(CommandAnnouncer::new(argv.clone())?),
         None => Box::new(LogAnnouncer),
     };
-    let timing = profile.wiegand_in_timing();
+    let timing = DecoderTiming::of(profile);
     let params = opts.params.clone();
     Ok(Board {
         name: profile.name.clone(),
@@ -92,7 +95,7 @@ fn open_rs485(r: &Rs485Profile, baud: u32) -> Result<(Rs485Port, serialport::TTY
     let port = serial::open_port(&r.tty, baud, "RS485")?;
     let de: Option<Box<dyn serial::DriverEnableLine>> = match r.driver_enable {
         DriverEnable::Kernel => {
-            serial::enable_kernel_rs485(serial::port_fd(&port)).map_err(|e| {
+            sys::enable_kernel_rs485(sys::tty_fd(&port)).map_err(|e| {
                 Error::io(
                     format!(
                         "RS485 {}: the driver refuses kernel RS485 mode; set driver_enable = \"gpio\" or \"none\"",
@@ -112,7 +115,7 @@ fn open_rs485(r: &Rs485Profile, baud: u32) -> Result<(Rs485Port, serialport::TTY
     };
     let reader = port
         .try_clone_native()
-        .map_err(|e| Error::Hardware(format!("RS485 {}: cannot open a second handle for reading: {e}", r.tty)))?;
+        .map_err(|e| Error::hardware(format!("RS485 {}: cannot open a second handle for reading", r.tty), e))?;
     Ok((Rs485Port::new(port, de), reader))
 }
 
@@ -126,7 +129,7 @@ fn line(item: String, result: std::result::Result<String, String>) -> DoctorLine
 fn check_port(tty: &str, baud: u32, what: &str, kernel_rs485: bool) -> std::result::Result<String, String> {
     let port = serial::open_port(tty, baud, what).map_err(|e| e.to_string())?;
     if kernel_rs485 {
-        serial::kernel_rs485_supported(serial::port_fd(&port)).map_err(|e| {
+        sys::kernel_rs485_supported(sys::tty_fd(&port)).map_err(|e| {
             format!(
                 "{tty} opens, but its driver has no kernel RS485 mode ({e}); use driver_enable = \"gpio\" or \"none\""
             )
@@ -166,4 +169,29 @@ pub fn doctor(profile: &BoardProfile) -> Vec<DoctorLine> {
         lines.push(line(format!("camera {}", c.device), cam.check(DOCTOR_CAMERA_TIMEOUT)));
     }
     lines
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn linux_doctor_and_claim_report_missing_devices() {
+        let text = "name = \"ghost\"\nkind = \"linux\"\n[relay]\nchip = \"/dev/gpiochip-facegate-test\"\nline = 3\n\
+                    [rs485]\ntty = \"/dev/ttyfacegate-test\"\ndriver_enable = \"kernel\"\n\
+                    [camera]\ndevice = \"/dev/video-facegate-test\"\nformat = \"YUYV\"\nwidth = 640\nheight = 480\n";
+        let p = crate::board::parse_profile(text, "ghost.toml").unwrap();
+        let lines = crate::hw::doctor(&p, std::path::Path::new("/tmp"));
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        for l in &lines {
+            assert!(!l.ok, "{l}");
+            assert!(l.detail.contains("missing"), "{l}");
+        }
+        assert!(lines[0].item.contains("relay") && lines[1].item.contains("rs485") && lines[2].item.contains("camera"));
+        let err = match crate::hw::open(&p, std::path::Path::new("/tmp"), &BoardOptions::default()) {
+            Ok(_) => panic!("claim must fail"),
+            Err(e) => e.to_string(),
+        };
+        assert!(err.contains("/dev/gpiochip-facegate-test"), "{err}");
+    }
 }

@@ -2,7 +2,6 @@
 //! of the RS485 port and the QR-code reader.
 
 use std::io::{Read, Write};
-use std::os::fd::{AsRawFd, RawFd};
 use std::sync::mpsc::Sender;
 use std::time::Duration;
 
@@ -32,39 +31,8 @@ pub fn open_port(path: &str, baud: u32, what: &str) -> Result<TTYPort> {
             serialport::ErrorKind::NoDevice => "busy: another program has it open",
             _ => "cannot be configured",
         };
-        Error::Hardware(format!("{what}: {path} {why} ({e})"))
+        Error::hardware(format!("{what}: {path} {why}"), e)
     })
-}
-
-/// `struct serial_rs485` of <linux/serial.h>: 8 words on every architecture.
-#[repr(C)]
-#[derive(Default)]
-struct SerialRs485 {
-    flags: u32,
-    delay_rts_before_send: u32,
-    delay_rts_after_send: u32,
-    padding: [u32; 5],
-}
-
-const SER_RS485_ENABLED: u32 = 1;
-const SER_RS485_RTS_ON_SEND: u32 = 1 << 1;
-
-/// Puts the UART in kernel RS485 mode: the driver raises RTS (wired to DE) around every
-/// transmission, with exact timing no user-space toggle can match.
-pub fn enable_kernel_rs485(fd: RawFd) -> std::io::Result<()> {
-    let mut conf = SerialRs485 { flags: SER_RS485_ENABLED | SER_RS485_RTS_ON_SEND, ..Default::default() };
-    // SAFETY: TIOCSRS485 reads (and may update) one `struct serial_rs485`, which `conf` is,
-    // laid out as the kernel's (repr(C), eight u32) and alive for the call.
-    let r = unsafe { libc::ioctl(fd, libc::TIOCSRS485, &mut conf as *mut SerialRs485) };
-    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
-}
-
-/// Whether the tty's driver knows RS485 mode at all (TIOCGRS485 answers), for `doctor`.
-pub fn kernel_rs485_supported(fd: RawFd) -> std::io::Result<()> {
-    let mut conf = SerialRs485::default();
-    // SAFETY: TIOCGRS485 writes one `struct serial_rs485` into `conf`, which has its layout.
-    let r = unsafe { libc::ioctl(fd, libc::TIOCGRS485, &mut conf as *mut SerialRs485) };
-    if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
 }
 
 /// A driver-enable switched by facegate around writes.
@@ -208,58 +176,35 @@ fn run_reader(mut port: TTYPort, input: SerialInput, params: &SharedParams, even
     }
 }
 
-/// The raw fd of an open port, for the RS485 ioctls.
-pub fn port_fd(port: &TTYPort) -> RawFd {
-    port.as_raw_fd()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::hw::HwParams;
-    use std::fs::File;
-    use std::os::fd::FromRawFd;
     use std::sync::mpsc::{self, Receiver};
     use std::sync::{Arc, Mutex};
 
-    /// A pseudo-terminal: the master end plays the device on the bus; the slave path is what
+    /// A pseudo-terminal: the master end plays the device on the bus; the slave's path is what
     /// facegate opens as its serial port.
     struct Pty {
-        master: File,
-        /// Kept open so the slave side does not hang up between opens.
-        slave: File,
+        master: TTYPort,
+        /// Kept open so the slave side does not hang up between opens; also reads the line
+        /// settings facegate made.
+        slave: TTYPort,
         path: String,
     }
 
     fn pty() -> Pty {
-        let (mut master, mut slave) = (-1, -1);
-        // SAFETY: openpty writes two fds into the out-pointers; name, termios and winsize are
-        // optional and passed as null.
-        let r =
-            unsafe { libc::openpty(&mut master, &mut slave, std::ptr::null_mut(), std::ptr::null(), std::ptr::null()) };
-        assert_eq!(r, 0, "openpty: {}", std::io::Error::last_os_error());
-        // SAFETY: both fds were just returned by openpty and are owned by nobody else.
-        let (master, slave) = unsafe { (File::from_raw_fd(master), File::from_raw_fd(slave)) };
-        let mut name = [0 as libc::c_char; 128];
-        // SAFETY: `name` is a writable buffer of the length passed.
-        let r = unsafe { libc::ttyname_r(slave.as_raw_fd(), name.as_mut_ptr(), name.len()) };
-        assert_eq!(r, 0);
-        // SAFETY: ttyname_r wrote a NUL-terminated string into `name`.
-        let path = unsafe { std::ffi::CStr::from_ptr(name.as_ptr()) }.to_string_lossy().into_owned();
+        let (mut master, slave) = TTYPort::pair().expect("a pseudo-terminal");
+        // The long bound of `read_master` only stops a hang.
+        master.set_timeout(Duration::from_secs(30)).unwrap();
+        let path = slave.name().expect("the slave end has a path");
         Pty { master, slave, path }
     }
 
-    /// Reads exactly `n` bytes from the master end; the long bound only stops a hang.
-    fn read_master(master: &mut File, n: usize) -> Vec<u8> {
+    /// Reads exactly `n` bytes from the master end.
+    fn read_master(master: &mut TTYPort, n: usize) -> Vec<u8> {
         let mut out = vec![0u8; n];
-        let mut got = 0;
-        while got < n {
-            let mut fd = libc::pollfd { fd: master.as_raw_fd(), events: libc::POLLIN, revents: 0 };
-            // SAFETY: one valid pollfd.
-            let ready = unsafe { libc::poll(&mut fd, 1, 30_000) };
-            assert!(ready > 0, "nothing arrived on the master end");
-            got += master.read(&mut out[got..]).unwrap();
-        }
+        master.read_exact(&mut out).expect("the bytes arrive on the master end");
         out
     }
 
@@ -290,8 +235,11 @@ mod tests {
     fn second_open_of_a_port_is_busy() {
         let pty = pty();
         let _port = open_port(&pty.path, 9600, "RS485").unwrap();
-        let err = open_port(&pty.path, 9600, "RS485").expect_err("the port is held").to_string();
-        assert!(err.contains("busy"), "{err}");
+        let err = open_port(&pty.path, 9600, "RS485").expect_err("the port is held");
+        assert!(err.to_string().contains("busy"), "{err}");
+        // serialport's own error stays attached as the cause.
+        let cause = std::error::Error::source(&err).expect("a source");
+        assert!(cause.downcast_ref::<serialport::Error>().is_some(), "{cause:?}");
         let err = open_port("/dev/ttyfacegate-none", 9600, "QR reader").err().unwrap().to_string();
         assert!(err.contains("missing") && err.contains("QR reader"), "{err}");
     }
@@ -315,10 +263,7 @@ mod tests {
         pty.master.write_all(b"\x01\x02\r\n").unwrap();
         assert_eq!(next(&rx).credential, Credential::Rs485(b"\x01\x02\r\n".to_vec()));
 
-        let dup = pty.slave.try_clone().unwrap();
-        // SAFETY: `dup` is an owned fd handed over to the TTYPort, which closes it.
-        let view = unsafe { TTYPort::from_raw_fd(std::os::fd::IntoRawFd::into_raw_fd(dup)) };
-        assert_eq!(view.baud_rate().unwrap(), 19200);
+        assert_eq!(pty.slave.baud_rate().unwrap(), 19200);
     }
 
     #[test]

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use super::sys::{self, SetClockError};
 use crate::hw::System;
 use crate::hw::command::{install_argv, run};
 use crate::{Error, Result};
@@ -33,17 +34,10 @@ impl System for LinuxSystem {
     }
 
     fn set_clock(&mut self, unix_ms: i64) -> Result<()> {
-        let secs = unix_ms.div_euclid(1000);
-        let ts = libc::timespec {
-            tv_sec: libc::time_t::try_from(secs)
-                .map_err(|_| Error::Hardware(format!("time {unix_ms} ms does not fit this system's clock")))?,
-            tv_nsec: (unix_ms.rem_euclid(1000) * 1_000_000) as _,
-        };
-        // SAFETY: `ts` is a valid timespec that lives for the call; clock_settime only reads it.
-        if unsafe { libc::clock_settime(libc::CLOCK_REALTIME, &ts) } != 0 {
-            let e = std::io::Error::last_os_error();
-            return Err(Error::io("setting the system clock (needs root or CAP_SYS_TIME)", e));
-        }
+        sys::set_realtime_clock(unix_ms).map_err(|e| match e {
+            SetClockError::OutOfRange => Error::Hardware(format!("time {unix_ms} ms does not fit this system's clock")),
+            SetClockError::Os(e) => Error::io("setting the system clock (needs root or CAP_SYS_TIME)", e),
+        })?;
         log::info!("system clock set to {unix_ms} ms");
         Ok(())
     }
