@@ -59,13 +59,13 @@ impl Policy {
     pub fn describe(&self) -> (bool, String) {
         let ids = |keys: &[PublicKey]| keys.iter().map(|k| k.id.to_string()).collect::<Vec<_>>().join(", ");
         match self {
-            Policy::Signed(keys) => (true, format!("signed updates only, keys {}", ids(keys))),
+            Policy::Signed(keys) => (true, format!("signed only, keys {}", ids(keys))),
             Policy::Disabled => (true, "remote updates disabled: no [update] public_keys".to_string()),
             Policy::Insecure(keys) if keys.is_empty() => {
-                (false, "INSECURE: allow_unsigned = true, any firmware is installed".to_string())
+                (false, "INSECURE: allow_unsigned, any firmware installs".to_string())
             }
             Policy::Insecure(keys) => {
-                (false, format!("INSECURE: allow_unsigned = true, unsigned firmware installed (keys {})", ids(keys)))
+                (false, format!("INSECURE: allow_unsigned, unsigned firmware installs (keys {})", ids(keys)))
             }
         }
     }
@@ -166,5 +166,47 @@ pub(crate) fn record_installed(store: &mut Store, update_type: &str, admitted: &
         if let Err(e) = store.set_state(&state_key(update_type), v.as_str()) {
             log::error!("installed version {v} of updateType {update_type} not recorded: {e}");
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Config;
+
+    const BASE: &str =
+        "[device]\ndevice_no = \"FG0001\"\n[cloud]\nurl = \"http://127.0.0.1:1\"\n[storage]\ndir = \"/tmp/x\"\n";
+
+    #[test]
+    fn config_names_file_line_and_entry_of_a_bad_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("facegate.toml");
+        let (_, key) = keys::SigningKey::generate().unwrap();
+        std::fs::write(dir.path().join("vendor.pub"), keys::public_key_file(&key.public)).unwrap();
+        let good = key.public.to_base64();
+        let text =
+            format!("{BASE}[update]\npublic_keys = [\n  \"vendor.pub\",\n  \"{good}\",\n  \"missing.pub\",\n]\n");
+        let err = Config::parse(&text, &path).unwrap_err().to_string();
+        assert!(err.contains("facegate.toml:11: key `update.public_keys` entry 3"), "{err}");
+        assert!(err.contains("missing.pub"), "{err}");
+        let text = format!("{BASE}[update]\npublic_keys = [\"vendor.pub\", \"{}=\"]\n", &good[..43]);
+        assert!(Config::parse(&text, &path).is_ok(), "a key of 44 base64 characters ending in '=' is fine");
+        let text = format!("{BASE}[update]\npublic_keys = [\"vendor.pub\", \"{}==\"]\n", &good[..42]);
+        let err = Config::parse(&text, &path).unwrap_err().to_string();
+        assert!(err.contains("facegate.toml:8: key `update.public_keys` entry 2"), "{err}");
+        let cfg =
+            Config::parse(&format!("{BASE}[update]\npublic_keys = [\"vendor.pub\", \"{good}\"]\n"), &path).unwrap();
+        assert_eq!(Policy::of(&cfg.update, cfg.path.parent()).unwrap(), Policy::Signed(vec![key.public.clone(); 2]));
+    }
+
+    #[test]
+    fn policy_lines_call_out_unsigned_updates() {
+        let mut update = UpdateSection::default();
+        assert_eq!(Policy::of(&update, None).unwrap(), Policy::Disabled);
+        assert!(refuse_before_download(&update, None).unwrap_err().contains("disabled"));
+        update.allow_unsigned = true;
+        let (ok, line) = policy_line(&update, None);
+        assert!(!ok && line.starts_with("INSECURE"), "{line}");
+        assert!(refuse_before_download(&update, None).is_ok());
     }
 }

@@ -121,3 +121,100 @@ pub(crate) fn strip(path: &Path, payload_len: u64) -> std::io::Result<()> {
     file.set_len(payload_len)?;
     file.sync_all()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::envelope::Version;
+    use super::super::keys::SigningKey;
+    use super::*;
+
+    fn signed(key: &SigningKey, payload: &[u8]) -> Vec<u8> {
+        let hash = hash_stream(&mut &payload[..], payload.len() as u64).unwrap();
+        let header = Header {
+            payload_len: payload.len() as u64,
+            rollback: false,
+            key_id: key.public.id,
+            payload_hash: hash,
+            version: Version::parse("2.1").unwrap(),
+        };
+        let mut f = payload.to_vec();
+        f.extend(header.trailer(&key.sign(&header.encode())));
+        f
+    }
+
+    fn verify_bytes(dir: &Path, bytes: &[u8], keys: &[PublicKey]) -> Result<Verdict, Refused> {
+        let path = dir.join("fw.bin");
+        std::fs::write(&path, bytes).unwrap();
+        verify_file(&path, keys)
+    }
+
+    #[test]
+    fn a_signed_file_verifies_and_strips_to_its_payload() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, key) = SigningKey::generate().unwrap();
+        let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let file = signed(&key, &payload);
+        match verify_bytes(dir.path(), &file, &[key.public.clone()]) {
+            Ok(Verdict::Signed { header, by }) => {
+                assert_eq!(by, Some(key.public.id));
+                assert_eq!(header.version.as_str(), "2.1");
+                strip(&dir.path().join("fw.bin"), header.payload_len).unwrap();
+                assert_eq!(std::fs::read(dir.path().join("fw.bin")).unwrap(), payload);
+            }
+            other => panic!("{other:?}"),
+        }
+        // Without keys the trailer and hash are still checked; the signature is not.
+        assert!(matches!(verify_bytes(dir.path(), &file, &[]), Ok(Verdict::Signed { by: None, .. })));
+        assert_eq!(verify_bytes(dir.path(), &payload, &[key.public.clone()]), Ok(Verdict::Unsigned));
+        // The empty payload.
+        let empty = signed(&key, b"");
+        assert!(matches!(verify_bytes(dir.path(), &empty, &[key.public.clone()]), Ok(Verdict::Signed { .. })));
+    }
+
+    #[test]
+    fn every_flipped_byte_and_every_truncation_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, key) = SigningKey::generate().unwrap();
+        let keys = [key.public.clone()];
+        let file = signed(&key, &[0x5A; 300]);
+        for i in 0..file.len() {
+            let mut bad = file.clone();
+            bad[i] ^= 0x01;
+            let verdict = verify_bytes(dir.path(), &bad, &keys);
+            assert!(!matches!(verdict, Ok(Verdict::Signed { .. })), "byte {i} flipped: {verdict:?}");
+        }
+        for len in 0..file.len() {
+            let verdict = verify_bytes(dir.path(), &file[..len], &keys);
+            assert!(!matches!(verdict, Ok(Verdict::Signed { .. })), "cut to {len}: {verdict:?}");
+            let verdict = verify_bytes(dir.path(), &file[file.len() - len..], &keys);
+            assert!(!matches!(verdict, Ok(Verdict::Signed { .. })), "first {} cut: {verdict:?}", file.len() - len);
+        }
+    }
+
+    #[test]
+    fn only_configured_keys_verify_and_any_of_them_does() {
+        let dir = tempfile::tempdir().unwrap();
+        let (_, old) = SigningKey::generate().unwrap();
+        let (_, new) = SigningKey::generate().unwrap();
+        let (_, stranger) = SigningKey::generate().unwrap();
+        let keys = [old.public.clone(), new.public.clone()];
+        for k in [&old, &new] {
+            let verdict = verify_bytes(dir.path(), &signed(k, b"payload"), &keys);
+            assert!(matches!(verdict, Ok(Verdict::Signed { by: Some(id), .. }) if id == k.public.id), "{verdict:?}");
+        }
+        let refused = verify_bytes(dir.path(), &signed(&stranger, b"payload"), &keys).unwrap_err();
+        assert!(refused.why.contains(&stranger.public.id.to_string()), "{}", refused.why);
+        // A stranger's signature under a configured key's id.
+        let mut forged = signed(&stranger, b"payload");
+        let id_at = 7 + 20;
+        forged[id_at..id_at + 8].copy_from_slice(&new.public.id.0);
+        let refused = verify_bytes(dir.path(), &forged, &keys).unwrap_err();
+        assert!(refused.why.contains("does not verify"), "{}", refused.why);
+        // The trailer of one file on another of the same length.
+        let a = signed(&new, b"payload");
+        let mut b = b"PAYLOAD".to_vec();
+        b.extend(&a[7..]);
+        let refused = verify_bytes(dir.path(), &b, &keys).unwrap_err();
+        assert!(refused.why.contains("SHA-512"), "{}", refused.why);
+    }
+}
