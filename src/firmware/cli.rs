@@ -181,7 +181,7 @@ fn check(config: &Path, file: &Path) -> Result<bool, String> {
     let header = match &verdict {
         Ok(Verdict::Signed { header, .. }) => Some(header),
         Ok(Verdict::Unsigned) => None,
-        Err(refused) => refused.header.as_ref(),
+        Err(refused) => refused.header.as_deref(),
     };
     if let Some(h) = header {
         let trusted = keys.iter().any(|k| k.id == h.key_id);

@@ -31,13 +31,13 @@ pub enum Verdict {
 pub struct Refused {
     /// For the cloud's message and the technician.
     pub why: String,
-    /// The header, when the trailer parsed.
-    pub header: Option<Header>,
+    /// The header, when the trailer parsed (boxed: a refusal stays small to pass around).
+    pub header: Option<Box<Header>>,
 }
 
 impl Refused {
     fn new(why: impl Into<String>, header: Option<&Header>) -> Refused {
-        Refused { why: why.into(), header: header.cloned() }
+        Refused { why: why.into(), header: header.cloned().map(Box::new) }
     }
 }
 
@@ -154,7 +154,8 @@ mod tests {
         let (_, key) = SigningKey::generate().unwrap();
         let payload: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
         let file = signed(&key, &payload);
-        match verify_bytes(dir.path(), &file, &[key.public.clone()]) {
+        let keys = [key.public.clone()];
+        match verify_bytes(dir.path(), &file, &keys) {
             Ok(Verdict::Signed { header, by }) => {
                 assert_eq!(by, Some(key.public.id));
                 assert_eq!(header.version.as_str(), "2.1");
@@ -165,10 +166,10 @@ mod tests {
         }
         // Without keys the trailer and hash are still checked; the signature is not.
         assert!(matches!(verify_bytes(dir.path(), &file, &[]), Ok(Verdict::Signed { by: None, .. })));
-        assert_eq!(verify_bytes(dir.path(), &payload, &[key.public.clone()]), Ok(Verdict::Unsigned));
+        assert_eq!(verify_bytes(dir.path(), &payload, &keys), Ok(Verdict::Unsigned));
         // The empty payload.
         let empty = signed(&key, b"");
-        assert!(matches!(verify_bytes(dir.path(), &empty, &[key.public.clone()]), Ok(Verdict::Signed { .. })));
+        assert!(matches!(verify_bytes(dir.path(), &empty, &keys), Ok(Verdict::Signed { .. })));
     }
 
     #[test]
