@@ -28,8 +28,10 @@ pub enum Action {
         #[arg(long, value_name = "K")]
         key: PathBuf,
         /// The payload: what the device installs.
+        #[arg(value_name = "IN")]
         input: PathBuf,
         /// The signed file to serve as updateUrl.
+        #[arg(value_name = "OUT")]
         out: PathBuf,
         /// The release version (1 to 4 dot-separated numbers); facegate's own version when not
         /// given, which is right only for the agent built from this source.

@@ -15,6 +15,8 @@ use super::envelope::KeyId;
 
 /// Bytes of an Ed25519 public key.
 const PUBLIC_KEY_LEN: usize = 32;
+/// Keys a device trusts at most: a few for a rotation, never a list to search.
+pub(crate) const MAX_KEYS: usize = 16;
 /// Key files are a few lines: anything longer is not one (and /dev/zero never ends).
 const KEY_FILE_MAX: u64 = 4096;
 
@@ -116,6 +118,9 @@ pub(crate) fn key_line(text: &str) -> Result<&str, String> {
 
 /// Every configured key, or the first entry that is not one (with its index).
 pub fn parse_all(entries: &[String], base_dir: Option<&Path>) -> Result<Vec<PublicKey>, (usize, String)> {
+    if entries.len() > MAX_KEYS {
+        return Err((MAX_KEYS, format!("{} keys: at most {MAX_KEYS}", entries.len())));
+    }
     entries.iter().enumerate().map(|(i, e)| parse_entry(e, base_dir).map_err(|why| (i, why))).collect()
 }
 
@@ -216,6 +221,16 @@ mod tests {
             [b"#".repeat(KEY_FILE_MAX as usize - 66), b"\n".to_vec(), one.into_bytes(), b"\n".to_vec()].concat();
         assert_eq!(at_bound.len() as u64, KEY_FILE_MAX);
         assert!(parse_entry(&write("bound.pub", &at_bound), Some(dir.path())).is_ok());
+    }
+
+    #[test]
+    fn at_most_max_keys() {
+        let (_, key) = SigningKey::generate().unwrap();
+        let entries = vec![key.public.to_base64(); MAX_KEYS];
+        assert_eq!(parse_all(&entries, None).unwrap().len(), MAX_KEYS);
+        let too_many = vec![key.public.to_base64(); MAX_KEYS + 1];
+        let (_, why) = parse_all(&too_many, None).unwrap_err();
+        assert!(why.contains("at most 16"), "{why}");
     }
 
     #[test]
