@@ -200,6 +200,13 @@ pub struct UpdateSection {
     /// (on the sim board: no binary is replaced unless this is set).
     #[serde(default)]
     pub agent_path: PathBuf,
+    /// Public keys whose signature a firmware file must carry: the key (64 hex digits or 44
+    /// base64 characters) or a key file's path; none = no remote updates (see `firmware`).
+    #[serde(default)]
+    pub public_keys: Vec<String>,
+    /// Installs unsigned firmware: insecure, called out by status, doctor and the log.
+    #[serde(default)]
+    pub allow_unsigned: bool,
 }
 
 /// `[log]`: logging.
@@ -299,6 +306,8 @@ impl Default for UpdateSection {
             sha256: String::new(),
             rollback_timeout_s: default_rollback_timeout_s(),
             agent_path: PathBuf::new(),
+            public_keys: Vec::new(),
+            allow_unsigned: false,
         }
     }
 }
@@ -362,6 +371,19 @@ impl Config {
         let sha = &self.update.sha256;
         if !sha.is_empty() && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit())) {
             return fail("sha256", "must be 64 hex digits or empty");
+        }
+        let keys = &self.update.public_keys;
+        if let Err((i, why)) = crate::firmware::keys::parse_all(keys, self.path.parent()) {
+            // The entry's own line when the array spans several.
+            let from = find_key_line(text, "public_keys").unwrap_or(1);
+            let quoted = toml::Value::String(keys[i].clone()).to_string();
+            let line =
+                text.lines().enumerate().skip(from - 1).find(|(_, l)| l.contains(&quoted)).map_or(from, |(n, _)| n + 1);
+            return Err(Error::Config(format!(
+                "{}:{line}: key `update.public_keys` entry {}: {why}",
+                self.path.display(),
+                i + 1
+            )));
         }
         Ok(())
     }

@@ -466,6 +466,7 @@ pub fn initial_params(cfg: &Config, stored: &std::collections::BTreeMap<String, 
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
     let store = Store::open(&cfg.storage.dir)?;
+    crate::firmware::log_policy(&cfg.update, cfg.path.parent());
     // A download cut short by a crash or power cut is never resumed into an install.
     cloud::update::remove_stale_download(&cfg.storage.dir);
     let params = initial_params(&cfg, &store.params()?);
@@ -670,6 +671,8 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         }
         Err(e) => line(false, "board profile", &e.to_string()),
     }
+    let (firmware_ok, firmware) = crate::firmware::policy_line(&cfg.update, cfg.path.parent());
+    line(firmware_ok, "firmware updates", &firmware);
     match Transport::new(&cfg.cloud) {
         Ok(t) => match cloud::probe(&t, cfg) {
             Ok(detail) => line(true, "cloud", &detail),

@@ -14,6 +14,7 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod error;
+pub mod firmware;
 pub mod hw;
 pub mod logger;
 pub mod model;

@@ -94,6 +94,11 @@ enum Command {
     },
     /// Register once with the cloud and exit 0 on success (the update installer's check).
     Selftest,
+    /// Signed firmware: make a key, sign a release, check a file.
+    Firmware {
+        #[command(subcommand)]
+        action: facegate::firmware::cli::Action,
+    },
 }
 
 #[derive(Subcommand)]
@@ -158,6 +163,10 @@ fn main() -> ExitCode {
 }
 
 fn dispatch(cli: Cli) -> Result<ExitCode> {
+    // keygen and sign run on the vendor's machine, which has no device configuration.
+    if let Command::Firmware { action } = cli.command {
+        return Ok(facegate::firmware::cli::run(action, &cli.config));
+    }
     let cfg = Config::load(&cli.config)?;
     facegate::logger::init(facegate::logger::level_from_name(&cfg.log.level));
     match cli.command {
@@ -225,6 +234,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             }
             Err(e) => Err(Error::Cloud(format!("self-test registration failed: {e}"))),
         },
+        Command::Firmware { .. } => unreachable!("dispatched before the configuration is loaded"),
     }
 }
 

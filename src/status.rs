@@ -48,6 +48,8 @@ pub struct Status {
     pub live: serde_json::Value,
     /// Why the store could not be read, if it could not.
     pub store_error: String,
+    /// Which firmware the terminal installs (signed only, none, or INSECURE: unsigned too).
+    pub firmware_updates: String,
 }
 
 impl Status {
@@ -58,6 +60,7 @@ impl Status {
             cloud_url: cfg.cloud.url.clone(),
             board: cfg.board.profile.clone(),
             registration: "never registered".into(),
+            firmware_updates: crate::firmware::policy_line(&cfg.update, cfg.path.parent()).1,
             ..Status::default()
         };
         if !Store::db_path(&cfg.storage.dir).exists() {
@@ -120,6 +123,7 @@ impl Status {
         } else {
             line("storage", self.store_error.trim_start_matches("storage error: ").to_string());
         }
+        line("firmware", self.firmware_updates.clone());
         line("last error", if self.last_error.is_empty() { "none".into() } else { self.last_error.clone() });
         if let Some(live) = self.live.as_object() {
             for (k, v) in live {

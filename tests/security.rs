@@ -25,6 +25,7 @@ use std::thread;
 use std::time::Duration;
 
 use base64::Engine as _;
+use common::firmware::Vendor;
 use common::{DEADLINE, Daemon, MockCloud};
 use serde_json::{Value, json};
 
@@ -283,7 +284,9 @@ fn cloud_input_never_becomes_a_path() {
     const MARK: &str = "fgEscapeMark";
     let cloud = MockCloud::start();
     cloud.set_register_resp(MockCloud::fast_services());
-    let firmware = vec![0x7Fu8; 2048];
+    // Signed by a vendor the daemon trusts: these downloads get as far as the installer.
+    let vendor = Vendor::new();
+    let firmware = vendor.sign(&[0x7Fu8; 2048]);
     for path in [
         format!("/tmp/{MARK}"),
         format!("/a/../../../../../../../../tmp/{MARK}"),
@@ -322,7 +325,8 @@ fn cloud_input_never_becomes_a_path() {
         let dir = PathBuf::from(c.get("storage", "dir").and_then(|v| v.as_str()).expect("base sets storage.dir"));
         c.set("storage", "dir", dir.join("a/b/storage").display().to_string())
             .set("recognizer", "enroll_command", script.display().to_string())
-            .set("recognizer", "timeout_ms", 10_000);
+            .set("recognizer", "timeout_ms", 10_000)
+            .merge_toml(&vendor.config());
     });
     let storage = daemon.dir().join("a/b/storage");
 
@@ -559,7 +563,9 @@ fn https_verification_cannot_be_turned_off_by_the_cloud() {
         "/device/update",
         json!({"isOnlineUpdate": "1", "updateType": "0", "updateUrl": format!("{https}/fw.bin"), "updateKey": "1024"}),
     );
-    let mut daemon = Daemon::start(&cloud.url(), "");
+    // With a trusted key, so that the update gets as far as the download.
+    let vendor = Vendor::new();
+    let mut daemon = Daemon::start(&cloud.url(), &vendor.config());
     let set_result = final_result(&cloud, &set, &daemon);
     assert!(
         set_result["param"].as_str().unwrap_or("").is_empty(),

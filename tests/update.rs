@@ -1,10 +1,12 @@
 //! Safe remote maintenance, end to end: firmware updates served over HTTP on 127.0.0.1
 //! (installed, refused, resumed, bounded, exclusive), the built-in agent installer with its
 //! start-up check and rollback, remote reboot and setTime, all with the real daemon on the sim
-//! board against the mock cloud.
+//! board against the mock cloud. Firmware is signed by a vendor key the daemon trusts
+//! (tests/firmware.rs has the refusals of unsigned and altered files).
 
 mod common;
 
+use common::firmware::Vendor;
 use common::{DEADLINE, DEVICE_NO, Daemon, MockCloud, Req};
 use facegate::cloud::update::TRIAL_KEY;
 use facegate::store::Store;
@@ -55,18 +57,22 @@ fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).expect("clock after 1970").as_millis() as i64
 }
 
-/// The mock cloud with every service polled each second, and the daemon registered with it.
-fn start(extra_toml: &str) -> (MockCloud, Daemon) {
+/// The mock cloud with every service polled each second, and the daemon registered with it,
+/// trusting the returned vendor's key.
+fn start(extra_toml: &str) -> (MockCloud, Daemon, Vendor) {
     let cloud = MockCloud::start();
     cloud.set_register_resp(MockCloud::fast_services());
-    let daemon = Daemon::start(&cloud.url(), extra_toml);
+    let vendor = Vendor::new();
+    let daemon = Daemon::start_with(&cloud.url(), |c| {
+        c.merge_toml(&vendor.config()).merge_toml(extra_toml);
+    });
     assert!(
         cloud.wait_for_requests("/device/register", 1, DEADLINE),
         "the daemon never registered\n{}\n{}",
         cloud.dump(),
         daemon.log_tail(40)
     );
-    (cloud, daemon)
+    (cloud, daemon, vendor)
 }
 
 /// Queues an update command; `url` is sent exactly as given.
@@ -211,10 +217,10 @@ fn serve_held(conn: TcpStream, gate: &(Mutex<bool>, Condvar), requests: &AtomicU
 
 #[test]
 fn update_installs_the_file_and_reports_progress_with_the_clouds_msg_id() {
-    let (cloud, daemon) = start("");
-    let fw = firmware(FW_LEN, 1);
-    cloud.serve_file(FW_PATH, fw.clone());
-    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &FW_LEN.to_string());
+    let (cloud, daemon, vendor) = start("");
+    let signed = vendor.sign(&firmware(FW_LEN, 1));
+    cloud.serve_file(FW_PATH, signed.clone());
+    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &signed.len().to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
     let installs = installs(&daemon);
     assert_eq!(installs.len(), 1, "{installs:?}");
@@ -226,11 +232,12 @@ fn update_installs_the_file_and_reports_progress_with_the_clouds_msg_id() {
 
 #[test]
 fn update_url_with_stray_spaces_as_in_the_spec_example_still_downloads() {
-    let (cloud, daemon) = start("");
-    cloud.serve_file(FW_PATH, firmware(FW_LEN, 2));
+    let (cloud, daemon, vendor) = start("");
+    let signed = vendor.sign(&firmware(FW_LEN, 2));
+    cloud.serve_file(FW_PATH, signed.clone());
     // The spec prints its example as "https:// ip:port /deviceFirmware/".
     let spaced = format!(" http:// 127.0.0.1:{} {FW_PATH} ", cloud.port());
-    let id = push_update(&cloud, "1", &spaced, &format!(" {FW_LEN} "));
+    let id = push_update(&cloud, "1", &spaced, &format!(" {} ", signed.len()));
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
     let installs = installs(&daemon);
     assert_eq!(installs.len(), 1, "{installs:?}");
@@ -241,9 +248,10 @@ fn update_url_with_stray_spaces_as_in_the_spec_example_still_downloads() {
 
 #[test]
 fn wrong_length_is_refused_with_503_and_nothing_is_installed() {
-    let (cloud, daemon) = start("");
-    cloud.serve_file(FW_PATH, firmware(FW_LEN, 3));
-    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &(FW_LEN - 1).to_string());
+    let (cloud, daemon, vendor) = start("");
+    let signed = vendor.sign(&firmware(FW_LEN, 3));
+    cloud.serve_file(FW_PATH, signed.clone());
+    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &(signed.len() - 1).to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "503"], "{}", daemon.log_tail(40));
     assert!(installs(&daemon).is_empty(), "{:?}", installs(&daemon));
     assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
@@ -251,21 +259,25 @@ fn wrong_length_is_refused_with_503_and_nothing_is_installed() {
 
 #[test]
 fn configured_sha256_refuses_other_content_with_504() {
-    let fw = firmware(FW_LEN, 4);
     let other = firmware(FW_LEN, 5);
-    let (cloud, daemon) = start(&format!("[update]\nsha256 = \"{}\"\n", sha256_hex(&other)));
-    cloud.serve_file(FW_PATH, fw);
-    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &FW_LEN.to_string());
+    let (cloud, daemon, vendor) = start(&format!("[update]\nsha256 = \"{}\"\n", sha256_hex(&other)));
+    // Correctly signed, yet not the file the configuration names.
+    let signed = vendor.sign(&firmware(FW_LEN, 4));
+    cloud.serve_file(FW_PATH, signed.clone());
+    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &signed.len().to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "504"], "{}", daemon.log_tail(40));
+    let refusal = cloud.results_for(&id).pop().expect("final result");
+    assert!(refusal["msg"].as_str().unwrap_or_default().contains("sha256"), "{refusal}");
     assert!(installs(&daemon).is_empty(), "{:?}", installs(&daemon));
     assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
 }
 
 #[test]
 fn firmware_beyond_max_bytes_is_refused_with_502() {
-    let (cloud, daemon) = start("[update]\nmax_bytes = 100000\n");
-    cloud.serve_file(FW_PATH, firmware(FW_LEN, 6));
-    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &FW_LEN.to_string());
+    let (cloud, daemon, vendor) = start("[update]\nmax_bytes = 100000\n");
+    let signed = vendor.sign(&firmware(FW_LEN, 6));
+    cloud.serve_file(FW_PATH, signed.clone());
+    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &signed.len().to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "502"], "{}", daemon.log_tail(40));
     assert!(installs(&daemon).is_empty(), "{:?}", installs(&daemon));
     // A file that is too large is not worth retrying.
@@ -275,12 +287,14 @@ fn firmware_beyond_max_bytes_is_refused_with_502() {
 
 #[test]
 fn a_connection_cut_once_is_resumed_with_a_range_request() {
-    let fw = firmware(FW_LEN, 7);
-    // The hash proves that the resumed bytes were put at the right place.
-    let (cloud, daemon) = start(&format!("[update]\nsha256 = \"{}\"\n", sha256_hex(&fw)));
+    let vendor = Vendor::new();
+    let fw = vendor.sign(&firmware(FW_LEN, 7));
+    // The hash proves that the resumed bytes were put at the right place (so does the signature).
+    let (cloud, daemon, _) = start(&format!("{}sha256 = \"{}\"\n", vendor.config(), sha256_hex(&fw)));
+    let len = fw.len();
     cloud.serve_file(FW_PATH, fw);
     cloud.cut_downloads_after(100_000, 1);
-    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &FW_LEN.to_string());
+    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
     let gets = gets(&cloud, FW_PATH);
     assert_eq!(gets.len(), 2, "{}", cloud.dump());
@@ -295,12 +309,14 @@ fn a_connection_cut_once_is_resumed_with_a_range_request() {
 
 #[test]
 fn a_server_that_ignores_range_makes_the_download_start_over_and_succeed() {
-    let fw = firmware(FW_LEN, 8);
-    let (cloud, daemon) = start(&format!("[update]\nsha256 = \"{}\"\n", sha256_hex(&fw)));
+    let vendor = Vendor::new();
+    let fw = vendor.sign(&firmware(FW_LEN, 8));
+    let (cloud, daemon, _) = start(&format!("{}sha256 = \"{}\"\n", vendor.config(), sha256_hex(&fw)));
+    let len = fw.len();
     cloud.serve_file(FW_PATH, fw);
     cloud.ignore_range(true);
     cloud.cut_downloads_after(100_000, 1);
-    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &FW_LEN.to_string());
+    let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
     let gets = gets(&cloud, FW_PATH);
     assert_eq!(gets.len(), 2, "{}", cloud.dump());
@@ -315,8 +331,8 @@ fn a_server_that_ignores_range_makes_the_download_start_over_and_succeed() {
 #[test]
 fn a_connection_cut_every_time_gives_502_after_the_bounded_retries() {
     let retries = 3;
-    let (cloud, daemon) = start(&format!("[update]\ndownload_retries = {retries}\n"));
-    cloud.serve_file(FW_PATH, firmware(FW_LEN, 9));
+    let (cloud, daemon, vendor) = start(&format!("[update]\ndownload_retries = {retries}\n"));
+    cloud.serve_file(FW_PATH, vendor.sign(&firmware(FW_LEN, 9)));
     // Each attempt gets 10 000 more bytes: far from the whole file within the budget.
     cloud.cut_downloads_after(10_000, 1000);
     let id = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &FW_LEN.to_string());
@@ -332,11 +348,15 @@ fn a_connection_cut_every_time_gives_502_after_the_bounded_retries() {
 
 #[test]
 fn a_second_update_during_the_first_is_refused_with_507() {
-    let (cloud, daemon) = start("");
-    let held = HeldFileServer::start(firmware(FW_LEN, 10));
-    cloud.serve_file(FW_PATH, firmware(1000, 11));
-    let first = push_update(&cloud, "0", &held.url, &FW_LEN.to_string());
-    let second = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), "1000");
+    let (cloud, daemon, vendor) = start("");
+    let held_fw = vendor.sign(&firmware(FW_LEN, 10));
+    let held_len = held_fw.len().to_string();
+    let held = HeldFileServer::start(held_fw);
+    let small = vendor.sign(&firmware(1000, 11));
+    let small_len = small.len().to_string();
+    cloud.serve_file(FW_PATH, small);
+    let first = push_update(&cloud, "0", &held.url, &held_len);
+    let second = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &small_len);
     // The first download is held by the server until the second command has been answered.
     assert_eq!(update_codes(&cloud, &daemon, &second), ["507"], "{}", daemon.log_tail(40));
     // The first download may reach the server only now; it is held there either way.
@@ -351,16 +371,18 @@ fn a_second_update_during_the_first_is_refused_with_507() {
     assert_eq!(installs.len(), 1, "{installs:?}");
     assert_eq!(installs[0]["bytes"], FW_LEN as u64);
     // Once the first is over, a new update runs.
-    let third = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), "1000");
+    let third = push_update(&cloud, "0", &format!("{}{FW_PATH}", cloud.url()), &small_len);
     assert_eq!(update_codes(&cloud, &daemon, &third), ["500", "501", "100"], "{}", daemon.log_tail(40));
     assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
 }
 
 #[test]
 fn a_download_interrupted_by_a_crash_is_removed_at_the_next_start() {
-    let (cloud, mut daemon) = start("");
-    let held = HeldFileServer::start(firmware(FW_LEN, 12));
-    push_update(&cloud, "0", &held.url, &FW_LEN.to_string());
+    let (cloud, mut daemon, vendor) = start("");
+    let held_fw = vendor.sign(&firmware(FW_LEN, 12));
+    let held_len = held_fw.len().to_string();
+    let held = HeldFileServer::start(held_fw);
+    push_update(&cloud, "0", &held.url, &held_len);
     assert!(
         cloud.wait_until(DEADLINE, |_| held.requests.load(Ordering::SeqCst) >= 1),
         "the download never started\n{}",
@@ -436,8 +458,9 @@ fn wait_for_exit(daemon: &mut Daemon) -> bool {
 #[test]
 fn agent_installer_refuses_a_new_binary_that_fails_its_start_up_check() {
     let agent = AgentDir::new();
-    let (cloud, mut daemon) = start(&agent.config());
-    let broken = b"#!/bin/sh\necho 'broken build' >&2\nexit 1\n".to_vec();
+    let (cloud, mut daemon, vendor) = start(&agent.config());
+    // Signed by the vendor, and still refused: it cannot register.
+    let broken = vendor.sign(b"#!/bin/sh\necho 'broken build' >&2\nexit 1\n");
     let len = broken.len();
     cloud.serve_file(FW_PATH, broken);
     let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
@@ -455,11 +478,12 @@ fn agent_installer_refuses_a_new_binary_that_fails_its_start_up_check() {
 #[test]
 fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
     let agent = AgentDir::new();
-    let (cloud, mut daemon) = start(&agent.config());
+    let (cloud, mut daemon, vendor) = start(&agent.config());
     // The new version is a copy of the real daemon: its start-up check really registers.
     let new_agent = std::fs::read(env!("CARGO_BIN_EXE_facegate")).expect("read the facegate binary");
-    let len = new_agent.len();
-    cloud.serve_file(FW_PATH, new_agent.clone());
+    let signed = vendor.sign_as(&new_agent, env!("CARGO_PKG_VERSION"), false);
+    let len = signed.len();
+    cloud.serve_file(FW_PATH, signed);
     let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
 
@@ -491,7 +515,7 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
     assert_eq!(installs.len(), 1, "{installs:?}");
     assert_eq!(installs[0]["update_type"], "1");
     assert_eq!(installs[0]["path"], agent.target().display().to_string());
-    assert_eq!(installs[0]["bytes"], len as u64);
+    assert_eq!(installs[0]["bytes"], new_agent.len() as u64, "the signature trailer was cut off");
     assert!(leftovers(&daemon).is_empty(), "{:?}", leftovers(&daemon));
     let plan: Value = serde_json::from_str(&trial_plan(&daemon).expect("the new agent is on trial")).unwrap();
     assert_eq!(plan["target"], agent.target().display().to_string(), "{plan}");
@@ -528,7 +552,7 @@ fn agent_installer_puts_a_good_binary_in_place_and_rolls_back_an_overdue_one() {
 #[test]
 fn agent_installer_accepts_a_new_agent_that_writes_much_to_stderr_during_its_check() {
     let agent = AgentDir::new();
-    let (cloud, mut daemon) = start(&format!("{}rollback_timeout_s = 30\n", agent.config()));
+    let (cloud, mut daemon, vendor) = start(&format!("{}rollback_timeout_s = 30\n", agent.config()));
     // More than a pipe holds, then the real daemon's check: a full pipe must not pass for a
     // binary that cannot register.
     let chatty = format!(
@@ -536,8 +560,9 @@ fn agent_installer_accepts_a_new_agent_that_writes_much_to_stderr_during_its_che
         env!("CARGO_BIN_EXE_facegate")
     )
     .into_bytes();
-    let len = chatty.len();
-    cloud.serve_file(FW_PATH, chatty.clone());
+    let signed = vendor.sign(&chatty);
+    let len = signed.len();
+    cloud.serve_file(FW_PATH, signed);
     let id = push_update(&cloud, "1", &format!("{}{FW_PATH}", cloud.url()), &len.to_string());
     assert_eq!(update_codes(&cloud, &daemon, &id), ["500", "501", "100"], "{}", daemon.log_tail(40));
     assert!(wait_for_exit(&mut daemon), "the daemon kept running after installing\n{}", daemon.log_tail(40));
@@ -547,7 +572,7 @@ fn agent_installer_accepts_a_new_agent_that_writes_much_to_stderr_during_its_che
 
 #[test]
 fn reboot_is_reported_before_the_reboot_action() {
-    let (cloud, daemon) = start("");
+    let (cloud, daemon, _) = start("");
     // When the cloud receives the result, the sim log must not show the reboot yet.
     let reboots_when_reported: Arc<Mutex<Option<usize>>> = Arc::new(Mutex::new(None));
     let seen = reboots_when_reported.clone();
@@ -582,7 +607,7 @@ fn reboot_is_reported_before_the_reboot_action() {
 #[test]
 fn set_time_sets_the_clock_in_the_device_time_zone_and_refuses_absurd_times() {
     // Locally UTC-5; the cloud then sets UTC+3, which must win.
-    let (cloud, daemon) = start("[device]\ntime_zone = -5\n");
+    let (cloud, daemon, _) = start("[device]\ntime_zone = -5\n");
     let tz = cloud.push_command("/device/setDevInfo", json!({"isOnlineSetDevInfo": "1", "timeZone": "3"}));
     assert!(cloud.wait_until(DEADLINE, |c| !c.results_for(&tz).is_empty()), "{}", cloud.dump());
     assert_eq!(cloud.results_for(&tz)[0]["errorCode"], "100", "{:?}", cloud.results_for(&tz));

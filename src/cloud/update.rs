@@ -126,6 +126,10 @@ fn fetch_verify_install(
                 .map_err(|_| (ErrorCode::FirmwareLengthCheckFailed, format!("updateKey {k:?} is not a file length")))?,
         ),
     };
+    // No key and no allow_unsigned: nothing could be installed, so nothing is downloaded.
+    let cfg_dir = s.cfg().path.parent().map(Path::to_path_buf);
+    crate::firmware::refuse_before_download(&s.cfg().update, cfg_dir.as_deref())
+        .map_err(|why| (ErrorCode::FirmwareHashCheckFailed, why))?;
     std::fs::create_dir_all(dir).map_err(|e| (ErrorCode::FirmwareDownloadFailed, e.to_string()))?;
     let _ = report(s, cmd, ErrorCode::FirmwareDownloading, "");
     log::info!("update {}: downloading {url}", cmd.msg_id);
@@ -157,18 +161,25 @@ fn fetch_verify_install(
             return Err((ErrorCode::FirmwareHashCheckFailed, format!("sha256 {have}, expected {wanted_hash}")));
         }
     }
+    // Signature, payload hash and version, then the trailer is cut off: no installer ever
+    // sees an unverified file (src/firmware). The agent's floor is its own version.
+    let agent = (update_type == "1" && cfg.update.install_application.is_empty()).then(|| agent_target(s)).flatten();
+    let running = match agent {
+        Some(_) => Some(crate::firmware::agent_version()),
+        None => crate::firmware::installed_version(&s.store, &update_type),
+    };
+    let admitted = crate::firmware::admit(file, &cfg.update, cfg_dir.as_deref(), running.as_ref())
+        .map_err(|why| (ErrorCode::FirmwareHashCheckFailed, why))?;
     let _ = report(s, cmd, ErrorCode::FirmwareUpgrading, "");
     log::info!("update {}: installing updateType {update_type}", cmd.msg_id);
-    if update_type == "1" && cfg.update.install_application.is_empty() {
-        if let Some(target) = agent_target(s) {
-            return install_agent(s, file, &target).map(|()| true);
-        }
+    if let Some(target) = agent {
+        return install_agent(s, file, &target).map(|()| true);
     }
     let mut system = shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner());
-    system
-        .install(&update_type, file)
-        .map(|()| false)
-        .map_err(|e| (ErrorCode::FirmwareLocalUpgradeFailed, e.to_string()))
+    system.install(&update_type, file).map_err(|e| (ErrorCode::FirmwareLocalUpgradeFailed, e.to_string()))?;
+    drop(system);
+    crate::firmware::record_installed(&mut s.store, &update_type, &admitted);
+    Ok(false)
 }
 
 /// Where the built-in installer puts a new agent: `[update] agent_path`, or this binary on a

@@ -14,6 +14,7 @@
 //! Each test crate uses a part of this module, hence the `dead_code` allowance.
 #![allow(dead_code)]
 
+pub mod firmware;
 pub mod mock_cloud;
 
 #[allow(unused_imports)]
