@@ -270,8 +270,9 @@ fn imports(krate: &Crate) -> Vec<Import> {
             continue;
         }
         let code: Vec<char> = code_only(text).chars().collect();
-        let line_starts: Vec<usize> =
-            std::iter::once(0).chain(code.iter().enumerate().filter(|(_, c)| **c == '\n').map(|(i, _)| i + 1)).collect();
+        let line_starts: Vec<usize> = std::iter::once(0)
+            .chain(code.iter().enumerate().filter(|(_, c)| **c == '\n').map(|(i, _)| i + 1))
+            .collect();
         let line_of = |off: usize| line_starts.partition_point(|&s| s <= off);
         let mut i = 0;
         while i < code.len() {
@@ -433,7 +434,10 @@ fn the_checker_catches_upward_imports_and_cycles() {
         std::fs::write(p, text).unwrap();
     };
     write("lib.rs", "pub mod model;\npub mod store;\npub mod cloud;\npub use model::Thing;\n");
-    write("model.rs", "// use crate::cloud::X; in a comment\nconst S: &str = \"crate::cloud::Y\";\nuse crate::Thing;\n");
+    write(
+        "model.rs",
+        "// use crate::cloud::X; in a comment\nconst S: &str = \"crate::cloud::Y\";\nuse crate::Thing;\n",
+    );
     write("store/mod.rs", "pub mod a;\npub mod b;\nuse crate::{model, cloud::{Session,\n  x}};\n");
     write("store/a.rs", "use super::b::B;\nfn f() { crate::model::g(); }\n");
     write("store/b.rs", "fn f() -> super::a::A { todo!() }\n");
