@@ -6,16 +6,19 @@
 
 pub mod access;
 pub mod board;
+pub mod cli;
+pub mod clock;
 pub mod cloud;
 pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod error;
+pub mod gate;
 pub mod hw;
 pub mod logger;
 pub mod model;
 pub mod protocol;
-pub mod status;
+pub mod settings;
 pub mod store;
 
 pub use error::{Error, Result};

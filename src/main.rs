@@ -6,9 +6,9 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use facegate::cli::status::Status;
 use facegate::config::{self, Config};
 use facegate::ctl::{self, Request};
-use facegate::status::Status;
 use facegate::store::Store;
 use facegate::{Error, Result};
 
@@ -167,7 +167,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
             } else {
-                print!("{}", s.render(now_ms()));
+                print!("{}", s.render(facegate::clock::now_ms()));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -193,16 +193,16 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Persons { action } => persons(&cfg, action),
         Command::Records { action } => records(&cfg, action),
         Command::Doctor => {
-            let ok = facegate::daemon::doctor(&cfg, &mut std::io::stdout())?;
+            let ok = facegate::cli::doctor(&cfg, &mut std::io::stdout())?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Relay { action: RelayAction::Open { ms } } => {
-            let resp = facegate::daemon::relay_open(&cfg, ms)?;
+            let resp = facegate::cli::relay_open(&cfg, ms)?;
             println!("{}", resp);
             Ok(ExitCode::SUCCESS)
         }
         Command::Snap { out } => {
-            let jpeg = facegate::daemon::snap(&cfg)?;
+            let jpeg = facegate::cli::snap(&cfg)?;
             std::fs::write(&out, &jpeg).map_err(|e| Error::io_path("writing", &out, e))?;
             println!("{}: {} bytes", out.display(), jpeg.len());
             Ok(ExitCode::SUCCESS)
@@ -226,10 +226,6 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Err(e) => Err(Error::Cloud(format!("self-test registration failed: {e}"))),
         },
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn toml_string(v: &str) -> String {

@@ -46,7 +46,7 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
             };
         }
         header.index += 1;
-        crate::daemon::watchdog_ping();
+        crate::clock::watchdog_ping();
     }
     log::info!("person/info {}: {} of {total} persons uploaded", cmd.msg_id, header.index);
     Ok(Outcome::Command)

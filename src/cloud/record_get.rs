@@ -61,7 +61,7 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
 
 /// The one condition of the command (the spec says they are exclusive; time range wins).
 fn filter_of(s: &Session<'_>, cmd: &GetRecordsCommand) -> Result<RecordFilter, String> {
-    let tz = s.shared.time_zone();
+    let tz = s.handles.settings.get().time_zone;
     let start = cmd.snap_time_start.trim();
     let end = cmd.snap_time_end.trim();
     if !start.is_empty() || !end.is_empty() {
@@ -72,10 +72,7 @@ fn filter_of(s: &Session<'_>, cmd: &GetRecordsCommand) -> Result<RecordFilter, S
             }
         };
         // An empty end means "up to now"; an empty start means "from the beginning".
-        return Ok(RecordFilter::TimeRange {
-            start_ms: to_ms(start, 0)?,
-            end_ms: to_ms(end, crate::daemon::now_ms())?,
-        });
+        return Ok(RecordFilter::TimeRange { start_ms: to_ms(start, 0)?, end_ms: to_ms(end, crate::clock::now_ms())? });
     }
     if !cmd.name.trim().is_empty() {
         return Ok(RecordFilter::Name(cmd.name.trim().to_string()));

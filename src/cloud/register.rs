@@ -4,14 +4,14 @@
 //! errorCode 100. A heartbeat answered with errorCode 200 means the cloud dropped the device:
 //! the scheduler registers again.
 
+use crate::clock::now_ms;
 use crate::cloud::Transport;
 use crate::cloud::{Backoff, Outcome, PollError, Session, update};
 use crate::config::Config;
-use crate::daemon::now_ms;
 use crate::protocol::messages::{FirmwareVersions, KeepAlive, KeepAliveResp, Register, RegisterResp};
 use crate::protocol::services::{Service, ServiceTable};
 use crate::protocol::{self, time};
-use crate::status::keys;
+use crate::store::keys;
 
 /// The registration endpoint (not a polled service).
 pub const REGISTER_PATH: &str = "/device/register";
@@ -21,12 +21,11 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
     let _ = s.store.set_state(keys::REGISTRATION, "registering");
     let mut backoff = Backoff::new(s.cfg().cloud.retry_initial_ms, s.cfg().cloud.retry_max_ms);
     loop {
-        if s.shared.is_shutting_down() {
+        if s.handles.lifecycle.is_stopping() {
             return None;
         }
         if update::rollback_if_overdue(&mut s.store) {
-            s.shared.restart_requested.store(true, std::sync::atomic::Ordering::SeqCst);
-            s.shared.request_shutdown();
+            s.handles.restart();
             return None;
         }
         match register_once(s) {
@@ -36,8 +35,8 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
                 let wait = backoff.next_delay();
                 log::warn!("registration failed ({e}); retrying in {} ms", wait.as_millis());
                 s.note_error(&format!("registration: {e}"));
-                crate::daemon::watchdog_ping();
-                if s.shared.sleep(wait) {
+                crate::clock::watchdog_ping();
+                if s.handles.lifecycle.sleep(wait) {
                     return None;
                 }
             }

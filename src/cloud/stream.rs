@@ -13,7 +13,7 @@ pub const MAX_ITEM_ATTEMPTS: u32 = 8;
 
 /// A fresh token for one streamed run: the Unix time in seconds, like the spec's example.
 pub fn new_token() -> String {
-    (crate::daemon::now_ms() / 1000).to_string()
+    (crate::clock::now_ms() / 1000).to_string()
 }
 
 /// The cloud's acknowledgement of one item.
@@ -59,7 +59,7 @@ pub fn send_acked<A: Ack>(s: &mut Session<'_>, path: &str, item: &impl Serialize
         }
         let wait = backoff.next_delay();
         log::warn!("{path}: item {index} not acknowledged ({last}); sending it again in {} ms", wait.as_millis());
-        if s.shared.sleep(wait) {
+        if s.handles.lifecycle.sleep(wait) {
             return Err(PollError::Shutdown);
         }
     }

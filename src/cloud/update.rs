@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::clock::now_ms;
 use crate::cloud::download::{self, DownloadError, DownloadLimits};
 use crate::cloud::{Outcome, PollError, Session};
-use crate::daemon::now_ms;
 use crate::protocol::{Command, ErrorCode, Service, UpdateCommand};
 use crate::store::Store;
 
@@ -40,10 +40,10 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         report(s, &cmd, ErrorCode::FirmwareAlreadyUpgrading, "")?;
         return Ok(Outcome::Command);
     }
-    let shared = s.shared.clone();
+    let handles = s.handles.clone();
     let transport = s.transport.clone();
     let spawned = std::thread::Builder::new().name("update".into()).spawn(move || {
-        let store = match Store::open(&shared.cfg.storage.dir) {
+        let store = match Store::open(&handles.cfg.storage.dir) {
             Ok(st) => st,
             Err(e) => {
                 log::error!("update thread cannot open the store: {e}");
@@ -51,13 +51,12 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
                 return;
             }
         };
-        let mut session = Session::new(&shared, &transport, store);
+        let mut session = Session::new(&handles, &transport, store);
         let restart = run(&mut session, &cmd);
         RUNNING.store(false, Ordering::SeqCst);
         if restart {
             log::info!("new agent installed: exiting so the service manager starts it");
-            shared.request_shutdown();
-            shared.restart_requested.store(true, Ordering::SeqCst);
+            handles.restart();
         }
     });
     if let Err(e) = spawned {
@@ -136,11 +135,12 @@ fn fetch_verify_install(
         retry_initial_ms: cfg.cloud.retry_initial_ms,
         retry_max_ms: cfg.cloud.retry_max_ms,
     };
-    let shared = s.shared;
-    let got = download::download(s.transport, &url, file, limits, &|d| shared.sleep(d)).map_err(|e| match e {
-        DownloadError::Interrupted => (ErrorCode::FirmwareDownloadFailed, "interrupted by shutdown".to_string()),
-        other => (ErrorCode::FirmwareDownloadFailed, other.to_string()),
-    })?;
+    let handles = s.handles;
+    let got =
+        download::download(s.transport, &url, file, limits, &|d| handles.lifecycle.sleep(d)).map_err(|e| match e {
+            DownloadError::Interrupted => (ErrorCode::FirmwareDownloadFailed, "interrupted by shutdown".to_string()),
+            other => (ErrorCode::FirmwareDownloadFailed, other.to_string()),
+        })?;
     log::info!("update {}: {} bytes downloaded ({} resumes)", cmd.msg_id, got.bytes, got.resumes);
     if let Some(len) = expected_len {
         if len != got.bytes {
@@ -164,7 +164,7 @@ fn fetch_verify_install(
             return install_agent(s, file, &target).map(|()| true);
         }
     }
-    let mut system = shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner());
+    let mut system = handles.system.lock().unwrap_or_else(|e| e.into_inner());
     system
         .install(&update_type, file)
         .map(|()| false)
@@ -177,7 +177,7 @@ fn agent_target(s: &Session<'_>) -> Option<PathBuf> {
     if !s.cfg().update.agent_path.as_os_str().is_empty() {
         return Some(s.cfg().update.agent_path.clone());
     }
-    if s.shared.board_is_sim {
+    if s.handles.board_is_sim {
         return None;
     }
     std::env::current_exe().ok()
@@ -232,7 +232,7 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
         }
         return Err(fail(format!("cannot record the rollback plan, previous agent kept: {e}")));
     }
-    let mut system = s.shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner());
+    let mut system = s.handles.system.lock().unwrap_or_else(|e| e.into_inner());
     let _ = system.install("1", target);
     Ok(())
 }

@@ -171,8 +171,3 @@ impl SharedParams {
 pub fn is_camera_timeout(e: &crate::Error) -> bool {
     matches!(e, crate::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut)
 }
-
-/// The current time as unix milliseconds, for actuator logs.
-pub(crate) fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}

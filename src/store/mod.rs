@@ -37,6 +37,20 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 
 use crate::{Error, Result};
 
+/// Keys of the small state table that the daemon keeps up to date (`facegate status` reads them).
+pub mod keys {
+    /// "registered", "registering" or "rejected".
+    pub const REGISTRATION: &str = "registration";
+    /// Unix ms of the last successful registration.
+    pub const REGISTERED_AT: &str = "registered_at_ms";
+    /// Unix ms of the last answer from the cloud.
+    pub const LAST_CONTACT: &str = "last_contact_ms";
+    /// The last error worth a technician's attention.
+    pub const LAST_ERROR: &str = "last_error";
+    /// Unix ms of `LAST_ERROR`.
+    pub const LAST_ERROR_AT: &str = "last_error_ms";
+}
+
 /// Name of the database file inside the storage directory.
 pub const DB_FILE: &str = "facegate.db";
 
@@ -179,6 +193,21 @@ impl Store {
                  ON CONFLICT(key) DO UPDATE SET value = excluded.value",
             )?
             .execute((key, value))?;
+            Ok(())
+        })
+    }
+
+    /// Remembers `what` as the last error worth a technician's attention (`facegate status`),
+    /// with the time, in one transaction.
+    pub fn note_error(&mut self, what: &str) -> Result<()> {
+        let now = crate::clock::now_ms().to_string();
+        self.write("saving the last error", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO kv_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?;
+            stmt.execute((keys::LAST_ERROR, what))?;
+            stmt.execute((keys::LAST_ERROR_AT, now.as_str()))?;
             Ok(())
         })
     }

@@ -17,6 +17,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Caps, Store};
+use crate::clock::now_ms;
 use crate::{Error, Result};
 
 /// An access record to be stored, as built by the decision engine.
@@ -523,12 +524,6 @@ impl Store {
 /// taken for live events and go ahead of the older backlog. Longer than any door wait for the cloud's
 /// controlState, the reason live events go first.
 pub const LIVE_WINDOW_MS: i64 = 10_000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// Drops records until both caps hold again, never `keep` (the record just inserted).
 fn enforce_caps(tx: &Transaction<'_>, caps: Caps, keep: i64) -> rusqlite::Result<u64> {
