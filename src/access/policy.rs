@@ -15,17 +15,9 @@ pub enum FaceCardMode {
     FaceOrCard,
 }
 
-/// The terminal's side of the passage: the spec's `entranceDirection`, reported as `inOutMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InOutMode {
-    /// `0`: not configured.
-    #[default]
-    Unknown,
-    /// `1`: entrance.
-    Entrance,
-    /// `2`: exit.
-    Exit,
-}
+/// The terminal's side of the passage: the spec's `entranceDirection`, reported as `inOutMode`
+/// (the device parameters' own type, under the name records give it).
+pub use crate::protocol::devinfo::EntranceDirection as InOutMode;
 
 impl InOutMode {
     /// Parses `entranceDirection`; anything but 0..=2 is `None`.

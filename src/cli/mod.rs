@@ -1,6 +1,7 @@
 //! The technician's commands that need more than the store: `doctor`, `relay open` and `snap`
 //! (through the running daemon when there is one), and `facegate status`.
 
+pub mod inspect;
 pub mod status;
 
 use std::time::Duration;

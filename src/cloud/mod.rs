@@ -125,6 +125,8 @@ pub enum PollError {
     Exchange(ExchangeError),
     /// The answer did not decode as the expected message.
     Malformed(String),
+    /// The store could not be read or written for the command.
+    Store(crate::Error),
     /// The daemon is shutting down.
     Shutdown,
 }
@@ -134,8 +136,25 @@ impl std::fmt::Display for PollError {
         match self {
             PollError::Exchange(e) => write!(f, "{e}"),
             PollError::Malformed(m) => write!(f, "malformed answer: {m}"),
+            PollError::Store(e) => write!(f, "{e}"),
             PollError::Shutdown => write!(f, "shutting down"),
         }
+    }
+}
+
+impl std::error::Error for PollError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PollError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::Error> for PollError {
+    /// The only `crate::Error`s a service meets outside an exchange are the store's.
+    fn from(e: crate::Error) -> PollError {
+        PollError::Store(e)
     }
 }
 

@@ -18,7 +18,7 @@ pub const REGISTER_PATH: &str = "/device/register";
 
 /// Registers until the cloud accepts; `None` on shutdown.
 pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
-    let _ = s.store.set_state(keys::REGISTRATION, "registering");
+    save_state(s, keys::REGISTRATION, "registering");
     let mut backoff = Backoff::new(s.cfg().cloud.retry_initial_ms, s.cfg().cloud.retry_max_ms);
     loop {
         if s.handles.lifecycle.is_stopping() {
@@ -49,16 +49,17 @@ pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     let msg = register_message(s.cfg());
     let resp: RegisterResp = s.exchange(REGISTER_PATH, &msg)?;
     if resp.error_code.trim() != "100" {
-        let _ = s.store.set_state(keys::REGISTRATION, "rejected");
+        save_state(s, keys::REGISTRATION, "rejected");
         return Err(PollError::Malformed(format!("registerResp errorCode {:?}", resp.error_code)));
     }
-    let _ = s.store.set_state(keys::REGISTRATION, "registered");
-    let _ = s.store.set_state(keys::REGISTERED_AT, &now_ms().to_string());
+    save_state(s, keys::REGISTRATION, "registered");
+    save_state(s, keys::REGISTERED_AT, &now_ms().to_string());
     log::info!("registered with {}", s.cfg().cloud.url);
     if !resp.register_time.trim().is_empty() {
         match time::parse_cloud_timestamp_ms(&resp.register_time) {
             Ok(ms) => {
-                let _ = crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+                // set_clock logs why it did not set the clock; registration goes on either way.
+                let _refused = crate::cloud::maintenance::set_clock(s, ms, "registerResp");
             }
             Err(e) => log::warn!("registerResp registerTime ignored: {e}"),
         }
@@ -99,9 +100,16 @@ pub fn heartbeat(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     match resp.error_code.trim() {
         "200" | "201" => {
             log::warn!("heartbeat answered {}: the cloud dropped this device", resp.error_code.trim());
-            let _ = s.store.set_state(keys::REGISTRATION, "dropped by the cloud");
+            save_state(s, keys::REGISTRATION, "dropped by the cloud");
             Ok(Outcome::Reregister)
         }
         _ => Ok(Outcome::Idle),
+    }
+}
+
+/// Saves a registration state for `facegate status`; a failure costs only that display.
+fn save_state(s: &mut Session<'_>, key: &str, value: &str) {
+    if let Err(e) = s.store.set_state(key, value) {
+        log::warn!("cannot save {key}: {e}");
     }
 }

@@ -89,7 +89,7 @@ fn run(s: &mut Session<'_>, cmd: &UpdateCommand) -> bool {
     let file = dir.join(DOWNLOAD_NAME);
     let outcome = fetch_verify_install(s, cmd, &dir, &file);
     // Leftovers go whatever happened: a partial or rejected file must not linger.
-    let _ = std::fs::remove_file(&file);
+    remove_logged(&file, "the downloaded firmware");
     let (code, detail, restart) = match outcome {
         Ok(restart) => (ErrorCode::Ok, String::new(), restart),
         Err((code, detail)) => {
@@ -126,7 +126,7 @@ fn fetch_verify_install(
         ),
     };
     std::fs::create_dir_all(dir).map_err(|e| (ErrorCode::FirmwareDownloadFailed, e.to_string()))?;
-    let _ = report(s, cmd, ErrorCode::FirmwareDownloading, "");
+    progress(s, cmd, ErrorCode::FirmwareDownloading);
     log::info!("update {}: downloading {url}", cmd.msg_id);
     let cfg = s.cfg().clone();
     let limits = DownloadLimits {
@@ -157,7 +157,7 @@ fn fetch_verify_install(
             return Err((ErrorCode::FirmwareHashCheckFailed, format!("sha256 {have}, expected {wanted_hash}")));
         }
     }
-    let _ = report(s, cmd, ErrorCode::FirmwareUpgrading, "");
+    progress(s, cmd, ErrorCode::FirmwareUpgrading);
     log::info!("update {}: installing updateType {update_type}", cmd.msg_id);
     if update_type == "1" && cfg.update.install_application.is_empty() {
         if let Some(target) = agent_target(s) {
@@ -199,13 +199,13 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
         f.sync_all()
     });
     if let Err(e) = synced {
-        let _ = std::fs::remove_file(&new);
+        remove_logged(&new, "the unsynced new agent");
         return Err(fail(format!("cannot sync {}: {e}", new.display())));
     }
     // The start-up check: the new binary must run and register with the cloud in time.
     let timeout = Duration::from_secs(s.cfg().update.rollback_timeout_s);
     if let Err(e) = startup_check(&new, &s.cfg().path, timeout) {
-        let _ = std::fs::remove_file(&new);
+        remove_logged(&new, "the rejected new agent");
         log::warn!("new agent failed its start-up check, keeping the running one: {e}");
         return Err((ErrorCode::FirmwareVersionCheckFailed, format!("start-up check failed: {e}")));
     }
@@ -213,11 +213,15 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
         std::fs::rename(target, &prev).map_err(|e| fail(format!("cannot keep the previous agent: {e}")))?;
     }
     if let Err(e) = std::fs::rename(&new, target) {
-        let _ = std::fs::rename(&prev, target);
+        if let Err(back) = std::fs::rename(&prev, target) {
+            log::error!("cannot put the previous agent {} back in place: {back}", prev.display());
+        }
         return Err(fail(format!("cannot put the new agent in place: {e}")));
     }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    // The renames are durable once the directory is synced; a failure leaves them to the
+    // file system's next commit, which the trial plan below survives either way.
+    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        log::warn!("cannot sync {}: {e}", dir.display());
     }
     let plan = serde_json::json!({
         "target": target,
@@ -226,14 +230,20 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
     });
     if let Err(e) = s.store.set_state(TRIAL_KEY, &plan.to_string()) {
         // Without a plan nothing could roll back an agent that never registers: undo.
-        let _ = std::fs::remove_file(target);
+        remove_logged(target, "the new agent without a rollback plan");
         if prev.exists() {
-            let _ = std::fs::rename(&prev, target);
+            if let Err(back) = std::fs::rename(&prev, target) {
+                log::error!("cannot put the previous agent {} back in place: {back}", prev.display());
+            }
         }
         return Err(fail(format!("cannot record the rollback plan, previous agent kept: {e}")));
     }
     let mut system = s.handles.system.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = system.install("1", target);
+    // The agent is already in place and on trial; the board's hook only follows it (the sim
+    // board logs it), so its failure is worth a line, not a failed update.
+    if let Err(e) = system.install("1", target) {
+        log::warn!("the board's install hook for the new agent failed: {e}");
+    }
     Ok(())
 }
 
@@ -307,7 +317,7 @@ pub fn rollback_if_overdue(store: &mut Store) -> bool {
         return false;
     };
     let Ok(plan) = serde_json::from_str::<serde_json::Value>(&plan) else {
-        let _ = store.set_state(TRIAL_KEY, "");
+        end_trial(store);
         return false;
     };
     let deadline = plan["deadline_ms"].as_i64().unwrap_or(0);
@@ -318,8 +328,14 @@ pub fn rollback_if_overdue(store: &mut Store) -> bool {
         return false;
     };
     log::error!("the new agent did not register in time: rolling back to {prev}");
-    let ok = std::fs::rename(prev, target).is_ok();
-    let _ = store.set_state(TRIAL_KEY, "");
+    let ok = match std::fs::rename(prev, target) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("cannot put the previous agent {prev} back in place: {e}");
+            false
+        }
+    };
+    end_trial(store);
     ok
 }
 
@@ -328,8 +344,31 @@ pub fn confirm_trial(store: &mut Store) {
     if let Ok(Some(plan)) = store.state(TRIAL_KEY) {
         if !plan.is_empty() {
             log::info!("new agent registered: update confirmed");
-            let _ = store.set_state(TRIAL_KEY, "");
+            end_trial(store);
         }
+    }
+}
+
+/// Clears the trial plan; if it cannot be cleared, the next start sees it again.
+fn end_trial(store: &mut Store) {
+    if let Err(e) = store.set_state(TRIAL_KEY, "") {
+        log::error!("cannot clear the update trial plan: {e}");
+    }
+}
+
+/// Removes `path`, saying so when it could not (a file that is already gone is fine).
+fn remove_logged(path: &Path, what: &str) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove {what} {}: {e}", path.display()),
+    }
+}
+
+/// Sends a progress code (500 downloading, 501 upgrading); the final result follows anyway.
+fn progress(s: &mut Session<'_>, cmd: &UpdateCommand, code: ErrorCode) {
+    if let Err(e) = report(s, cmd, code, "") {
+        log::warn!("update {}: progress {} not reported: {e}", cmd.msg_id, code.code());
     }
 }
 

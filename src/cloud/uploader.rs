@@ -142,7 +142,10 @@ pub fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
                 Err(PollError::Shutdown) => break 'outer,
                 Err(e) => {
                     commit_marks(&mut session.store, &mut acked);
-                    let _ = session.store.note_attempt(rec.msg_id);
+                    if let Err(e) = session.store.note_attempt(rec.msg_id) {
+                        // Unmarked, it is taken for live once more and tried again first.
+                        log::warn!("record {}: attempt not noted: {e}", rec.msg_id);
+                    }
                     // What this batch could see waits its turn behind older records now; records
                     // made since, or still waiting for their snapshot, get their own first try.
                     let mut upto = newest;

@@ -334,7 +334,9 @@ fn open_error(path: &Path, e: rusqlite::Error) -> Error {
     let corrupt = e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt);
     let err = describe(path, "opening the database", e);
     match (err, corrupt.then(|| quick_check(path)).flatten()) {
-        (Error::Store(msg), Some(detail)) => Error::Store(format!("{msg} (quick_check: {detail})")),
+        (Error::Sqlite { context, advice, source }, Some(detail)) => {
+            Error::Sqlite { context, advice: format!("{advice} (quick_check: {detail})"), source }
+        }
         (err, _) => err,
     }
 }
@@ -377,7 +379,7 @@ fn describe(path: &Path, what: &str, e: rusqlite::Error) -> Error {
         }
         _ => format!("database {file}"),
     };
-    Error::Store(format!("{what}: {e}; {advice}"))
+    Error::Sqlite { context: what.to_string(), advice, source: e }
 }
 
 /// Retries `f` while SQLite answers "busy" without waiting: some lock steps of a connection
@@ -536,7 +538,8 @@ mod tests {
         fs::write(&db, &garbage).unwrap();
         for result in [Store::open(tmp.path()), Store::open_readonly(tmp.path())] {
             match result {
-                Err(Error::Store(msg)) => {
+                Err(e @ Error::Sqlite { .. }) => {
+                    let msg = e.to_string();
                     assert!(msg.contains(&db.display().to_string()), "{msg}");
                     assert!(msg.contains("move it away"), "{msg}");
                 }
@@ -571,7 +574,7 @@ mod tests {
             s.integrity_check()
         });
         match outcome {
-            Err(Error::Store(msg)) => assert!(msg.contains("corrupt"), "{msg}"),
+            Err(e @ Error::Sqlite { .. }) => assert!(e.to_string().contains("corrupt"), "{e}"),
             Err(e) => panic!("wrong error kind: {e}"),
             Ok(report) => assert_ne!(report, "ok", "corruption went unnoticed"),
         }
