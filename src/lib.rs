@@ -1,8 +1,15 @@
 //! facegate: the on-device agent of a face-recognition access-control terminal.
 //!
 //! The daemon drives the door hardware, keeps persons and access records in SQLite and
-//! speaks the terminal's cloud protocol. Pure logic (`protocol`, `access`, Wiegand bit
-//! coding) is kept apart from I/O (`store`, `cloud`, `hw`, `ctl`).
+//! speaks the terminal's cloud protocol. The modules form layers that only point down (see
+//! docs/architecture.md; `tests/layers.rs` checks it): leaves (`model`, `error`, `clock`),
+//! pure logic (`protocol`, `access`, `board`), effects (`store`, `hw`, `config`, `ctl`),
+//! `settings`, `gate`, `cloud`, and at the top `daemon` and `cli`.
+
+// Unsafe code is refused everywhere but where a module allows it with its reasons.
+#![deny(unsafe_code)]
+#![deny(missing_docs)]
+#![warn(rust_2018_idioms)]
 
 pub mod access;
 pub mod board;

@@ -602,7 +602,10 @@ mod tests {
         let writer = Store::open(tmp.path()).unwrap();
         let mut ro = Store::open_readonly(tmp.path()).unwrap();
         match ro.set_state("a", "b") {
-            Err(Error::Store(msg)) => assert!(msg.contains("saving daemon state"), "{msg}"),
+            Err(Error::Sqlite { context, source, .. }) => {
+                assert_eq!(context, "saving daemon state");
+                assert_eq!(source.sqlite_error_code(), Some(ErrorCode::ReadOnly), "{source}");
+            }
             other => panic!("write through a read-only store: {other:?}"),
         }
         drop(writer);
