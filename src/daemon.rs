@@ -31,7 +31,7 @@ fn argv(command: &str) -> Vec<String> {
 }
 
 /// Options for claiming the board, from the configuration and the hardware parameters' handle.
-pub fn board_options(cfg: &Config, hw: SharedParams) -> BoardOptions {
+pub(crate) fn board_options(cfg: &Config, hw: SharedParams) -> BoardOptions {
     let install = [
         ("0", &cfg.update.install_filesystem),
         ("1", &cfg.update.install_application),

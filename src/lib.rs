@@ -20,12 +20,12 @@ pub mod config;
 pub mod ctl;
 pub mod daemon;
 pub mod error;
-pub mod gate;
+pub(crate) mod gate;
 pub mod hw;
 pub mod logger;
 pub mod model;
 pub mod protocol;
-pub mod settings;
+pub(crate) mod settings;
 pub mod store;
 
 pub use error::{Error, Result};

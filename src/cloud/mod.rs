@@ -19,31 +19,31 @@ use crate::protocol;
 use crate::settings::SettingsCell;
 use crate::store::{Store, keys};
 
-pub mod transport;
-pub use transport::{ExchangeError, Transport};
+pub(crate) mod transport;
+pub(crate) use transport::{ExchangeError, Transport};
 
-pub mod broadcast;
-pub mod devinfo;
-pub mod door;
-pub mod download;
-pub mod maintenance;
-pub mod person_count;
-pub mod person_info;
+pub(crate) mod broadcast;
+pub(crate) mod devinfo;
+pub(crate) mod door;
+pub(crate) mod download;
+pub(crate) mod maintenance;
+pub(crate) mod person_count;
+pub(crate) mod person_info;
 pub mod person_operate;
-pub mod photo;
-pub mod record_clear;
-pub mod record_get;
+pub(crate) mod photo;
+pub(crate) mod record_clear;
+pub(crate) mod record_get;
 pub mod register;
-pub mod scheduler;
-pub mod stream;
+pub(crate) mod scheduler;
+pub(crate) mod stream;
 pub mod update;
 pub mod uploader;
 
 /// Outright refusals (4xx other than 408/429) of one result before it is given up.
-pub const MAX_REFUSED_REPORTS: u32 = 5;
+pub(crate) const MAX_REFUSED_REPORTS: u32 = 5;
 
 /// What the cloud session sees of the rest of the daemon, each part through a narrow handle.
-pub struct Handles {
+pub(crate) struct Handles {
     /// The configuration.
     pub cfg: Config,
     /// The device parameters in force; setDevInfo changes them through the gate.
@@ -80,7 +80,7 @@ impl Handles {
 
 /// The daemon's life: the threads sleep on it and stop when it says so.
 #[derive(Debug, Default)]
-pub struct Lifecycle {
+pub(crate) struct Lifecycle {
     stopping: Mutex<bool>,
     stopped: Condvar,
     restart: AtomicBool,
@@ -120,7 +120,7 @@ impl Lifecycle {
 
 /// Why an exchange produced nothing usable; the schedule goes on either way.
 #[derive(Debug)]
-pub enum PollError {
+pub(crate) enum PollError {
     /// Transport failure or non-2xx status.
     Exchange(ExchangeError),
     /// The answer did not decode as the expected message.
@@ -160,7 +160,7 @@ impl From<crate::Error> for PollError {
 
 /// What a poll service did, so the scheduler knows when to poll it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Nothing to do: poll again after the interval.
     Idle,
     /// A command was executed: poll again at once, the cloud may have more queued.
@@ -170,7 +170,7 @@ pub enum Outcome {
 }
 
 /// What a service needs: the handles, the transport and its own store handle.
-pub struct Session<'a> {
+pub(crate) struct Session<'a> {
     /// The rest of the daemon.
     pub handles: &'a Arc<Handles>,
     /// The HTTP agent.
@@ -325,7 +325,7 @@ impl<'a> Session<'a> {
     }
 
     /// Remembers an error for `facegate status`.
-    pub fn note_error(&mut self, what: &str) {
+    pub(crate) fn note_error(&mut self, what: &str) {
         if let Err(e) = self.store.note_error(what) {
             log::error!("cannot remember the error for `facegate status`: {e}");
         }
@@ -334,7 +334,7 @@ impl<'a> Session<'a> {
 
 /// Capped exponential back-off with jitter, so a fleet does not retry in lockstep.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial_ms: u64,
     max_ms: u64,
     current_ms: u64,
@@ -362,7 +362,7 @@ impl Backoff {
 }
 
 /// `facegate doctor`'s cloud line: can the cloud be reached and does it speak HTTP?
-pub fn probe(transport: &Transport, cfg: &Config) -> Result<String, String> {
+pub(crate) fn probe(transport: &Transport, cfg: &Config) -> Result<String, String> {
     let msg = protocol::messages::KeepAlive::new(&cfg.device.device_no);
     match transport.post(protocol::services::Service::Heartbeat.path(), &protocol::encode(&msg)) {
         Ok(_) => Ok(format!("{} answers", cfg.cloud.url)),

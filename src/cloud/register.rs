@@ -17,7 +17,7 @@ use crate::store::keys;
 pub const REGISTER_PATH: &str = "/device/register";
 
 /// Registers until the cloud accepts; `None` on shutdown.
-pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
+pub(crate) fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
     save_state(s, keys::REGISTRATION, "registering");
     let mut backoff = Backoff::new(s.cfg().cloud.retry_initial_ms, s.cfg().cloud.retry_max_ms);
     loop {
@@ -45,7 +45,7 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
 }
 
 /// One registration attempt: the services table on success.
-pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
+pub(crate) fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     let msg = register_message(s.cfg());
     let resp: RegisterResp = s.exchange(REGISTER_PATH, &msg)?;
     if resp.error_code.trim() != "100" {
@@ -94,7 +94,7 @@ fn random_token() -> String {
 }
 
 /// One heartbeat; errorCode 200 asks for a new registration.
-pub fn heartbeat(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+pub(crate) fn heartbeat(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let msg = KeepAlive::new(s.device_no());
     let resp: KeepAliveResp = s.exchange(Service::Heartbeat.path(), &msg)?;
     match resp.error_code.trim() {

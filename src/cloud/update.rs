@@ -27,7 +27,7 @@ const DOWNLOAD_NAME: &str = "firmware.download";
 pub const TRIAL_KEY: &str = "update_trial";
 
 /// Polls for an update command and starts it on its own thread.
-pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+pub(crate) fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     // A download cut short by a power loss or a kill would otherwise sit on the flash until
     // the next update; no update of this process can be running before its first poll.
     STALE_REMOVED.call_once(|| remove_stale_download(&s.cfg().storage.dir));

@@ -27,7 +27,7 @@ pub const DELIVERY_BATCH: usize = 16;
 /// Wakes the uploader when a record was committed or the schedule changed, and carries the
 /// cloud's `recordService` switch.
 #[derive(Debug)]
-pub struct Signal {
+pub(crate) struct Signal {
     woken: Mutex<bool>,
     cv: Condvar,
     service_on: AtomicBool,
@@ -68,7 +68,7 @@ impl Signal {
 }
 
 /// Runs until shutdown.
-pub fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
+pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
     let store = match Store::open(&handles.cfg.storage.dir) {
         Ok(s) => s,
         Err(e) => {
@@ -222,7 +222,7 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64)
 
 /// The uploadRecord message of a stored record, with `off_line_record_num` (the records still
 /// waiting besides this one); photos are encoded here, never stored twice.
-pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
+pub(crate) fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
     let mut msg = UploadRecord::from_fields(&rec.fields);
     msg.msg_type = "uploadRecord".into();
     msg.msg_id = rec.msg_id.to_string();

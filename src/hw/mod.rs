@@ -108,16 +108,16 @@ pub fn sim_actuator_log(storage_dir: &std::path::Path) -> PathBuf {
     storage_dir.join("sim-actuators.jsonl")
 }
 
-pub mod sim;
+pub(crate) mod sim;
 
-pub mod command;
-pub mod door;
-pub mod jpeg;
+pub(crate) mod command;
+pub(crate) mod door;
+pub(crate) mod jpeg;
 // The Linux backend's ioctl and libc calls (serial pty set-up, GPIO, the clock); they are to
 // move into one `hw/linux/sys.rs` that alone allows unsafe code.
 #[cfg(target_os = "linux")]
 #[allow(unsafe_code)]
-pub mod linux;
+pub(crate) mod linux;
 pub mod serial;
 pub mod wiegand;
 
