@@ -385,3 +385,142 @@ fn describe(c: &Credential) -> String {
         Credential::Rs485(d) => format!("RS485 data ({} bytes)", d.len()),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::AtomicUsize;
+
+    use super::*;
+    use crate::hw::Relay;
+    use crate::model::Person;
+    use crate::protocol::devinfo::DeviceParams;
+
+    /// What the actuators did, in order.
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    struct RecordingRelay(Log);
+    impl Relay for RecordingRelay {
+        fn set(&mut self, open: bool) -> Result<()> {
+            lock(&self.0).push(format!("relay {open}"));
+            Ok(())
+        }
+    }
+
+    struct RecordingAnnouncer(Log);
+    impl Announcer for RecordingAnnouncer {
+        fn announce(&mut self, voice: &str, display: &str) {
+            lock(&self.0).push(format!("say {voice}/{display}"));
+        }
+    }
+
+    struct Rig {
+        gate: Gate,
+        log: Log,
+        told: Arc<AtomicUsize>,
+        _dir: tempfile::TempDir,
+    }
+
+    fn rig(params: &[(&str, &str)]) -> Rig {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::default();
+        let told = Arc::new(AtomicUsize::new(0));
+        let params = DeviceParams::from_stored(&params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect());
+        let told2 = told.clone();
+        let (gate, _queue) = Gate::new(
+            Actuators {
+                door: Door::new(Box::new(RecordingRelay(log.clone()))).unwrap(),
+                wiegand_out: None,
+                wiegand_format: WiegandFormat::default(),
+                rs485_out: None,
+                camera: None,
+                announcer: Box::new(RecordingAnnouncer(log.clone())),
+            },
+            Wiring {
+                settings: Arc::new(SettingsCell::new(Settings::new(params))),
+                store: Store::open(dir.path()).unwrap(),
+                cloud_online: Arc::new(AtomicBool::new(true)),
+                control_wait: Duration::from_secs(60),
+                on_record: Box::new(move || {
+                    told2.fetch_add(1, Ordering::SeqCst);
+                }),
+            },
+        );
+        Rig { gate, log, told, _dir: dir }
+    }
+
+    /// Waits (bounded) until the door thread has energised the relay `n` times in all.
+    fn opened(log: &Log, n: usize) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if lock(log).iter().filter(|l| *l == "relay true").count() >= n {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    fn opens(log: &Log) -> usize {
+        lock(log).iter().filter(|l| *l == "relay true").count()
+    }
+
+    #[test]
+    fn a_card_is_committed_then_opens_and_the_uploader_is_told() {
+        let r = rig(&[("faceRFIDCardEnable", "1"), ("jpegEncodeSizeMode", "0")]);
+        let person = Person { id_number: "P1".into(), name: "Ann".into(), card: "8899".into(), ..Person::default() };
+        r.gate.decider().store.upsert_person(&person, &[]).unwrap();
+        // Readers and clouds disagree on leading zeros.
+        let p = r.gate.present(Credential::Card("0008899".into()), Source::Control).unwrap();
+        assert!(p.open, "{p:?}");
+        let msg_id = p.msg_id.expect("a record was made");
+        assert!(opened(&r.log, 1), "{:?}", lock(&r.log));
+        assert_eq!(r.told.load(Ordering::SeqCst), 1, "the uploader hears of the record once");
+        let stored = r.gate.decider().store.records_list(false, 10, 0).unwrap();
+        assert_eq!(stored.len(), 1);
+        assert_eq!(stored[0].msg_id, msg_id);
+        assert_eq!(stored[0].fields.get("idNumber").map(String::as_str), Some("P1"));
+        // An unknown card: a record, no door.
+        let p = r.gate.present(Credential::Card("1".into()), Source::Control).unwrap();
+        assert!(!p.open && p.msg_id.is_some(), "{p:?}");
+        assert_eq!(r.told.load(Ordering::SeqCst), 2);
+        r.gate.shutdown();
+        assert_eq!(opens(&r.log), 1, "{:?}", lock(&r.log));
+    }
+
+    #[test]
+    fn the_clouds_verdict_opens_only_a_door_that_still_waits() {
+        let r = rig(&[]);
+        // No door waits for record 1: the texts are shown, the door stays shut.
+        r.gate.cloud_verdict(1, Some(true), "hello", "shown");
+        assert!(lock(&r.log).contains(&"say hello/shown".to_string()), "{:?}", lock(&r.log));
+        // Record 2 waits, in time: the door opens.
+        lock(&r.gate.awaiting).insert(2, Instant::now() + Duration::from_secs(60));
+        r.gate.cloud_verdict(2, Some(true), "in", "time");
+        assert!(opened(&r.log, 1), "{:?}", lock(&r.log));
+        // The same verdict again: no longer waiting, no second opening.
+        r.gate.cloud_verdict(2, Some(true), "", "");
+        // Record 3's wait ran out: neither the door nor a late "barrier opens".
+        lock(&r.gate.awaiting).insert(3, Instant::now() - Duration::from_millis(1));
+        r.gate.cloud_verdict(3, Some(true), "late", "late");
+        // "close" for a waiting record: shown, not opened.
+        lock(&r.gate.awaiting).insert(4, Instant::now() + Duration::from_secs(60));
+        r.gate.cloud_verdict(4, Some(false), "no", "entry");
+        r.gate.shutdown();
+        let log = lock(&r.log).clone();
+        assert_eq!(opens(&r.log), 1, "{log:?}");
+        assert!(!log.iter().any(|l| l.contains("late")), "{log:?}");
+        assert!(log.contains(&"say no/entry".to_string()), "{log:?}");
+    }
+
+    #[test]
+    fn new_settings_reach_the_next_pulse_and_the_hold() {
+        let r = rig(&[]);
+        r.gate.apply_settings(Settings::new(DeviceParams::from_stored(
+            &[("alwaysOpenDoor".to_string(), "1".to_string())].into(),
+        )));
+        assert!(opened(&r.log, 1), "alwaysOpenDoor holds the door open: {:?}", lock(&r.log));
+        assert!(r.gate.settings.get().always_open);
+        r.gate.shutdown();
+        assert_eq!(lock(&r.log).last().map(String::as_str), Some("relay false"), "released at shutdown");
+    }
+}
