@@ -145,6 +145,7 @@ impl std::fmt::Display for PollError {
 impl std::error::Error for PollError {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
+            PollError::Exchange(e) => Some(e),
             PollError::Store(e) => Some(e),
             _ => None,
         }
@@ -230,7 +231,7 @@ impl<'a> Session<'a> {
                 Ok(answer)
             }
             Err(e) => {
-                if matches!(e, ExchangeError::Network(_)) {
+                if e.is_network() {
                     self.handles.online.store(false, Ordering::Relaxed);
                 } else {
                     // The cloud answered, even if badly: it is reachable.
