@@ -377,6 +377,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_stop_ends_every_sleep_and_every_later_one_at_once() {
+        let life = Arc::new(Lifecycle::default());
+        assert!(!life.sleep(Duration::ZERO), "no stop yet: the sleep runs out");
+        let sleeper = {
+            let life = life.clone();
+            std::thread::spawn(move || life.sleep(Duration::from_secs(60)))
+        };
+        // Whichever comes first, the sleep or the stop, the sleeper sees the stop.
+        life.stop();
+        assert!(sleeper.join().unwrap(), "a sleeper woken by the stop says so");
+        assert!(life.is_stopping());
+        assert!(life.sleep(Duration::from_secs(60)));
+        assert!(!life.restart_requested());
+    }
+
+    #[test]
     fn backoff_grows_to_its_cap_with_bounded_jitter() {
         let mut b = Backoff::new(100, 1_000);
         let first = b.next_delay().as_millis() as u64;
