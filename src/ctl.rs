@@ -171,10 +171,10 @@ impl TakeLimited for UnixStream {
 /// Sends one request to the daemon and waits for its answer.
 pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response> {
     let mut stream = UnixStream::connect(path).map_err(|e| {
-        Error::Control(format!(
-            "cannot reach the daemon at {}: {e} (is `facegate run` running with this --config?)",
-            path.display()
-        ))
+        Error::io(
+            format!("cannot reach the daemon at {} (is `facegate run` running with this --config?)", path.display()),
+            e,
+        )
     })?;
     stream.set_read_timeout(Some(timeout)).ok();
     let mut line = serde_json::to_vec(req).map_err(|e| Error::Control(e.to_string()))?;
@@ -228,9 +228,10 @@ mod tests {
     #[test]
     fn request_without_daemon_says_what_to_do() {
         let dir = tempfile::tempdir().unwrap();
-        let err =
-            request(&dir.path().join("none.sock"), &Request::Status, Duration::from_secs(1)).unwrap_err().to_string();
-        assert!(err.contains("facegate run"), "{err}");
+        let err = request(&dir.path().join("none.sock"), &Request::Status, Duration::from_secs(1)).unwrap_err();
+        assert!(err.to_string().contains("facegate run"), "{err}");
+        // The socket's error is kept for whoever needs more than the text.
+        assert!(matches!(&err, Error::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound), "{err:?}");
     }
 
     #[test]

@@ -3,13 +3,24 @@
 use std::fmt;
 use std::path::PathBuf;
 
-/// Everything that can go wrong, with messages a user can act on.
+/// Everything that can go wrong, with messages a user can act on and the underlying error
+/// kept as the source where there is one.
 #[derive(Debug)]
+#[non_exhaustive]
 pub enum Error {
     /// A configuration or board-profile file is wrong. The message names file, line and key.
     Config(String),
-    /// The SQLite store could not be opened or used.
+    /// The store refused a value or found no database (no underlying error).
     Store(String),
+    /// SQLite failed.
+    Sqlite {
+        /// What was being done, e.g. "saving daemon state".
+        context: String,
+        /// What a technician can do about it (names the file), or "".
+        advice: String,
+        /// SQLite's error.
+        source: rusqlite::Error,
+    },
     /// A file or device could not be read or written.
     Io {
         /// What was being done, e.g. "opening /dev/gpiochip0".
@@ -59,6 +70,10 @@ impl fmt::Display for Error {
         match self {
             Error::Config(m) => write!(f, "configuration error: {m}"),
             Error::Store(m) => write!(f, "storage error: {m}"),
+            Error::Sqlite { context, advice, source } if advice.is_empty() => {
+                write!(f, "storage error: {context}: {source}")
+            }
+            Error::Sqlite { context, advice, source } => write!(f, "storage error: {context}: {source}; {advice}"),
             Error::Io { context, source } => write!(f, "{context}: {source}"),
             Error::Cloud(m) => write!(f, "cloud: {m}"),
             Error::Protocol(m) => write!(f, "protocol: {m}"),
@@ -73,6 +88,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io { source, .. } => Some(source),
+            Error::Sqlite { source, .. } => Some(source),
             Error::HardwareCaused { source, .. } => Some(source.as_ref()),
             _ => None,
         }
@@ -80,7 +96,28 @@ impl std::error::Error for Error {
 }
 
 impl From<rusqlite::Error> for Error {
-    fn from(e: rusqlite::Error) -> Error {
-        Error::Store(e.to_string())
+    /// A SQLite error met outside the store's own wrappers (which add context and advice).
+    fn from(source: rusqlite::Error) -> Error {
+        Error::Sqlite { context: "database operation".into(), advice: String::new(), source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_errors_keep_their_source_and_say_what_to_do() {
+        let source = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        let e = Error::Sqlite { context: "saving daemon state".into(), advice: "free some space".into(), source };
+        assert_eq!(e.to_string(), "storage error: saving daemon state: database or disk is full; free some space");
+        let inner = std::error::Error::source(&e).expect("the SQLite error is kept");
+        assert!(inner.downcast_ref::<rusqlite::Error>().is_some());
+        let flat: Error = rusqlite::Error::QueryReturnedNoRows.into();
+        assert!(matches!(flat, Error::Sqlite { .. }), "{flat:?}");
+        assert!(std::error::Error::source(&flat).is_some());
     }
 }

@@ -12,14 +12,14 @@ struct Logger {
 }
 
 impl Log for Logger {
-    fn enabled(&self, metadata: &Metadata) -> bool {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
         // Other crates stop at info: ureq's debug and trace output dumps whole HTTP bodies,
         // which carry device secrets and persons' data.
         let ours = metadata.target().starts_with("facegate");
         metadata.level() <= log::max_level() && (ours || metadata.level() <= Level::Info)
     }
 
-    fn log(&self, record: &Record) {
+    fn log(&self, record: &Record<'_>) {
         if !self.enabled(record.metadata()) {
             return;
         }

@@ -1,15 +1,14 @@
-//! The `facegate` command: the daemon (`run`) and the technician's tools.
+//! The `facegate` command: parses the arguments and hands each command to `daemon` or `cli`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use clap::{Parser, Subcommand};
 
+use facegate::cli::inspect::{self, PersonsQuery, RecordsQuery, present, read_b64};
+use facegate::cli::status::Status;
 use facegate::config::{self, Config};
-use facegate::ctl::{self, Request};
-use facegate::status::Status;
-use facegate::store::Store;
+use facegate::ctl::Request;
 use facegate::{Error, Result};
 
 /// On-device agent of a face-recognition access-control terminal.
@@ -176,7 +175,7 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             if json {
                 println!("{}", serde_json::to_string_pretty(&s).unwrap_or_default());
             } else {
-                print!("{}", s.render(now_ms()));
+                print!("{}", s.render(facegate::clock::now_ms()));
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -186,32 +185,33 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("{}: ok", cfg.path.display());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Config { action: ConfigAction::Show } => {
-            print!("{}", cfg.to_toml());
-            let params = match Store::open_readonly(&cfg.storage.dir) {
-                Ok(store) => store.params()?,
-                Err(_) => Default::default(),
-            };
-            let params = facegate::protocol::devinfo::DeviceParams::from_stored(&params);
-            println!("\n# Device parameters (spec defaults, or as set by the cloud)\n[device_params]");
-            for (k, v) in params.for_log() {
-                println!("{k} = {}", toml_string(&v));
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Persons { action } => persons(&cfg, action),
-        Command::Records { action } => records(&cfg, action),
+        Command::Config { action: ConfigAction::Show } => inspect::config_show(&cfg).map(|()| ExitCode::SUCCESS),
+        Command::Persons { action } => inspect::persons(
+            &cfg,
+            match action {
+                PersonsAction::List { limit } => PersonsQuery::List(limit),
+                PersonsAction::Show { id } => PersonsQuery::Show(id),
+                PersonsAction::Count => PersonsQuery::Count,
+            },
+        ),
+        Command::Records { action } => inspect::records(
+            &cfg,
+            match action {
+                RecordsAction::List { pending, limit } => RecordsQuery::List { pending, limit },
+                RecordsAction::Count => RecordsQuery::Count,
+            },
+        ),
         Command::Doctor => {
-            let ok = facegate::daemon::doctor(&cfg, &mut std::io::stdout())?;
+            let ok = facegate::cli::doctor(&cfg, &mut std::io::stdout())?;
             Ok(if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Relay { action: RelayAction::Open { ms } } => {
-            let resp = facegate::daemon::relay_open(&cfg, ms)?;
+            let resp = facegate::cli::relay_open(&cfg, ms)?;
             println!("{}", resp);
             Ok(ExitCode::SUCCESS)
         }
         Command::Snap { out } => {
-            let jpeg = facegate::daemon::snap(&cfg)?;
+            let jpeg = facegate::cli::snap(&cfg)?;
             std::fs::write(&out, &jpeg).map_err(|e| Error::io_path("writing", &out, e))?;
             println!("{}: {} bytes", out.display(), jpeg.len());
             Ok(ExitCode::SUCCESS)
@@ -236,128 +236,4 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         },
         Command::Firmware { .. } => unreachable!("dispatched before the configuration is loaded"),
     }
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
-}
-
-fn toml_string(v: &str) -> String {
-    toml::Value::String(v.to_string()).to_string()
-}
-
-fn read_b64(path: &std::path::Path) -> Result<String> {
-    use base64::Engine;
-    let bytes = std::fs::read(path).map_err(|e| Error::io_path("reading", path, e))?;
-    Ok(base64::engine::general_purpose::STANDARD.encode(bytes))
-}
-
-/// Sends a credential to the running daemon and prints what happened.
-fn present(cfg: &Config, req: Request) -> Result<ExitCode> {
-    let resp = ctl::request(&cfg.socket_path(), &req, Duration::from_secs(30))?;
-    if !resp.ok {
-        eprintln!("facegate: {}", resp.error);
-        return Ok(ExitCode::FAILURE);
-    }
-    let door = if resp.open { "door opened" } else { "door stays closed" };
-    let record = if resp.msg_id.is_empty() { "no record".to_string() } else { format!("record {}", resp.msg_id) };
-    println!("{door}; {record}; {}", resp.detail);
-    Ok(ExitCode::SUCCESS)
-}
-
-fn open_store(cfg: &Config) -> Result<Store> {
-    Store::open_readonly(&cfg.storage.dir)
-        .map_err(|e| Error::Store(format!("{e} (has `facegate run` ever run with this configuration?)")))
-}
-
-fn persons(cfg: &Config, action: PersonsAction) -> Result<ExitCode> {
-    let store = open_store(cfg)?;
-    match action {
-        PersonsAction::Count => println!("{}", store.person_count()?),
-        PersonsAction::List { limit } => {
-            println!("{:<16} {:<16} {:<12} {:<3} valid", "idNumber", "name", "card", "pri");
-            let mut after = 0;
-            let mut shown = 0;
-            while shown < limit {
-                let page = store.persons_page(after, (limit - shown).min(500))?;
-                if page.is_empty() {
-                    break;
-                }
-                for (rowid, p) in &page {
-                    after = *rowid;
-                    shown += 1;
-                    println!(
-                        "{:<16} {:<16} {:<12} {:<3} {}..{}",
-                        clip(&p.id_number, 16),
-                        clip(&p.name, 16),
-                        clip(&p.card, 12),
-                        p.priority.code(),
-                        p.valid_start,
-                        p.valid_end
-                    );
-                }
-            }
-        }
-        PersonsAction::Show { id } => {
-            let Some(p) = store.person(&id)? else {
-                eprintln!("facegate: no person with idNumber {id}");
-                return Ok(ExitCode::FAILURE);
-            };
-            let line = |k: &str, v: &str| println!("{k:<28} {v}");
-            line("idNumber", &p.id_number);
-            line("name", &p.name);
-            line("normalNumber (card)", &p.card);
-            line("password", if p.password.is_empty() { "" } else { "(set)" });
-            line("priority", p.priority.code());
-            line("validDateStart", &p.valid_start);
-            line("validDateEnd", &p.valid_end);
-            for (i, t) in p.pass_times.iter().enumerate() {
-                line(&format!("passTime{}", i + 1), t);
-            }
-            for (k, v) in &p.extra {
-                line(k, v);
-            }
-            for photo in store.photos(&id)? {
-                line(
-                    &format!("registerPhoto{}", photo.slot),
-                    &format!("id {}, {} bytes", photo.photo_id, photo.jpeg.len()),
-                );
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn records(cfg: &Config, action: RecordsAction) -> Result<ExitCode> {
-    let store = open_store(cfg)?;
-    match action {
-        RecordsAction::Count => {
-            println!(
-                "{} kept, {} pending, {} evicted",
-                store.record_count()?,
-                store.pending_count()?,
-                store.evicted_count()?
-            );
-        }
-        RecordsAction::List { pending, limit } => {
-            println!("{:<8} {:<23} {:<9} {:<4} {:<4} idNumber / name", "msgID", "passTime", "state", "snap", "cmp");
-            for r in store.records_list(pending, limit, 0)? {
-                let f = |k: &str| r.fields.get(k).map(String::as_str).unwrap_or("");
-                println!(
-                    "{:<8} {:<23} {:<9} {:<4} {:<4} {}",
-                    r.msg_id,
-                    f("passTime"),
-                    r.state.name(),
-                    f("snapType"),
-                    f("compareResult"),
-                    clip(&format!("{} {}", f("idNumber"), f("name")), 26)
-                );
-            }
-        }
-    }
-    Ok(ExitCode::SUCCESS)
-}
-
-fn clip(s: &str, n: usize) -> String {
-    if s.chars().count() <= n { s.to_string() } else { s.chars().take(n - 1).collect::<String>() + "~" }
 }

@@ -834,7 +834,7 @@ fn week_outage() {
     }
     let prefill_s = began.elapsed().as_secs_f64();
     assert_eq!(store.record_count().unwrap(), MAX_RECORDS.min(total));
-    assert!(store.record_photo_bytes().unwrap() <= MAX_PHOTO_BYTES);
+    assert!(common::record_photo_bytes(&storage) <= MAX_PHOTO_BYTES);
     assert_eq!(store.evicted_count().unwrap(), evicted);
     assert_eq!(evicted, total - store.record_count().unwrap(), "every record not kept was counted as evicted");
     drop(store);

@@ -73,7 +73,7 @@ fuzz_target!(|data: &[u8]| {
         }
         10 => {
             for format in [WiegandFormat::W26, WiegandFormat::W34] {
-                let _ = out_frame("1", text, format);
+                let _ = out_frame(facegate::protocol::devinfo::WiegandOutMode::CardNumber, text, format);
             }
         }
         _ => {

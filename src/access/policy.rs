@@ -15,38 +15,9 @@ pub enum FaceCardMode {
     FaceOrCard,
 }
 
-/// The terminal's side of the passage: the spec's `entranceDirection`, reported as `inOutMode`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum InOutMode {
-    /// `0`: not configured.
-    #[default]
-    Unknown,
-    /// `1`: entrance.
-    Entrance,
-    /// `2`: exit.
-    Exit,
-}
-
-impl InOutMode {
-    /// Parses `entranceDirection`; anything but 0..=2 is `None`.
-    pub fn from_code(code: &str) -> Option<InOutMode> {
-        match code.trim() {
-            "0" => Some(InOutMode::Unknown),
-            "1" => Some(InOutMode::Entrance),
-            "2" => Some(InOutMode::Exit),
-            _ => None,
-        }
-    }
-
-    /// The code sent as `inOutMode`.
-    pub fn code(self) -> &'static str {
-        match self {
-            InOutMode::Unknown => "0",
-            InOutMode::Entrance => "1",
-            InOutMode::Exit => "2",
-        }
-    }
-}
+/// The terminal's side of the passage: the spec's `entranceDirection`, reported as `inOutMode`
+/// (the device parameters' own type, under the name records give it).
+pub use crate::protocol::devinfo::EntranceDirection as InOutMode;
 
 /// What a greeting for a registered person is made of.
 ///

@@ -14,23 +14,18 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         return Ok(Outcome::Idle);
     }
     let mut problems = Vec::new();
-    s.shared.announce(&cmd.voice_msg, &cmd.display_msg);
+    let gate = &s.handles.gate;
+    gate.announce(&cmd.voice_msg, &cmd.display_msg);
     if !cmd.wg_data.trim().is_empty() {
-        if let Err(e) = s.shared.wiegand_send("1", cmd.wg_data.trim()) {
+        if let Err(e) = gate.send_wiegand_card(cmd.wg_data.trim()) {
             problems.push(format!("wgData {:?}: {e}", cmd.wg_data));
         }
     }
     if !cmd.rs485_data.trim().is_empty() {
         match decode_base64("rs485Data", &cmd.rs485_data) {
             Ok(bytes) if bytes.len() <= MAX_RS485_BYTES => {
-                let mut out = s.shared.actuators.rs485_out.lock().unwrap_or_else(|e| e.into_inner());
-                match out.as_mut() {
-                    Some(p) => {
-                        if let Err(e) = p.write(&bytes) {
-                            problems.push(format!("RS485 output: {e}"));
-                        }
-                    }
-                    None => problems.push("no RS485 port on this board".into()),
+                if let Err(e) = gate.send_rs485(&bytes) {
+                    problems.push(format!("RS485 output: {e}"));
                 }
             }
             Ok(bytes) => problems.push(format!("rs485Data is {} bytes, the limit is {MAX_RS485_BYTES}", bytes.len())),

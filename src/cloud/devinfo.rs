@@ -11,6 +11,7 @@ use crate::cloud::{Outcome, PollError, Session};
 use crate::protocol::{
     Command, DeviceIdentity, ErrorCode, Service, SetDevInfoCommand, SetDevInfoResult, UploadDevInfo, UploadDevInfoResp,
 };
+use crate::settings::Settings;
 
 /// Polls for new device parameters.
 pub fn poll_set(s: &mut Session<'_>) -> Result<Outcome, PollError> {
@@ -18,8 +19,8 @@ pub fn poll_set(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
-    let current = s.shared.params();
-    let (code, msg, param) = match current.apply(&cmd.params) {
+    let current = s.handles.settings.get();
+    let (code, msg, param) = match current.params.apply(&cmd.params) {
         Ok(applied) => {
             if !applied.unknown.is_empty() {
                 log::info!("setDevInfo {}: not device parameters, ignored: {}", cmd.msg_id, applied.unknown.join(", "));
@@ -34,7 +35,7 @@ pub fn poll_set(s: &mut Session<'_>) -> Result<Outcome, PollError> {
                         applied.changed.len(),
                         applied.changed.join(", ")
                     );
-                    s.shared.set_params(applied.params);
+                    s.handles.gate.apply_settings(Settings::new(applied.params));
                     (ErrorCode::Ok, String::new(), applied.changed.join(","))
                 }
                 Err(e) => (ErrorCode::Failed, format!("cannot store the parameters: {e}"), String::new()),
@@ -56,7 +57,7 @@ pub fn poll_set(s: &mut Session<'_>) -> Result<Outcome, PollError> {
 pub fn upload(s: &mut Session<'_>) {
     let cfg = s.cfg().clone();
     let identity = DeviceIdentity::new(&cfg.device.device_no, &cfg.device.protocol_version, &cfg.cloud.url);
-    let msg = UploadDevInfo { fields: s.shared.params().to_upload(&identity) };
+    let msg = UploadDevInfo { fields: s.handles.settings.get().params.to_upload(&identity) };
     match s.exchange::<UploadDevInfoResp>(Service::UploadDevInfo.path(), &msg) {
         Ok(resp) if resp.error_code.trim() == "200" => log::warn!("uploadDevInfo answered 200: {}", resp.msg),
         Ok(_) => log::info!("device parameters uploaded"),

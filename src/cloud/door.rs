@@ -10,7 +10,6 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         return Ok(Outcome::Idle);
     }
     log::info!("remote open {}", cmd.msg_id);
-    s.shared.open_door(None);
-    s.shared.announce(&cmd.msg, &cmd.msg);
+    s.handles.gate.remote_open(&cmd.msg);
     s.finish(Service::Open, &cmd, ErrorCode::Ok, "")
 }

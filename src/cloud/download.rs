@@ -120,10 +120,7 @@ fn attempt(
     total: &mut Option<u64>,
     max_bytes: u64,
 ) -> Result<bool, Attempt> {
-    let dl = transport.get_from(url, *offset).map_err(|e| match e {
-        ExchangeError::Network(m) => Attempt::Retry(m),
-        other => Attempt::Retry(other.to_string()),
-    })?;
+    let dl = transport.get_from(url, *offset).map_err(|e: ExchangeError| Attempt::Retry(e.to_string()))?;
     let restart = |file: &mut File, offset: &mut u64| -> Result<(), Attempt> {
         file.set_len(0)
             .and_then(|_| file.seek(SeekFrom::Start(0)))

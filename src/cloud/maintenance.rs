@@ -18,7 +18,7 @@ pub fn poll_reboot(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     }
     log::info!("remote reboot {}: reporting first", cmd.msg_id);
     s.finish(Service::Reboot, &cmd, ErrorCode::Ok, "")?;
-    let result = s.shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner()).reboot();
+    let result = s.handles.system.lock().unwrap_or_else(|e| e.into_inner()).reboot();
     if let Err(e) = result {
         log::error!("reboot failed: {e}");
         s.note_error(&format!("reboot: {e}"));
@@ -32,7 +32,7 @@ pub fn poll_set_time(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     if !cmd.requested() {
         return Ok(Outcome::Idle);
     }
-    let tz = s.shared.time_zone();
+    let tz = s.handles.settings.get().time_zone;
     let (code, msg) = if cmd.time_stamp.trim().is_empty() {
         // timeStamp is optional even with the flag set: nothing to set.
         (ErrorCode::Ok, String::new())
@@ -63,7 +63,7 @@ pub fn set_clock(s: &mut Session<'_>, unix_ms: i64, why: &str) -> Result<(), Str
         log::info!("{why}: clock setting is off in [system]; cloud time {unix_ms} ms ignored");
         return Ok(());
     }
-    let result = s.shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner()).set_clock(unix_ms);
+    let result = s.handles.system.lock().unwrap_or_else(|e| e.into_inner()).set_clock(unix_ms);
     match result {
         Ok(()) => {
             log::info!("{why}: clock set to {unix_ms} ms");

@@ -4,48 +4,129 @@
 //! command leniently, execute it, and report the result to the same endpoint until the cloud
 //! answers 2xx. Anything the network delivers is logged and survived.
 
-use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::clock::{now_ms, watchdog_ping};
 use crate::config::Config;
-use crate::daemon::{Shared, now_ms};
+use crate::gate::Gate;
+use crate::hw::System;
 use crate::protocol;
-use crate::status::keys;
-use crate::store::Store;
+use crate::settings::SettingsCell;
+use crate::store::{Store, keys};
 
-pub mod transport;
-pub use transport::{ExchangeError, Transport};
+pub(crate) mod transport;
+pub(crate) use transport::{ExchangeError, Transport};
 
-pub mod broadcast;
-pub mod devinfo;
-pub mod door;
-pub mod download;
-pub mod maintenance;
-pub mod person_count;
-pub mod person_info;
+pub(crate) mod broadcast;
+pub(crate) mod devinfo;
+pub(crate) mod door;
+pub(crate) mod download;
+pub(crate) mod maintenance;
+pub(crate) mod person_count;
+pub(crate) mod person_info;
 pub mod person_operate;
-pub mod photo;
-pub mod record_clear;
-pub mod record_get;
+pub(crate) mod photo;
+pub(crate) mod record_clear;
+pub(crate) mod record_get;
 pub mod register;
-pub mod scheduler;
-pub mod stream;
+pub(crate) mod scheduler;
+pub(crate) mod stream;
 pub mod update;
 pub mod uploader;
 
 /// Outright refusals (4xx other than 408/429) of one result before it is given up.
-pub const MAX_REFUSED_REPORTS: u32 = 5;
+pub(crate) const MAX_REFUSED_REPORTS: u32 = 5;
+
+/// What the cloud session sees of the rest of the daemon, each part through a narrow handle.
+pub(crate) struct Handles {
+    /// The configuration.
+    pub cfg: Config,
+    /// The device parameters in force; setDevInfo changes them through the gate.
+    pub settings: Arc<SettingsCell>,
+    /// The door and the other actuators: remote open, the verdict for a waiting visitor,
+    /// broadcasts, photos.
+    pub gate: Arc<Gate>,
+    /// Reboot, clock, firmware installation.
+    pub system: Mutex<Box<dyn System>>,
+    /// Stop, sleep, restart.
+    pub lifecycle: Lifecycle,
+    /// The record uploader's wake-up and its service switch.
+    pub uploader: Arc<uploader::Signal>,
+    /// Whether the last exchange with the cloud succeeded (the gate holds records made
+    /// offline when retransmission is off).
+    pub online: Arc<AtomicBool>,
+    /// Whether the board is the sim board (it never replaces a binary unless told where).
+    pub board_is_sim: bool,
+}
+
+impl Handles {
+    /// Asks every thread to stop and wakes the sleepers.
+    pub fn stop(&self) {
+        self.lifecycle.stop();
+        self.uploader.wake();
+    }
+
+    /// Stops so that the service manager starts the installed (or restored) agent.
+    pub fn restart(&self) {
+        self.lifecycle.restart.store(true, Ordering::SeqCst);
+        self.stop();
+    }
+}
+
+/// The daemon's life: the threads sleep on it and stop when it says so.
+#[derive(Debug, Default)]
+pub(crate) struct Lifecycle {
+    stopping: Mutex<bool>,
+    stopped: Condvar,
+    restart: AtomicBool,
+}
+
+impl Lifecycle {
+    /// Whether the daemon is stopping.
+    pub fn is_stopping(&self) -> bool {
+        *self.stopping.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether the stop is a restart into an installed agent.
+    pub fn restart_requested(&self) -> bool {
+        self.restart.load(Ordering::SeqCst)
+    }
+
+    /// Wakes every sleeper for good (see [`Handles::stop`], which also wakes the uploader).
+    fn stop(&self) {
+        *self.stopping.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.stopped.notify_all();
+    }
+
+    /// Sleeps up to `d` (a blocking wait), returning early with true on shutdown.
+    pub fn sleep(&self, d: Duration) -> bool {
+        let deadline = Instant::now() + d;
+        let mut stopping = self.stopping.lock().unwrap_or_else(|e| e.into_inner());
+        while !*stopping {
+            let now = Instant::now();
+            if now >= deadline {
+                return false;
+            }
+            stopping = self.stopped.wait_timeout(stopping, deadline - now).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        true
+    }
+}
 
 /// Why an exchange produced nothing usable; the schedule goes on either way.
 #[derive(Debug)]
-pub enum PollError {
+pub(crate) enum PollError {
     /// Transport failure or non-2xx status.
     Exchange(ExchangeError),
     /// The answer did not decode as the expected message.
     Malformed(String),
+    /// The store could not be read or written for the command.
+    Store(crate::Error),
     /// The daemon is shutting down.
     Shutdown,
 }
@@ -55,14 +136,32 @@ impl std::fmt::Display for PollError {
         match self {
             PollError::Exchange(e) => write!(f, "{e}"),
             PollError::Malformed(m) => write!(f, "malformed answer: {m}"),
+            PollError::Store(e) => write!(f, "{e}"),
             PollError::Shutdown => write!(f, "shutting down"),
         }
     }
 }
 
+impl std::error::Error for PollError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            PollError::Exchange(e) => Some(e),
+            PollError::Store(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::Error> for PollError {
+    /// The only `crate::Error`s a service meets outside an exchange are the store's.
+    fn from(e: crate::Error) -> PollError {
+        PollError::Store(e)
+    }
+}
+
 /// What a poll service did, so the scheduler knows when to poll it again.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Nothing to do: poll again after the interval.
     Idle,
     /// A command was executed: poll again at once, the cloud may have more queued.
@@ -71,10 +170,10 @@ pub enum Outcome {
     Reregister,
 }
 
-/// What a service needs: the shared daemon state, the transport and its own store handle.
-pub struct Session<'a> {
-    /// Shared daemon state.
-    pub shared: &'a std::sync::Arc<Shared>,
+/// What a service needs: the handles, the transport and its own store handle.
+pub(crate) struct Session<'a> {
+    /// The rest of the daemon.
+    pub handles: &'a Arc<Handles>,
     /// The HTTP agent.
     pub transport: &'a Transport,
     /// This thread's connection to the store.
@@ -85,8 +184,8 @@ pub struct Session<'a> {
 
 impl<'a> Session<'a> {
     /// A session on this thread.
-    pub fn new(shared: &'a std::sync::Arc<Shared>, transport: &'a Transport, store: Store) -> Session<'a> {
-        Session { shared, transport, store, last_contact_saved_ms: 0, interval_overrides: Default::default() }
+    pub fn new(handles: &'a Arc<Handles>, transport: &'a Transport, store: Store) -> Session<'a> {
+        Session { handles, transport, store, last_contact_saved_ms: 0, interval_overrides: Default::default() }
     }
 
     /// An interval the cloud set outside registerResp (person/operate's registerInterval).
@@ -104,23 +203,23 @@ impl<'a> Session<'a> {
 
     /// The configuration.
     pub fn cfg(&self) -> &Config {
-        &self.shared.cfg
+        &self.handles.cfg
     }
 
     /// This device's number.
     pub fn device_no(&self) -> &str {
-        &self.shared.cfg.device.device_no
+        &self.handles.cfg.device.device_no
     }
 
     /// The interface version sent in `version`.
     pub fn version(&self) -> &str {
-        &self.shared.cfg.device.protocol_version
+        &self.handles.cfg.device.protocol_version
     }
 
     /// POSTs `msg` to `path` and returns the raw answer, keeping the online flag and the
     /// last-contact time up to date.
     pub fn post_raw(&mut self, path: &str, msg: &impl Serialize) -> Result<Vec<u8>, PollError> {
-        if self.shared.is_shutting_down() {
+        if self.handles.lifecycle.is_stopping() {
             return Err(PollError::Shutdown);
         }
         let body = protocol::encode(msg);
@@ -132,8 +231,8 @@ impl<'a> Session<'a> {
                 Ok(answer)
             }
             Err(e) => {
-                if matches!(e, ExchangeError::Network(_)) {
-                    self.shared.online.store(false, Ordering::Relaxed);
+                if e.is_network() {
+                    self.handles.online.store(false, Ordering::Relaxed);
                 } else {
                     // The cloud answered, even if badly: it is reachable.
                     self.contact_ok();
@@ -204,8 +303,8 @@ impl<'a> Session<'a> {
                     }
                     let wait = backoff.next_delay();
                     log::warn!("{path}: result not delivered ({e}); retrying in {} ms", wait.as_millis());
-                    crate::daemon::watchdog_ping();
-                    if self.shared.sleep(wait) {
+                    watchdog_ping();
+                    if self.handles.lifecycle.sleep(wait) {
                         return Err(PollError::Shutdown);
                     }
                 }
@@ -214,33 +313,29 @@ impl<'a> Session<'a> {
     }
 
     fn contact_ok(&mut self) {
-        self.shared.online.store(true, Ordering::Relaxed);
+        self.handles.online.store(true, Ordering::Relaxed);
         let now = now_ms();
         // Written at most once a minute: each commit is an fsync on flash.
         if now - self.last_contact_saved_ms >= 60_000 {
             self.last_contact_saved_ms = now;
-            let _ = self.store.set_state(keys::LAST_CONTACT, &now.to_string());
+            // Only `facegate status` reads it; the next minute tries again.
+            if let Err(e) = self.store.set_state(keys::LAST_CONTACT, &now.to_string()) {
+                log::warn!("cannot save the last contact time: {e}");
+            }
         }
     }
 
     /// Remembers an error for `facegate status`.
-    pub fn note_error(&mut self, what: &str) {
-        let _ = self.store.set_state(keys::LAST_ERROR, what);
-        let _ = self.store.set_state(keys::LAST_ERROR_AT, &now_ms().to_string());
-    }
-}
-
-/// Remembers an error for `facegate status` from a thread without a session.
-pub fn note_error(shared: &Shared, what: &str) {
-    if let Ok(mut store) = Store::open(&shared.cfg.storage.dir) {
-        let _ = store.set_state(keys::LAST_ERROR, what);
-        let _ = store.set_state(keys::LAST_ERROR_AT, &now_ms().to_string());
+    pub(crate) fn note_error(&mut self, what: &str) {
+        if let Err(e) = self.store.note_error(what) {
+            log::error!("cannot remember the error for `facegate status`: {e}");
+        }
     }
 }
 
 /// Capped exponential back-off with jitter, so a fleet does not retry in lockstep.
 #[derive(Debug, Clone)]
-pub struct Backoff {
+pub(crate) struct Backoff {
     initial_ms: u64,
     max_ms: u64,
     current_ms: u64,
@@ -268,7 +363,7 @@ impl Backoff {
 }
 
 /// `facegate doctor`'s cloud line: can the cloud be reached and does it speak HTTP?
-pub fn probe(transport: &Transport, cfg: &Config) -> Result<String, String> {
+pub(crate) fn probe(transport: &Transport, cfg: &Config) -> Result<String, String> {
     let msg = protocol::messages::KeepAlive::new(&cfg.device.device_no);
     match transport.post(protocol::services::Service::Heartbeat.path(), &protocol::encode(&msg)) {
         Ok(_) => Ok(format!("{} answers", cfg.cloud.url)),
@@ -280,6 +375,22 @@ pub fn probe(transport: &Transport, cfg: &Config) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stop_ends_every_sleep_and_every_later_one_at_once() {
+        let life = Arc::new(Lifecycle::default());
+        assert!(!life.sleep(Duration::ZERO), "no stop yet: the sleep runs out");
+        let sleeper = {
+            let life = life.clone();
+            std::thread::spawn(move || life.sleep(Duration::from_secs(60)))
+        };
+        // Whichever comes first, the sleep or the stop, the sleeper sees the stop.
+        life.stop();
+        assert!(sleeper.join().unwrap(), "a sleeper woken by the stop says so");
+        assert!(life.is_stopping());
+        assert!(life.sleep(Duration::from_secs(60)));
+        assert!(!life.restart_requested());
+    }
 
     #[test]
     fn backoff_grows_to_its_cap_with_bounded_jitter() {

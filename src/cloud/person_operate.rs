@@ -30,7 +30,7 @@ pub const MAX_PHOTO_BYTES: usize = 400 * 1024;
 pub const MAX_PHOTO_PIXELS: u64 = 16_000_000;
 
 /// Polls for person commands and applies them.
-pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+pub(crate) fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let req = PollReq::for_service(Service::PersonOperate, s.device_no(), s.version())
         .ok_or_else(|| PollError::Malformed("person/operate has no poll message".into()))?;
     let answer = s.post_raw(Service::PersonOperate.path(), &req)?;

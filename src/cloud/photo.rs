@@ -21,13 +21,12 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         return Ok(Outcome::Idle);
     }
     let (code, photo, detail) = if cmd.photo_type.trim() == "0" {
-        let recent = s.shared.last_face_photo.lock().unwrap_or_else(|e| e.into_inner()).clone();
-        match recent {
-            Some((at, jpeg)) if at.elapsed() <= FACE_PHOTO_MAX_AGE => (ErrorCode::Ok, Some(jpeg), String::new()),
-            _ => (ErrorCode::NoFaceDetected, None, "no face seen in the last 30 s".to_string()),
+        match s.handles.gate.recent_face_photo(FACE_PHOTO_MAX_AGE) {
+            Some(jpeg) => (ErrorCode::Ok, Some(jpeg), String::new()),
+            None => (ErrorCode::NoFaceDetected, None, "no face seen in the last 30 s".to_string()),
         }
     } else {
-        match s.shared.snap(crate::hw::jpeg::SnapSize::Full, CAMERA_TIMEOUT) {
+        match s.handles.gate.snap(crate::hw::jpeg::SnapSize::Full, CAMERA_TIMEOUT) {
             Ok(jpeg) => (ErrorCode::Ok, Some(jpeg), String::new()),
             Err(e) => (ErrorCode::PhotoTimeout, None, e.to_string()),
         }

@@ -1,9 +1,9 @@
 //! `face/get`: upload the records matching one condition (time range, name, idNumber or all),
 //! one message each with recordNum, index and token, re-sent on a wrong index.
 
-use crate::cloud::stream::{self, send_acked};
+use crate::cloud::stream;
 use crate::cloud::{Outcome, PollError, Session, uploader};
-use crate::protocol::{Command, ErrorCode, GetRecordsCommand, ItemHeader, RecordAck, RecordItem, Service, time};
+use crate::protocol::{Command, ErrorCode, GetRecordsCommand, RecordAck, RecordItem, Service, time};
 use crate::store::RecordFilter;
 
 /// Records fetched from the store per page (photos are loaded with them).
@@ -19,49 +19,28 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         Ok(f) => f,
         Err(why) => return s.finish(Service::GetRecords, &cmd, ErrorCode::Failed, &why),
     };
-    let db = |e: crate::Error| PollError::Malformed(format!("store: {e}"));
-    let total = s.store.count_records(&filter).map_err(db)?;
+    let total = s.store.count_records(&filter)?;
     log::info!("face/get {}: {total} records match {filter:?}", cmd.msg_id);
     if total == 0 {
         return s.finish(Service::GetRecords, &cmd, ErrorCode::Ok, "0 records");
     }
-    let mut header = ItemHeader {
-        msg_id: cmd.msg_id.clone(),
-        device_no: s.device_no().to_string(),
-        token: stream::new_token(),
-        total,
-        index: 0,
-    };
     let mut after = 0u64;
-    while header.index < total {
-        let page = s.store.records_page(&filter, after, PAGE).map_err(db)?;
+    let mut page = std::collections::VecDeque::new();
+    stream::upload_run::<RecordAck, _>(s, Service::GetRecords, &cmd.msg_id, total, |s, header| {
         if page.is_empty() {
-            break;
+            page.extend(s.store.records_page(&filter, after, PAGE)?);
         }
-        for rec in page {
-            after = rec.msg_id;
-            if header.index >= total {
-                break;
-            }
-            // face/get items carry no offLineRecordNum.
-            let record = uploader::upload_message(s, &rec, 0);
-            let item = RecordItem::new(&header, &record);
-            if let Err(e) = send_acked::<RecordAck>(s, Service::GetRecords.path(), &item, header.index) {
-                log::warn!("face/get {} stopped at index {}: {e}", cmd.msg_id, header.index);
-                return match e {
-                    PollError::Shutdown => Err(e),
-                    _ => Ok(Outcome::Idle),
-                };
-            }
-            header.index += 1;
-        }
-    }
-    Ok(Outcome::Command)
+        let Some(rec) = page.pop_front() else { return Ok(None) };
+        after = rec.msg_id;
+        // face/get items carry no offLineRecordNum.
+        let record = uploader::upload_message(s, &rec, 0);
+        Ok(Some(RecordItem::new(header, &record)))
+    })
 }
 
 /// The one condition of the command (the spec says they are exclusive; time range wins).
 fn filter_of(s: &Session<'_>, cmd: &GetRecordsCommand) -> Result<RecordFilter, String> {
-    let tz = s.shared.time_zone();
+    let tz = s.handles.settings.get().time_zone;
     let start = cmd.snap_time_start.trim();
     let end = cmd.snap_time_end.trim();
     if !start.is_empty() || !end.is_empty() {
@@ -72,10 +51,7 @@ fn filter_of(s: &Session<'_>, cmd: &GetRecordsCommand) -> Result<RecordFilter, S
             }
         };
         // An empty end means "up to now"; an empty start means "from the beginning".
-        return Ok(RecordFilter::TimeRange {
-            start_ms: to_ms(start, 0)?,
-            end_ms: to_ms(end, crate::daemon::now_ms())?,
-        });
+        return Ok(RecordFilter::TimeRange { start_ms: to_ms(start, 0)?, end_ms: to_ms(end, crate::clock::now_ms())? });
     }
     if !cmd.name.trim().is_empty() {
         return Ok(RecordFilter::Name(cmd.name.trim().to_string()));

@@ -4,29 +4,28 @@
 //! errorCode 100. A heartbeat answered with errorCode 200 means the cloud dropped the device:
 //! the scheduler registers again.
 
+use crate::clock::now_ms;
 use crate::cloud::Transport;
 use crate::cloud::{Backoff, Outcome, PollError, Session, update};
 use crate::config::Config;
-use crate::daemon::now_ms;
 use crate::protocol::messages::{FirmwareVersions, KeepAlive, KeepAliveResp, Register, RegisterResp};
 use crate::protocol::services::{Service, ServiceTable};
 use crate::protocol::{self, time};
-use crate::status::keys;
+use crate::store::keys;
 
 /// The registration endpoint (not a polled service).
 pub const REGISTER_PATH: &str = "/device/register";
 
 /// Registers until the cloud accepts; `None` on shutdown.
-pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
-    let _ = s.store.set_state(keys::REGISTRATION, "registering");
+pub(crate) fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
+    save_state(s, keys::REGISTRATION, "registering");
     let mut backoff = Backoff::new(s.cfg().cloud.retry_initial_ms, s.cfg().cloud.retry_max_ms);
     loop {
-        if s.shared.is_shutting_down() {
+        if s.handles.lifecycle.is_stopping() {
             return None;
         }
         if update::rollback_if_overdue(&mut s.store) {
-            s.shared.restart_requested.store(true, std::sync::atomic::Ordering::SeqCst);
-            s.shared.request_shutdown();
+            s.handles.restart();
             return None;
         }
         match register_once(s) {
@@ -36,8 +35,8 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
                 let wait = backoff.next_delay();
                 log::warn!("registration failed ({e}); retrying in {} ms", wait.as_millis());
                 s.note_error(&format!("registration: {e}"));
-                crate::daemon::watchdog_ping();
-                if s.shared.sleep(wait) {
+                crate::clock::watchdog_ping();
+                if s.handles.lifecycle.sleep(wait) {
                     return None;
                 }
             }
@@ -46,20 +45,21 @@ pub fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTable> {
 }
 
 /// One registration attempt: the services table on success.
-pub fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
+pub(crate) fn register_once(s: &mut Session<'_>) -> Result<ServiceTable, PollError> {
     let msg = register_message(s.cfg());
     let resp: RegisterResp = s.exchange(REGISTER_PATH, &msg)?;
     if resp.error_code.trim() != "100" {
-        let _ = s.store.set_state(keys::REGISTRATION, "rejected");
+        save_state(s, keys::REGISTRATION, "rejected");
         return Err(PollError::Malformed(format!("registerResp errorCode {:?}", resp.error_code)));
     }
-    let _ = s.store.set_state(keys::REGISTRATION, "registered");
-    let _ = s.store.set_state(keys::REGISTERED_AT, &now_ms().to_string());
+    save_state(s, keys::REGISTRATION, "registered");
+    save_state(s, keys::REGISTERED_AT, &now_ms().to_string());
     log::info!("registered with {}", s.cfg().cloud.url);
     if !resp.register_time.trim().is_empty() {
         match time::parse_cloud_timestamp_ms(&resp.register_time) {
             Ok(ms) => {
-                let _ = crate::cloud::maintenance::set_clock(s, ms, "registerResp");
+                // set_clock logs why it did not set the clock; registration goes on either way.
+                let _refused = crate::cloud::maintenance::set_clock(s, ms, "registerResp");
             }
             Err(e) => log::warn!("registerResp registerTime ignored: {e}"),
         }
@@ -94,15 +94,22 @@ fn random_token() -> String {
 }
 
 /// One heartbeat; errorCode 200 asks for a new registration.
-pub fn heartbeat(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+pub(crate) fn heartbeat(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let msg = KeepAlive::new(s.device_no());
     let resp: KeepAliveResp = s.exchange(Service::Heartbeat.path(), &msg)?;
     match resp.error_code.trim() {
         "200" | "201" => {
             log::warn!("heartbeat answered {}: the cloud dropped this device", resp.error_code.trim());
-            let _ = s.store.set_state(keys::REGISTRATION, "dropped by the cloud");
+            save_state(s, keys::REGISTRATION, "dropped by the cloud");
             Ok(Outcome::Reregister)
         }
         _ => Ok(Outcome::Idle),
+    }
+}
+
+/// Saves a registration state for `facegate status`; a failure costs only that display.
+fn save_state(s: &mut Session<'_>, key: &str, value: &str) {
+    if let Err(e) = s.store.set_state(key, value) {
+        log::warn!("cannot save {key}: {e}");
     }
 }

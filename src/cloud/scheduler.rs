@@ -7,11 +7,12 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use crate::clock::watchdog_ping;
+use crate::cloud::Handles;
 use crate::cloud::{
     Outcome, PollError, Session, broadcast, devinfo, door, maintenance, person_count, person_info, person_operate,
     photo, record_clear, record_get, register, update,
 };
-use crate::daemon::{Shared, watchdog_ping};
 use crate::protocol::services::{Service, ServiceTable};
 use crate::store::Store;
 
@@ -39,17 +40,17 @@ const POLLED: [Service; 13] = [
 ];
 
 /// Runs until shutdown.
-pub fn run(shared: &std::sync::Arc<Shared>, transport: &crate::cloud::Transport) {
-    let store = match Store::open(&shared.cfg.storage.dir) {
+pub fn run(handles: &std::sync::Arc<Handles>, transport: &crate::cloud::Transport) {
+    let store = match Store::open(&handles.cfg.storage.dir) {
         Ok(s) => s,
         Err(e) => {
             log::error!("scheduler cannot open the store: {e}");
             return;
         }
     };
-    let mut session = Session::new(shared, transport, store);
+    let mut session = Session::new(handles, transport, store);
     while let Some(table) = register::register_until_accepted(&mut session) {
-        apply_table(shared, &table);
+        apply_table(handles, &table);
         if table.enabled(Service::UploadDevInfo) {
             devinfo::upload(&mut session);
         }
@@ -60,7 +61,7 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &crate::cloud::Transport)
     }
 }
 
-fn apply_table(shared: &Shared, table: &ServiceTable) {
+fn apply_table(handles: &Handles, table: &ServiceTable) {
     let on: Vec<String> = POLLED
         .iter()
         .chain([Service::Record, Service::UploadDevInfo].iter())
@@ -68,8 +69,7 @@ fn apply_table(shared: &Shared, table: &ServiceTable) {
         .map(|s| format!("{}({}s)", s.path().trim_start_matches('/'), table.interval(*s).unwrap_or_default().as_secs()))
         .collect();
     log::info!("services on: {}", on.join(" "));
-    shared.record_service.store(table.enabled(Service::Record), std::sync::atomic::Ordering::SeqCst);
-    shared.wake_uploader();
+    handles.uploader.set_service(table.enabled(Service::Record));
 }
 
 /// Polls until the cloud drops the device (`Some`) or shutdown (`None`).
@@ -88,12 +88,12 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
     let mut burst: HashMap<Service, u32> = HashMap::new();
     loop {
         watchdog_ping();
-        if session.shared.is_shutting_down() {
+        if session.handles.lifecycle.is_stopping() {
             return None;
         }
         let Some((&service, &when)) = due.iter().min_by_key(|(s, t)| (**t, POLLED.iter().position(|p| p == *s))) else {
             // Nothing enabled but the record service: just keep the watchdog fed.
-            if session.shared.sleep(Duration::from_secs(1)) {
+            if session.handles.lifecycle.sleep(Duration::from_secs(1)) {
                 return None;
             }
             continue;
@@ -101,7 +101,7 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
         let now = Instant::now();
         if when > now {
             // Wake at least every few seconds to feed the watchdog.
-            if session.shared.sleep((when - now).min(Duration::from_secs(5))) {
+            if session.handles.lifecycle.sleep((when - now).min(Duration::from_secs(5))) {
                 return None;
             }
             continue;

@@ -5,15 +5,15 @@
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::cloud::{Backoff, PollError, Session};
-use crate::protocol::{PersonInfoAck, RecordAck};
+use crate::cloud::{Backoff, Outcome, PollError, Session};
+use crate::protocol::{ItemHeader, PersonInfoAck, RecordAck, Service};
 
 /// Attempts per item before the run is abandoned.
 pub const MAX_ITEM_ATTEMPTS: u32 = 8;
 
 /// A fresh token for one streamed run: the Unix time in seconds, like the spec's example.
 pub fn new_token() -> String {
-    (crate::daemon::now_ms() / 1000).to_string()
+    (crate::clock::now_ms() / 1000).to_string()
 }
 
 /// The cloud's acknowledgement of one item.
@@ -59,9 +59,44 @@ pub fn send_acked<A: Ack>(s: &mut Session<'_>, path: &str, item: &impl Serialize
         }
         let wait = backoff.next_delay();
         log::warn!("{path}: item {index} not acknowledged ({last}); sending it again in {} ms", wait.as_millis());
-        if s.shared.sleep(wait) {
+        if s.handles.lifecycle.sleep(wait) {
             return Err(PollError::Shutdown);
         }
     }
     Err(PollError::Malformed(format!("item {index} abandoned after {MAX_ITEM_ATTEMPTS} attempts: {last}")))
+}
+
+/// Streams `total` items of one run to `service`: one token, `index` 0..total-1, each item
+/// built by `next` (from the store, one at a time, so memory stays flat) and sent until the
+/// cloud acknowledges its index. The run ends early when `next` has no more (the store
+/// shrank) or an item is abandoned; the cloud asks again and a fresh run starts.
+pub fn upload_run<'a, A: Ack, T: Serialize>(
+    s: &mut Session<'a>,
+    service: Service,
+    msg_id: &str,
+    total: u64,
+    mut next: impl FnMut(&mut Session<'a>, &ItemHeader) -> Result<Option<T>, PollError>,
+) -> Result<Outcome, PollError> {
+    let mut header = ItemHeader {
+        msg_id: msg_id.to_string(),
+        device_no: s.device_no().to_string(),
+        token: new_token(),
+        total,
+        index: 0,
+    };
+    let path = service.path();
+    while header.index < total {
+        let Some(item) = next(s, &header)? else { break };
+        if let Err(e) = send_acked::<A>(s, path, &item, header.index) {
+            log::warn!("{path} {msg_id} stopped at index {}: {e}", header.index);
+            return match e {
+                PollError::Shutdown => Err(e),
+                _ => Ok(Outcome::Idle),
+            };
+        }
+        header.index += 1;
+        crate::clock::watchdog_ping();
+    }
+    log::info!("{path} {msg_id}: {} of {total} items uploaded", header.index);
+    Ok(Outcome::Command)
 }

@@ -16,8 +16,10 @@ pub const CONTENT_TYPE: &str = "application/json;charset=UTF-8";
 /// What went wrong in one exchange; all of them are logged and survived.
 #[derive(Debug)]
 pub enum ExchangeError {
-    /// No connection, a timeout, a TLS failure or a cut connection.
-    Network(String),
+    /// No connection, a timeout, a TLS failure or a cut connection (ureq's error kept).
+    Network(ureq::Error),
+    /// The answer was cut or could not be read to its end.
+    Read(std::io::Error),
     /// The cloud answered with a status other than 2xx.
     Status(u16),
     /// The answer was larger than `[cloud] max_response_bytes`.
@@ -27,10 +29,29 @@ pub enum ExchangeError {
 impl std::fmt::Display for ExchangeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            ExchangeError::Network(m) => write!(f, "{m}"),
+            ExchangeError::Network(e) => write!(f, "{e}"),
+            ExchangeError::Read(e) => write!(f, "reading the answer: {e}"),
             ExchangeError::Status(s) => write!(f, "HTTP status {s}"),
             ExchangeError::TooLarge(n) => write!(f, "answer larger than {n} bytes, dropped"),
         }
+    }
+}
+
+impl std::error::Error for ExchangeError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            ExchangeError::Network(e) => Some(e),
+            ExchangeError::Read(e) => Some(e),
+            ExchangeError::Status(_) | ExchangeError::TooLarge(_) => None,
+        }
+    }
+}
+
+impl ExchangeError {
+    /// Whether the cloud could not be reached or did not finish its answer (as opposed to an
+    /// answer it gave: a status or an oversized body).
+    pub(crate) fn is_network(&self) -> bool {
+        matches!(self, ExchangeError::Network(_) | ExchangeError::Read(_))
     }
 }
 
@@ -94,12 +115,8 @@ impl Transport {
     /// POSTs a JSON body to `base + path` and returns the answer's body.
     pub fn post(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, ExchangeError> {
         let url = self.url(path);
-        let mut resp = self
-            .agent
-            .post(&url)
-            .header("Content-Type", CONTENT_TYPE)
-            .send(body)
-            .map_err(|e| ExchangeError::Network(e.to_string()))?;
+        let mut resp =
+            self.agent.post(&url).header("Content-Type", CONTENT_TYPE).send(body).map_err(ExchangeError::Network)?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(ExchangeError::Status(status));
@@ -114,7 +131,7 @@ impl Transport {
         if offset > 0 {
             req = req.header("Range", format!("bytes={offset}-"));
         }
-        let resp = req.call().map_err(|e| ExchangeError::Network(e.to_string()))?;
+        let resp = req.call().map_err(ExchangeError::Network)?;
         let status = resp.status().as_u16();
         let header = |name: &str| resp.headers().get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
         let content_range = header("content-range");
@@ -141,10 +158,7 @@ pub struct Download {
 
 fn read_limited(reader: impl Read, limit: u64) -> Result<Vec<u8>, ExchangeError> {
     let mut out = Vec::new();
-    let read = reader
-        .take(limit + 1)
-        .read_to_end(&mut out)
-        .map_err(|e| ExchangeError::Network(format!("reading the answer: {e}")))?;
+    let read = reader.take(limit + 1).read_to_end(&mut out).map_err(ExchangeError::Read)?;
     if read as u64 > limit {
         return Err(ExchangeError::TooLarge(limit));
     }

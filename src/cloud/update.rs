@@ -11,9 +11,9 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::clock::now_ms;
 use crate::cloud::download::{self, DownloadError, DownloadLimits};
 use crate::cloud::{Outcome, PollError, Session};
-use crate::daemon::now_ms;
 use crate::protocol::{Command, ErrorCode, Service, UpdateCommand};
 use crate::store::Store;
 
@@ -27,7 +27,7 @@ const DOWNLOAD_NAME: &str = "firmware.download";
 pub const TRIAL_KEY: &str = "update_trial";
 
 /// Polls for an update command and starts it on its own thread.
-pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
+pub(crate) fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     // A download cut short by a power loss or a kill would otherwise sit on the flash until
     // the next update; no update of this process can be running before its first poll.
     STALE_REMOVED.call_once(|| remove_stale_download(&s.cfg().storage.dir));
@@ -40,10 +40,10 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         report(s, &cmd, ErrorCode::FirmwareAlreadyUpgrading, "")?;
         return Ok(Outcome::Command);
     }
-    let shared = s.shared.clone();
+    let handles = s.handles.clone();
     let transport = s.transport.clone();
     let spawned = std::thread::Builder::new().name("update".into()).spawn(move || {
-        let store = match Store::open(&shared.cfg.storage.dir) {
+        let store = match Store::open(&handles.cfg.storage.dir) {
             Ok(st) => st,
             Err(e) => {
                 log::error!("update thread cannot open the store: {e}");
@@ -51,13 +51,12 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
                 return;
             }
         };
-        let mut session = Session::new(&shared, &transport, store);
+        let mut session = Session::new(&handles, &transport, store);
         let restart = run(&mut session, &cmd);
         RUNNING.store(false, Ordering::SeqCst);
         if restart {
             log::info!("new agent installed: exiting so the service manager starts it");
-            shared.request_shutdown();
-            shared.restart_requested.store(true, Ordering::SeqCst);
+            handles.restart();
         }
     });
     if let Err(e) = spawned {
@@ -90,7 +89,7 @@ fn run(s: &mut Session<'_>, cmd: &UpdateCommand) -> bool {
     let file = dir.join(DOWNLOAD_NAME);
     let outcome = fetch_verify_install(s, cmd, &dir, &file);
     // Leftovers go whatever happened: a partial or rejected file must not linger.
-    let _ = std::fs::remove_file(&file);
+    remove_logged(&file, "the downloaded firmware");
     let (code, detail, restart) = match outcome {
         Ok(restart) => (ErrorCode::Ok, String::new(), restart),
         Err((code, detail)) => {
@@ -131,7 +130,7 @@ fn fetch_verify_install(
     crate::firmware::refuse_before_download(&s.cfg().update, cfg_dir.as_deref())
         .map_err(|why| (ErrorCode::FirmwareHashCheckFailed, why))?;
     std::fs::create_dir_all(dir).map_err(|e| (ErrorCode::FirmwareDownloadFailed, e.to_string()))?;
-    let _ = report(s, cmd, ErrorCode::FirmwareDownloading, "");
+    progress(s, cmd, ErrorCode::FirmwareDownloading);
     log::info!("update {}: downloading {url}", cmd.msg_id);
     let cfg = s.cfg().clone();
     let limits = DownloadLimits {
@@ -140,11 +139,12 @@ fn fetch_verify_install(
         retry_initial_ms: cfg.cloud.retry_initial_ms,
         retry_max_ms: cfg.cloud.retry_max_ms,
     };
-    let shared = s.shared;
-    let got = download::download(s.transport, &url, file, limits, &|d| shared.sleep(d)).map_err(|e| match e {
-        DownloadError::Interrupted => (ErrorCode::FirmwareDownloadFailed, "interrupted by shutdown".to_string()),
-        other => (ErrorCode::FirmwareDownloadFailed, other.to_string()),
-    })?;
+    let handles = s.handles;
+    let got =
+        download::download(s.transport, &url, file, limits, &|d| handles.lifecycle.sleep(d)).map_err(|e| match e {
+            DownloadError::Interrupted => (ErrorCode::FirmwareDownloadFailed, "interrupted by shutdown".to_string()),
+            other => (ErrorCode::FirmwareDownloadFailed, other.to_string()),
+        })?;
     log::info!("update {}: {} bytes downloaded ({} resumes)", cmd.msg_id, got.bytes, got.resumes);
     if let Some(len) = expected_len {
         if len != got.bytes {
@@ -170,12 +170,12 @@ fn fetch_verify_install(
     };
     let admitted = crate::firmware::admit(file, &cfg.update, cfg_dir.as_deref(), running.as_ref())
         .map_err(|why| (ErrorCode::FirmwareHashCheckFailed, why))?;
-    let _ = report(s, cmd, ErrorCode::FirmwareUpgrading, "");
+    progress(s, cmd, ErrorCode::FirmwareUpgrading);
     log::info!("update {}: installing updateType {update_type}", cmd.msg_id);
     if let Some(target) = agent {
         return install_agent(s, file, &target).map(|()| true);
     }
-    let mut system = shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner());
+    let mut system = handles.system.lock().unwrap_or_else(|e| e.into_inner());
     system.install(&update_type, file).map_err(|e| (ErrorCode::FirmwareLocalUpgradeFailed, e.to_string()))?;
     drop(system);
     crate::firmware::record_installed(&mut s.store, &update_type, &admitted);
@@ -188,7 +188,7 @@ fn agent_target(s: &Session<'_>) -> Option<PathBuf> {
     if !s.cfg().update.agent_path.as_os_str().is_empty() {
         return Some(s.cfg().update.agent_path.clone());
     }
-    if s.shared.board_is_sim {
+    if s.handles.board_is_sim {
         return None;
     }
     std::env::current_exe().ok()
@@ -210,13 +210,13 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
         f.sync_all()
     });
     if let Err(e) = synced {
-        let _ = std::fs::remove_file(&new);
+        remove_logged(&new, "the unsynced new agent");
         return Err(fail(format!("cannot sync {}: {e}", new.display())));
     }
     // The start-up check: the new binary must run and register with the cloud in time.
     let timeout = Duration::from_secs(s.cfg().update.rollback_timeout_s);
     if let Err(e) = startup_check(&new, &s.cfg().path, timeout) {
-        let _ = std::fs::remove_file(&new);
+        remove_logged(&new, "the rejected new agent");
         log::warn!("new agent failed its start-up check, keeping the running one: {e}");
         return Err((ErrorCode::FirmwareVersionCheckFailed, format!("start-up check failed: {e}")));
     }
@@ -224,11 +224,15 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
         std::fs::rename(target, &prev).map_err(|e| fail(format!("cannot keep the previous agent: {e}")))?;
     }
     if let Err(e) = std::fs::rename(&new, target) {
-        let _ = std::fs::rename(&prev, target);
+        if let Err(back) = std::fs::rename(&prev, target) {
+            log::error!("cannot put the previous agent {} back in place: {back}", prev.display());
+        }
         return Err(fail(format!("cannot put the new agent in place: {e}")));
     }
-    if let Ok(d) = std::fs::File::open(dir) {
-        let _ = d.sync_all();
+    // The renames are durable once the directory is synced; a failure leaves them to the
+    // file system's next commit, which the trial plan below survives either way.
+    if let Err(e) = std::fs::File::open(dir).and_then(|d| d.sync_all()) {
+        log::warn!("cannot sync {}: {e}", dir.display());
     }
     let plan = serde_json::json!({
         "target": target,
@@ -237,14 +241,20 @@ fn install_agent(s: &mut Session<'_>, file: &Path, target: &Path) -> Result<(), 
     });
     if let Err(e) = s.store.set_state(TRIAL_KEY, &plan.to_string()) {
         // Without a plan nothing could roll back an agent that never registers: undo.
-        let _ = std::fs::remove_file(target);
+        remove_logged(target, "the new agent without a rollback plan");
         if prev.exists() {
-            let _ = std::fs::rename(&prev, target);
+            if let Err(back) = std::fs::rename(&prev, target) {
+                log::error!("cannot put the previous agent {} back in place: {back}", prev.display());
+            }
         }
         return Err(fail(format!("cannot record the rollback plan, previous agent kept: {e}")));
     }
-    let mut system = s.shared.actuators.system.lock().unwrap_or_else(|e| e.into_inner());
-    let _ = system.install("1", target);
+    let mut system = s.handles.system.lock().unwrap_or_else(|e| e.into_inner());
+    // The agent is already in place and on trial; the board's hook only follows it (the sim
+    // board logs it), so its failure is worth a line, not a failed update.
+    if let Err(e) = system.install("1", target) {
+        log::warn!("the board's install hook for the new agent failed: {e}");
+    }
     Ok(())
 }
 
@@ -318,7 +328,7 @@ pub fn rollback_if_overdue(store: &mut Store) -> bool {
         return false;
     };
     let Ok(plan) = serde_json::from_str::<serde_json::Value>(&plan) else {
-        let _ = store.set_state(TRIAL_KEY, "");
+        end_trial(store);
         return false;
     };
     let deadline = plan["deadline_ms"].as_i64().unwrap_or(0);
@@ -329,8 +339,14 @@ pub fn rollback_if_overdue(store: &mut Store) -> bool {
         return false;
     };
     log::error!("the new agent did not register in time: rolling back to {prev}");
-    let ok = std::fs::rename(prev, target).is_ok();
-    let _ = store.set_state(TRIAL_KEY, "");
+    let ok = match std::fs::rename(prev, target) {
+        Ok(()) => true,
+        Err(e) => {
+            log::error!("cannot put the previous agent {prev} back in place: {e}");
+            false
+        }
+    };
+    end_trial(store);
     ok
 }
 
@@ -339,8 +355,31 @@ pub fn confirm_trial(store: &mut Store) {
     if let Ok(Some(plan)) = store.state(TRIAL_KEY) {
         if !plan.is_empty() {
             log::info!("new agent registered: update confirmed");
-            let _ = store.set_state(TRIAL_KEY, "");
+            end_trial(store);
         }
+    }
+}
+
+/// Clears the trial plan; if it cannot be cleared, the next start sees it again.
+fn end_trial(store: &mut Store) {
+    if let Err(e) = store.set_state(TRIAL_KEY, "") {
+        log::error!("cannot clear the update trial plan: {e}");
+    }
+}
+
+/// Removes `path`, saying so when it could not (a file that is already gone is fine).
+fn remove_logged(path: &Path, what: &str) {
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => log::warn!("cannot remove {what} {}: {e}", path.display()),
+    }
+}
+
+/// Sends a progress code (500 downloading, 501 upgrading); the final result follows anyway.
+fn progress(s: &mut Session<'_>, cmd: &UpdateCommand, code: ErrorCode) {
+    if let Err(e) = report(s, cmd, code, "") {
+        log::warn!("update {}: progress {} not reported: {e}", cmd.msg_id, code.code());
     }
 }
 

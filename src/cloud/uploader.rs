@@ -9,11 +9,13 @@
 //! answer's controlState "open" opens the door for records whose door waits for the cloud
 //! (visitors, QR codes).
 
-use std::sync::atomic::Ordering;
-use std::time::{Duration, Instant};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Condvar, Mutex};
+use std::time::Duration;
 
-use crate::cloud::{Backoff, PollError, Session, Transport};
-use crate::daemon::Shared;
+use crate::clock::now_ms;
+use crate::cloud::{Backoff, Handles, Lifecycle, PollError, Session, Transport};
+use crate::gate::SNAPSHOT_TIMEOUT;
 use crate::protocol::binary::encode_base64;
 use crate::protocol::{Service, UploadRecord, UploadRecordResp};
 use crate::store::{OutboxRecord, Store};
@@ -22,17 +24,61 @@ use crate::store::{OutboxRecord, Store};
 /// fsync). After a crash at most this many acknowledged records go again, under their msgIDs.
 pub const DELIVERY_BATCH: usize = 16;
 
+/// Wakes the uploader when a record was committed or the schedule changed, and carries the
+/// cloud's `recordService` switch.
+#[derive(Debug)]
+pub(crate) struct Signal {
+    woken: Mutex<bool>,
+    cv: Condvar,
+    service_on: AtomicBool,
+}
+
+impl Default for Signal {
+    /// Records go until the cloud's registerResp says otherwise.
+    fn default() -> Signal {
+        Signal { woken: Mutex::new(false), cv: Condvar::new(), service_on: AtomicBool::new(true) }
+    }
+}
+
+impl Signal {
+    /// Wakes the uploader thread.
+    pub fn wake(&self) {
+        *self.woken.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        self.cv.notify_all();
+    }
+
+    /// Turns the record service on or off (registerResp's `recordService`) and wakes the uploader.
+    pub fn set_service(&self, on: bool) {
+        self.service_on.store(on, Ordering::SeqCst);
+        self.wake();
+    }
+
+    fn service_on(&self) -> bool {
+        self.service_on.load(Ordering::SeqCst)
+    }
+
+    /// Waits until woken or `timeout`; returns at once when the daemon is stopping.
+    fn wait(&self, timeout: Duration, lifecycle: &Lifecycle) {
+        let mut woken = self.woken.lock().unwrap_or_else(|e| e.into_inner());
+        if !*woken && !lifecycle.is_stopping() {
+            woken = self.cv.wait_timeout(woken, timeout).unwrap_or_else(|e| e.into_inner()).0;
+        }
+        *woken = false;
+    }
+}
+
 /// Runs until shutdown.
-pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
-    let store = match Store::open(&shared.cfg.storage.dir) {
+pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
+    let store = match Store::open(&handles.cfg.storage.dir) {
         Ok(s) => s,
         Err(e) => {
             log::error!("uploader cannot open the store: {e}");
             return;
         }
     };
-    let mut session = Session::new(shared, transport, store);
-    let cfg = &shared.cfg.cloud;
+    let mut session = Session::new(handles, transport, store);
+    let cfg = &handles.cfg.cloud;
+    let (signal, lifecycle) = (&handles.uploader, &handles.lifecycle);
     let mut backoff = Backoff::new(cfg.retry_initial_ms, cfg.retry_max_ms);
     let mut was_offline = false;
     // Records up to this msgID are backlog even if never tried: those found at start and those
@@ -41,14 +87,14 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
     let mut backlog_end = session.store.last_msg_id().unwrap_or(0);
     // Acknowledged by the cloud, not yet marked in the store.
     let mut acked: Vec<u64> = Vec::with_capacity(DELIVERY_BATCH);
-    'outer: while !shared.is_shutting_down() {
-        if !shared.record_service.load(Ordering::SeqCst) {
+    'outer: while !lifecycle.is_stopping() {
+        if !signal.service_on() {
             extend_backlog(&session.store, &mut backlog_end);
-            shared.wait_uploader(Duration::from_secs(5));
+            signal.wait(Duration::from_secs(5), lifecycle);
             continue;
         }
-        let online = shared.online.load(Ordering::Relaxed);
-        if online && was_offline && shared.params().cloud_offline_retransmission() {
+        let online = handles.online.load(Ordering::Relaxed);
+        if online && was_offline && handles.settings.get().retransmission {
             // Back online with retransmission on: records held while offline go out too, as
             // backlog.
             if session.store.release_held().is_ok_and(|n| n > 0) {
@@ -64,7 +110,7 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
             Ok(b) => b,
             Err(e) => {
                 log::error!("reading the outbox: {e}");
-                shared.sleep(Duration::from_secs(1));
+                lifecycle.sleep(Duration::from_secs(1));
                 continue;
             }
         };
@@ -73,11 +119,11 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
         if !live && snapshot_due(&session.store) {
             // A live record waits for its camera snapshot: it goes before the backlog, so wait
             // for it (the snapshot worker wakes us) rather than start on the backlog.
-            shared.wait_uploader(Duration::from_millis(100));
+            signal.wait(Duration::from_millis(100), lifecycle);
             continue;
         }
         if batch.is_empty() {
-            shared.wait_uploader(Duration::from_secs(30));
+            signal.wait(Duration::from_secs(30), lifecycle);
             continue;
         }
         for (i, rec) in batch.iter().enumerate() {
@@ -96,7 +142,10 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
                 Err(PollError::Shutdown) => break 'outer,
                 Err(e) => {
                     commit_marks(&mut session.store, &mut acked);
-                    let _ = session.store.note_attempt(rec.msg_id);
+                    if let Err(e) = session.store.note_attempt(rec.msg_id) {
+                        // Unmarked, it is taken for live once more and tried again first.
+                        log::warn!("record {}: attempt not noted: {e}", rec.msg_id);
+                    }
                     // What this batch could see waits its turn behind older records now; records
                     // made since, or still waiting for their snapshot, get their own first try.
                     let mut upto = newest;
@@ -107,7 +156,7 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
                     let wait = backoff.next_delay();
                     log::warn!("record {} not delivered ({e}); retrying in {} ms", rec.msg_id, wait.as_millis());
                     // A new live record wakes us early: it goes first and may find the cloud back.
-                    shared.wait_uploader(wait);
+                    signal.wait(wait, lifecycle);
                     continue 'outer;
                 }
             }
@@ -118,12 +167,12 @@ pub fn run(shared: &std::sync::Arc<Shared>, transport: &Transport) {
 }
 
 /// Whether a record's camera snapshot is still being taken and may yet come: the snapshot
-/// worker gives up after [`crate::daemon::SNAPSHOT_TIMEOUT`]; a record older than that (its
+/// worker gives up after [`SNAPSHOT_TIMEOUT`]; a record older than that (its
 /// attach failed) is not waited for, and neither is one stamped in the future (a clock step).
 fn snapshot_due(store: &Store) -> bool {
     let Ok(Some(made)) = store.newest_snapshot_wait() else { return false };
-    let now = crate::daemon::now_ms();
-    let patience = crate::daemon::SNAPSHOT_TIMEOUT.as_millis() as i64 + 1_000;
+    let now = now_ms();
+    let patience = SNAPSHOT_TIMEOUT.as_millis() as i64 + 1_000;
     (0..patience).contains(&(now - made))
 }
 
@@ -165,32 +214,15 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64)
         )));
     }
     log::debug!("record {} acknowledged", rec.msg_id);
-    let shared = session.shared;
-    let deadline = shared.awaiting.lock().unwrap_or_else(|e| e.into_inner()).remove(&rec.msg_id);
-    // None: no door waits for this record; Some(false): it waited, but no longer does.
-    let in_time = deadline.map(|d| Instant::now() <= d);
-    if resp.control() == Some(true) {
-        match in_time {
-            Some(true) => {
-                log::info!("cloud opened the door for record {}", rec.msg_id);
-                shared.open_door(None);
-            }
-            Some(false) => log::warn!("cloud said open for record {} after the wait ran out", rec.msg_id),
-            None => log::debug!("cloud said open for record {} (no door waiting)", rec.msg_id),
-        }
-    }
-    // After the wait ran out the door stayed shut: a late "conditions met, barrier opens"
-    // would tell whoever stands there something false.
-    if in_time != Some(false) {
-        let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
-        shared.announce(&resp.msg, display);
-    }
+    // The door is the gate's: it decides whether a visitor still waits for this verdict.
+    let display = if resp.display_msg.is_empty() { resp.msg.as_str() } else { resp.display_msg.as_str() };
+    session.handles.gate.cloud_verdict(rec.msg_id, resp.control(), &resp.msg, display);
     Ok(())
 }
 
 /// The uploadRecord message of a stored record, with `off_line_record_num` (the records still
 /// waiting besides this one); photos are encoded here, never stored twice.
-pub fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
+pub(crate) fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
     let mut msg = UploadRecord::from_fields(&rec.fields);
     msg.msg_type = "uploadRecord".into();
     msg.msg_id = rec.msg_id.to_string();

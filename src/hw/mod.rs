@@ -196,13 +196,15 @@ pub fn sim_actuator_log(storage_dir: &Path) -> PathBuf {
     storage_dir.join("sim-actuators.jsonl")
 }
 
-pub mod sim;
+pub(crate) mod sim;
 
-pub mod command;
-pub mod door;
-pub mod jpeg;
+pub(crate) mod command;
+pub(crate) mod door;
+pub(crate) mod jpeg;
+// The Linux backend; its libc calls and ioctls are all in `linux::sys`, the one module that
+// allows unsafe code.
 #[cfg(target_os = "linux")]
-pub mod linux;
+pub(crate) mod linux;
 pub mod serial;
 pub mod wiegand;
 
@@ -258,11 +260,6 @@ impl SharedParams {
 /// error code 600 ("device photo timeout").
 pub fn is_camera_timeout(e: &crate::Error) -> bool {
     matches!(e, crate::Error::Io { source, .. } if source.kind() == std::io::ErrorKind::TimedOut)
-}
-
-/// The current time as unix milliseconds, for actuator logs.
-pub(crate) fn unix_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 #[cfg(test)]

@@ -25,16 +25,11 @@ pub fn parse_baud(value: &str) -> Result<u32> {
     }
 }
 
-/// What the RS485 input does with received bytes (`entranceSerialInMode`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SerialInMode {
-    /// `0`: input off, bytes are discarded.
-    Off,
-    /// `4`: each frame goes to the cloud as a pass-through record.
-    PassThrough,
-}
+/// What the RS485 input does with received bytes (`entranceSerialInMode`): the device
+/// parameters' own type. Only `Off` and `PassThrough` are implemented.
+pub use crate::protocol::devinfo::SerialInMode;
 
-/// Parses `entranceSerialInMode`. The vendor protocols (`1`, `2`, `5` temperature modules,
+/// Parses `entranceSerialInMode` into the two modes facegate implements. The vendor protocols (`1`, `2`, `5` temperature modules,
 /// `3` "standard protocol") are not documented anywhere this project can see, so they are
 /// refused rather than guessed at; the caller logs the error and treats the input as off.
 pub fn serial_in_mode(value: &str) -> Result<SerialInMode> {

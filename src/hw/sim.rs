@@ -35,7 +35,7 @@ impl SimLog {
     /// O_APPEND and the line written in one call, so concurrent writers never interleave.
     pub fn append(&self, kind: &str, fields: Value) -> Result<()> {
         let mut object = serde_json::Map::new();
-        object.insert("t".into(), json!(super::unix_ms()));
+        object.insert("t".into(), json!(crate::clock::now_ms()));
         object.insert("kind".into(), json!(kind));
         if let Value::Object(fields) = fields {
             object.extend(fields);

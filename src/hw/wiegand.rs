@@ -14,6 +14,7 @@ use std::collections::VecDeque;
 use super::{InputEvent, InputStats, WiegandBits};
 use crate::board::{BoardProfile, DEFAULT_END_GAP_BIT_TIMES, WiegandOutProfile};
 use crate::model::{Credential, Source};
+use crate::protocol::devinfo::WiegandOutMode;
 use crate::{Error, Result};
 
 /// The output frame formats (a board profile's `bits`), here where frames are coded.
@@ -315,26 +316,23 @@ pub fn encode_card(number: u64, format: WiegandFormat) -> Result<WiegandBits> {
     Ok(WiegandBits(bits))
 }
 
-/// The frame to send for `card` under `entranceWgOutMode` `mode`: `None` when the output is off
-/// (`0` or empty); `1` sends the decimal card number. `2` (temperature) is refused: this terminal
+/// The frame to send for `card` under `entranceWgOutMode` `mode`: `None` when the output is off;
+/// the card number mode sends the decimal card number. Temperature is refused: this terminal
 /// has no temperature sensor and sending a made-up value would mislead the controller.
-pub fn out_frame(mode: &str, card: &str, format: WiegandFormat) -> Result<Option<WiegandBits>> {
-    match mode.trim() {
-        "" | "0" => Ok(None),
-        "1" => {
+pub fn out_frame(mode: WiegandOutMode, card: &str, format: WiegandFormat) -> Result<Option<WiegandBits>> {
+    match mode {
+        WiegandOutMode::Off => Ok(None),
+        WiegandOutMode::CardNumber => {
             let number: u64 = card.trim().parse().map_err(|_| {
                 Error::Hardware(format!("card number {card:?} is not decimal; it cannot be sent on Wiegand"))
             })?;
             encode_card(number, format).map(Some)
         }
-        "2" => Err(Error::Hardware(
+        WiegandOutMode::Temperature => Err(Error::Hardware(
             "entranceWgOutMode 2 (temperature) needs a temperature sensor this terminal does not have; \
              Wiegand output skipped"
                 .into(),
         )),
-        other => Err(Error::Hardware(format!(
-            "entranceWgOutMode {other:?} is not defined (0 off, 1 card number, 2 temperature); Wiegand output skipped"
-        ))),
     }
 }
 
@@ -822,16 +820,15 @@ mod tests {
 
     #[test]
     fn out_mode_mapping() {
-        assert_eq!(out_frame("0", "123", WiegandFormat::W26).unwrap(), None);
-        assert_eq!(out_frame("", "123", WiegandFormat::W26).unwrap(), None);
+        // Codes outside 0..=2 never get here: the device parameters refuse them on setDevInfo.
+        assert_eq!(out_frame(WiegandOutMode::Off, "123", WiegandFormat::W26).unwrap(), None);
         assert_eq!(
-            out_frame("1", "123", WiegandFormat::W34).unwrap(),
+            out_frame(WiegandOutMode::CardNumber, "123", WiegandFormat::W34).unwrap(),
             Some(encode_card(123, WiegandFormat::W34).unwrap())
         );
-        assert!(out_frame("1", "12ab", WiegandFormat::W26).is_err());
-        let err = out_frame("2", "123", WiegandFormat::W26).unwrap_err().to_string();
+        assert!(out_frame(WiegandOutMode::CardNumber, "12ab", WiegandFormat::W26).is_err());
+        let err = out_frame(WiegandOutMode::Temperature, "123", WiegandFormat::W26).unwrap_err().to_string();
         assert!(err.contains("temperature"), "{err}");
-        assert!(out_frame("7", "123", WiegandFormat::W26).is_err());
     }
 
     struct Recorder(Vec<(WiegandLine, bool)>);

@@ -37,6 +37,20 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavio
 
 use crate::{Error, Result};
 
+/// Keys of the small state table that the daemon keeps up to date (`facegate status` reads them).
+pub mod keys {
+    /// "registered", "registering" or "rejected".
+    pub const REGISTRATION: &str = "registration";
+    /// Unix ms of the last successful registration.
+    pub const REGISTERED_AT: &str = "registered_at_ms";
+    /// Unix ms of the last answer from the cloud.
+    pub const LAST_CONTACT: &str = "last_contact_ms";
+    /// The last error worth a technician's attention.
+    pub const LAST_ERROR: &str = "last_error";
+    /// Unix ms of `LAST_ERROR`.
+    pub const LAST_ERROR_AT: &str = "last_error_ms";
+}
+
 /// Name of the database file inside the storage directory.
 pub const DB_FILE: &str = "facegate.db";
 
@@ -183,6 +197,21 @@ impl Store {
         })
     }
 
+    /// Remembers `what` as the last error worth a technician's attention (`facegate status`),
+    /// with the time, in one transaction.
+    pub fn note_error(&mut self, what: &str) -> Result<()> {
+        let now = crate::clock::now_ms().to_string();
+        self.write("saving the last error", |tx| {
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO kv_state (key, value) VALUES (?1, ?2)
+                 ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+            )?;
+            stmt.execute((keys::LAST_ERROR, what))?;
+            stmt.execute((keys::LAST_ERROR_AT, now.as_str()))?;
+            Ok(())
+        })
+    }
+
     /// Runs SQLite's full `integrity_check`: "ok" when sound, otherwise the problems found, one
     /// a line. Reads the whole file, so it is for `facegate doctor`, not for every start.
     pub fn integrity_check(&self) -> Result<String> {
@@ -305,7 +334,9 @@ fn open_error(path: &Path, e: rusqlite::Error) -> Error {
     let corrupt = e.sqlite_error_code() == Some(ErrorCode::DatabaseCorrupt);
     let err = describe(path, "opening the database", e);
     match (err, corrupt.then(|| quick_check(path)).flatten()) {
-        (Error::Store(msg), Some(detail)) => Error::Store(format!("{msg} (quick_check: {detail})")),
+        (Error::Sqlite { context, advice, source }, Some(detail)) => {
+            Error::Sqlite { context, advice: format!("{advice} (quick_check: {detail})"), source }
+        }
         (err, _) => err,
     }
 }
@@ -348,7 +379,7 @@ fn describe(path: &Path, what: &str, e: rusqlite::Error) -> Error {
         }
         _ => format!("database {file}"),
     };
-    Error::Store(format!("{what}: {e}; {advice}"))
+    Error::Sqlite { context: what.to_string(), advice, source: e }
 }
 
 /// Retries `f` while SQLite answers "busy" without waiting: some lock steps of a connection
@@ -507,7 +538,8 @@ mod tests {
         fs::write(&db, &garbage).unwrap();
         for result in [Store::open(tmp.path()), Store::open_readonly(tmp.path())] {
             match result {
-                Err(Error::Store(msg)) => {
+                Err(e @ Error::Sqlite { .. }) => {
+                    let msg = e.to_string();
                     assert!(msg.contains(&db.display().to_string()), "{msg}");
                     assert!(msg.contains("move it away"), "{msg}");
                 }
@@ -542,7 +574,7 @@ mod tests {
             s.integrity_check()
         });
         match outcome {
-            Err(Error::Store(msg)) => assert!(msg.contains("corrupt"), "{msg}"),
+            Err(e @ Error::Sqlite { .. }) => assert!(e.to_string().contains("corrupt"), "{e}"),
             Err(e) => panic!("wrong error kind: {e}"),
             Ok(report) => assert_ne!(report, "ok", "corruption went unnoticed"),
         }
@@ -570,7 +602,10 @@ mod tests {
         let writer = Store::open(tmp.path()).unwrap();
         let mut ro = Store::open_readonly(tmp.path()).unwrap();
         match ro.set_state("a", "b") {
-            Err(Error::Store(msg)) => assert!(msg.contains("saving daemon state"), "{msg}"),
+            Err(Error::Sqlite { context, source, .. }) => {
+                assert_eq!(context, "saving daemon state");
+                assert_eq!(source.sqlite_error_code(), Some(ErrorCode::ReadOnly), "{source}");
+            }
             other => panic!("write through a read-only store: {other:?}"),
         }
         drop(writer);

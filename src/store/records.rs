@@ -17,6 +17,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::{Caps, Store};
+use crate::clock::now_ms;
 use crate::{Error, Result};
 
 /// An access record to be stored, as built by the decision engine.
@@ -224,7 +225,8 @@ impl Store {
     /// while an earlier one waited (for its snapshot, for the uploader) does not pass it. Held and delivered records are never returned.
     /// Call [`Store::note_attempt`] after a failed upload, so a record that failed once joins
     /// the backlog instead of staying "live".
-    pub fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
+    #[cfg(test)]
+    pub(crate) fn next_to_send(&self) -> Result<Option<OutboxRecord>> {
         self.next_to_send_after(0)
     }
 
@@ -306,7 +308,8 @@ impl Store {
 
     /// Marks a record delivered once the cloud echoed its msgID; false if the msgID is unknown
     /// or was already delivered (a duplicate echo).
-    pub fn mark_delivered(&mut self, msg_id: u64) -> Result<bool> {
+    #[cfg(test)]
+    pub(crate) fn mark_delivered(&mut self, msg_id: u64) -> Result<bool> {
         let id = to_sql_id(msg_id);
         self.write("marking a record delivered", |tx| {
             let n =
@@ -396,7 +399,8 @@ impl Store {
     }
 
     /// Records kept without being sent (offline retransmission off).
-    pub fn held_count(&self) -> Result<u64> {
+    #[cfg(test)]
+    pub(crate) fn held_count(&self) -> Result<u64> {
         self.stat("SELECT held FROM outbox_stats WHERE id = 1")
     }
 
@@ -411,7 +415,8 @@ impl Store {
     }
 
     /// Total bytes of recognition photos stored with records (what the photo cap limits).
-    pub fn record_photo_bytes(&self) -> Result<u64> {
+    #[cfg(test)]
+    pub(crate) fn record_photo_bytes(&self) -> Result<u64> {
         self.stat("SELECT photo_bytes FROM outbox_stats WHERE id = 1")
     }
 
@@ -523,12 +528,6 @@ impl Store {
 /// taken for live events and go ahead of the older backlog. Longer than any door wait for the cloud's
 /// controlState, the reason live events go first.
 pub const LIVE_WINDOW_MS: i64 = 10_000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
 
 /// Drops records until both caps hold again, never `keep` (the record just inserted).
 fn enforce_caps(tx: &Transaction<'_>, caps: Caps, keep: i64) -> rusqlite::Result<u64> {

@@ -1,8 +1,6 @@
 //! Numbered schema migrations. Version N is `MIGRATIONS[N - 1]`; never edit a published step,
 //! append a new one (old databases in the field replay only the steps they miss).
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 use rusqlite::Transaction;
 
 /// The schema version this build writes.
@@ -25,8 +23,7 @@ pub(super) fn apply(tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> 
 /// drop new records as repeats. It collides only if the old file averaged more than one record a
 /// second, and stays below 2^31 (for clouds that parse msgID as a 32-bit int) until 2038.
 fn seed_msg_ids(tx: &Transaction<'_>) -> rusqlite::Result<()> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let seed = i64::try_from(now).unwrap_or(0);
+    let seed = crate::clock::now_ms().max(0) / 1000;
     tx.execute("INSERT INTO sqlite_sequence (name, seq) VALUES ('records', ?1)", [seed])?;
     Ok(())
 }

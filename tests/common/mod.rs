@@ -340,3 +340,14 @@ pub fn facegate_command() -> Command {
         _ => Command::new(bin),
     }
 }
+
+/// Total bytes of recognition photos kept with records (what `[storage]
+/// max_record_photo_bytes` caps), read from the database itself: the library keeps this
+/// counter to itself.
+pub fn record_photo_bytes(storage: &Path) -> u64 {
+    let db = storage.join(facegate::store::DB_FILE);
+    let c = rusqlite::Connection::open_with_flags(&db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+        .unwrap_or_else(|e| panic!("opening {}: {e}", db.display()));
+    let bytes: i64 = c.query_row("SELECT photo_bytes FROM outbox_stats WHERE id = 1", [], |r| r.get(0)).unwrap();
+    u64::try_from(bytes).unwrap()
+}

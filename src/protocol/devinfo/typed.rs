@@ -18,6 +18,16 @@ pub enum EntranceDirection {
 }
 
 impl EntranceDirection {
+    /// Parses `entranceDirection`; anything but 0..=2 is `None`.
+    pub fn from_code(code: &str) -> Option<EntranceDirection> {
+        match code.trim() {
+            "0" => Some(EntranceDirection::Unknown),
+            "1" => Some(EntranceDirection::Entrance),
+            "2" => Some(EntranceDirection::Exit),
+            _ => None,
+        }
+    }
+
     /// The code, as a record's `inOutMode` carries it.
     pub fn code(self) -> &'static str {
         match self {

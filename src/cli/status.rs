@@ -5,19 +5,7 @@ use serde::Serialize;
 use crate::config::Config;
 use crate::store::Store;
 
-/// Keys of the small state table that the daemon keeps up to date.
-pub mod keys {
-    /// "registered", "registering" or "rejected".
-    pub const REGISTRATION: &str = "registration";
-    /// Unix ms of the last successful registration.
-    pub const REGISTERED_AT: &str = "registered_at_ms";
-    /// Unix ms of the last answer from the cloud.
-    pub const LAST_CONTACT: &str = "last_contact_ms";
-    /// The last error worth a technician's attention.
-    pub const LAST_ERROR: &str = "last_error";
-    /// Unix ms of `LAST_ERROR`.
-    pub const LAST_ERROR_AT: &str = "last_error_ms";
-}
+use crate::store::keys;
 
 /// Everything `status` prints.
 #[derive(Debug, Clone, Default, Serialize)]

@@ -1,0 +1,118 @@
+//! The technician's commands that need more than the store: `doctor`, `relay open` and `snap`
+//! (through the running daemon when there is one), and `facegate status`.
+
+pub mod inspect;
+pub mod status;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+
+use crate::board;
+use crate::cloud::{self, Transport};
+use crate::config::Config;
+use crate::ctl::{self, Request};
+use crate::daemon::board_options;
+use crate::hw::door::Door;
+use crate::hw::jpeg::SnapSize;
+use crate::settings::{Settings, SettingsCell};
+use crate::store::Store;
+use crate::{Error, Result};
+
+/// `facegate doctor`: one line per item, OK or FAIL with the reason; true when all passed.
+pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
+    let mut all_ok = true;
+    let mut line = |ok: bool, item: &str, detail: &str| {
+        all_ok &= ok;
+        let _ = writeln!(out, "{:<4} {:<22} {}", if ok { "OK" } else { "FAIL" }, item, detail);
+    };
+    line(true, "config", &cfg.path.display().to_string());
+    match Store::open(&cfg.storage.dir) {
+        Ok(store) => match store.integrity_check() {
+            Ok(r) if r == "ok" => line(
+                true,
+                "storage",
+                &format!(
+                    "{}: integrity ok, {} persons, {} pending records",
+                    cfg.storage.dir.display(),
+                    store.person_count().unwrap_or(0),
+                    store.pending_count().unwrap_or(0)
+                ),
+            ),
+            Ok(r) => line(false, "storage", &format!("integrity check: {r}")),
+            Err(e) => line(false, "storage", &e.to_string()),
+        },
+        Err(e) => line(false, "storage", &e.to_string()),
+    }
+    match board::load_profile(&cfg.board.profile, cfg.path.parent()) {
+        Ok(profile) => {
+            let running = ctl::request(&cfg.socket_path(), &Request::Status, Duration::from_secs(2)).is_ok();
+            if running {
+                line(true, "daemon", "running: it holds the hardware, so busy lines are expected");
+            }
+            for d in crate::hw::doctor(&profile, &cfg.storage.dir) {
+                // A line, port or camera held by the running daemon is in use, not broken.
+                if !d.ok && running && d.detail.contains("busy") {
+                    line(true, &d.item, &format!("in use by the running daemon ({})", d.detail));
+                } else {
+                    line(d.ok, &d.item, &d.detail);
+                }
+            }
+        }
+        Err(e) => line(false, "board profile", &e.to_string()),
+    }
+    let (firmware_ok, firmware) = crate::firmware::policy_line(&cfg.update, cfg.path.parent());
+    line(firmware_ok, "firmware updates", &firmware);
+    match Transport::new(&cfg.cloud) {
+        Ok(t) => match cloud::probe(&t, cfg) {
+            Ok(detail) => line(true, "cloud", &detail),
+            Err(e) => line(false, "cloud", &e),
+        },
+        Err(e) => line(false, "cloud", &e.to_string()),
+    }
+    Ok(all_ok)
+}
+
+/// `facegate relay open`: through the daemon if it runs, else by claiming the board directly.
+pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
+    if let Ok(r) = ctl::request(&cfg.socket_path(), &Request::RelayOpen { ms }, Duration::from_secs(5)) {
+        return if r.ok { Ok("relay pulsed by the daemon".into()) } else { Err(Error::Control(r.error)) };
+    }
+    // The daemon is not running: this process claims the board for one pulse.
+    let settings = stored_settings(cfg);
+    let ms = ms.unwrap_or_else(|| settings.get().open_door.as_millis() as u64);
+    let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
+    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(cfg, settings.hw_handle()))?;
+    let mut door = Door::new(board.relay)?;
+    door.pulse(Duration::from_millis(ms));
+    std::thread::sleep(Duration::from_millis(ms));
+    door.shutdown();
+    Ok(format!("relay pulsed for {ms} ms"))
+}
+
+/// `facegate snap`: through the daemon if it runs, else from the camera directly.
+pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
+    if let Ok(r) = ctl::request(&cfg.socket_path(), &Request::Snap, Duration::from_secs(10)) {
+        if !r.ok {
+            return Err(Error::Hardware(r.error));
+        }
+        let b64 = r.data.as_str().unwrap_or_default();
+        return base64::engine::general_purpose::STANDARD
+            .decode(b64)
+            .map_err(|e| Error::Control(format!("bad snapshot from the daemon: {e}")));
+    }
+    let settings = stored_settings(cfg);
+    let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
+    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(cfg, settings.hw_handle()))?;
+    match board.camera {
+        Some(mut c) => c.snap_jpeg(SnapSize::Full, Duration::from_secs(5)),
+        None => Err(Error::Hardware("this board profile has no camera".into())),
+    }
+}
+
+/// The settings a running daemon would start with (the store may not exist yet: then the
+/// configuration's and the spec's defaults).
+fn stored_settings(cfg: &Config) -> SettingsCell {
+    let stored = Store::open_readonly(&cfg.storage.dir).and_then(|s| s.params()).unwrap_or_default();
+    SettingsCell::new(Settings::initial(cfg, &stored))
+}
