@@ -373,7 +373,7 @@ impl Config {
             return fail("sha256", "must be 64 hex digits or empty");
         }
         let keys = &self.update.public_keys;
-        if let Err((i, why)) = crate::firmware::keys::parse_all(keys, self.path.parent()) {
+        if let Err((i, why)) = crate::signing::keys::parse_all(keys, self.path.parent()) {
             // The entry's own line when the array spans several.
             let from = find_key_line(text, "public_keys").unwrap_or(1);
             let quoted = toml::Value::String(keys[i].clone()).to_string();

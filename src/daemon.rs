@@ -13,11 +13,11 @@ use std::time::Duration;
 use base64::Engine as _;
 
 use crate::board::{self, BoardKind};
-use crate::hw::BoardOptions;
 use crate::cloud::{self, Handles, Lifecycle, Transport};
 use crate::config::Config;
 use crate::ctl::{self, Request, Response};
 use crate::gate::{Actuators, Gate, Passage, Wiring};
+use crate::hw::BoardOptions;
 use crate::hw::door::Door;
 use crate::hw::jpeg::SnapSize;
 use crate::hw::{InputEvent, InputStats, SharedParams};

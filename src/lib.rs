@@ -28,6 +28,7 @@ pub mod logger;
 pub mod model;
 pub mod protocol;
 pub(crate) mod settings;
+pub mod signing;
 pub mod store;
 
 pub use error::{Error, Result};

@@ -18,7 +18,7 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("pure", &["protocol", "access", "board"]),
     // Effects: SQLite, the hardware, the configuration file, the control socket's wire format
     // and transport (used by both the daemon and the CLI, so it sits below both).
-    ("effects", &["store", "hw", "config", "ctl", "firmware"]),
+    ("effects", &["store", "hw", "signing", "config", "ctl", "firmware"]),
     ("settings", &["settings"]),
     ("gate", &["gate"]),
     ("cloud", &["cloud"]),

@@ -18,9 +18,8 @@
 //! called out as insecure by `status`, `doctor` and the log at every start.
 
 pub mod cli;
-pub mod envelope;
-pub mod keys;
-pub mod verify;
+
+pub use crate::signing::{envelope, keys, verify};
 
 use std::path::Path;
 

@@ -124,9 +124,9 @@ pub(crate) fn strip(path: &Path, payload_len: u64) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
-    use super::super::envelope::Version;
-    use super::super::keys::SigningKey;
     use super::*;
+    use crate::signing::envelope::Version;
+    use crate::signing::keys::SigningKey;
 
     fn signed(key: &SigningKey, payload: &[u8]) -> Vec<u8> {
         let hash = hash_stream(&mut &payload[..], payload.len() as u64).unwrap();
