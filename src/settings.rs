@@ -58,10 +58,8 @@ impl Settings {
             wiegand_out: params.entrance_wg_out_mode(),
             hw: HwParams {
                 serial_baud: params.entrance_serial_baud_rate(),
-                // The hardware threads still read these two as the spec's codes.
-                serial_in_mode: params.get("entranceSerialInMode").to_string(),
-                wiegand_in_mode: params.get("entranceWgInMode").to_string(),
-                wiegand_out_mode: params.get("entranceWgOutMode").to_string(),
+                serial_in_mode: params.entrance_serial_in_mode(),
+                wiegand_in_mode: params.entrance_wg_in_mode(),
             },
             params,
         }
@@ -102,7 +100,7 @@ pub struct SettingsCell {
 impl SettingsCell {
     /// A cell holding `settings`.
     pub fn new(settings: Settings) -> SettingsCell {
-        let hw = SharedParams::new(settings.hw.clone());
+        let hw = SharedParams::new(settings.hw);
         SettingsCell { current: RwLock::new(Arc::new(settings)), hw }
     }
 
@@ -113,7 +111,7 @@ impl SettingsCell {
 
     /// Puts `settings` in force for every later [`SettingsCell::get`] and the hardware threads.
     pub fn replace(&self, settings: Settings) {
-        self.hw.set(settings.hw.clone());
+        self.hw.set(settings.hw);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Arc::new(settings);
     }
 
@@ -163,7 +161,7 @@ mod tests {
         // A reader keeps the value it took; the next read sees the new one.
         assert_ne!(before.snapshot, SnapshotMode::NoImage);
         assert_eq!(cell.get().snap_size(), None);
-        assert_eq!(hw.get().serial_in_mode, "4");
+        assert_eq!(hw.get().serial_in_mode, crate::hw::serial::SerialInMode::PassThrough);
     }
 
     #[test]

@@ -78,7 +78,6 @@ fuzz_target!(|data: &[u8]| {
         }
         _ => {
             let _ = facegate::hw::serial::parse_baud(text);
-            let _ = facegate::hw::serial::serial_in_mode(text);
             let _ = facegate::access::InOutMode::from_code(text);
         }
     }

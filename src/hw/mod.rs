@@ -210,16 +210,18 @@ pub mod wiegand;
 
 /// The device parameters (set by the cloud through setDevInfo) that the hardware backends
 /// follow while running.
-#[derive(Debug, Clone, PartialEq, Eq)]
+///
+/// Typed once by `settings` when the parameters change; the input threads read a copy per frame
+/// (three plain values: no allocation, no parsing).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct HwParams {
-    /// `entranceSerialBaudRate`, already validated (see [`serial::parse_baud`]).
+    /// `entranceSerialBaudRate`, already validated by the device-parameter table.
     pub serial_baud: u32,
-    /// `entranceSerialInMode`: `0` off, `4` pass-through; the vendor modes are refused.
-    pub serial_in_mode: String,
-    /// `entranceWgInMode`: `0` off, `1` IC card number.
-    pub wiegand_in_mode: String,
-    /// `entranceWgOutMode`: `0` off, `1` card number, `2` temperature (refused: no sensor).
-    pub wiegand_out_mode: String,
+    /// `entranceSerialInMode`: off and pass-through are implemented; the vendor modes are
+    /// refused (see [`serial::pass_through`]).
+    pub serial_in_mode: serial::SerialInMode,
+    /// `entranceWgInMode`: off, or IC card numbers.
+    pub wiegand_in_mode: crate::protocol::devinfo::WiegandInMode,
 }
 
 impl Default for HwParams {
@@ -227,9 +229,8 @@ impl Default for HwParams {
     fn default() -> HwParams {
         HwParams {
             serial_baud: 9600,
-            serial_in_mode: "0".into(),
-            wiegand_in_mode: "1".into(),
-            wiegand_out_mode: "1".into(),
+            serial_in_mode: serial::SerialInMode::Off,
+            wiegand_in_mode: crate::protocol::devinfo::WiegandInMode::CardNumber,
         }
     }
 }
@@ -247,7 +248,7 @@ impl SharedParams {
 
     /// A copy of the current parameters.
     pub fn get(&self) -> HwParams {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        *self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     /// Replaces the parameters; running input threads pick them up at their next frame or idle wake-up.

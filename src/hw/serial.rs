@@ -29,25 +29,24 @@ pub fn parse_baud(value: &str) -> Result<u32> {
 /// parameters' own type. Only `Off` and `PassThrough` are implemented.
 pub use crate::protocol::devinfo::SerialInMode;
 
-/// Parses `entranceSerialInMode` into the two modes facegate implements. The vendor protocols (`1`, `2`, `5` temperature modules,
-/// `3` "standard protocol") are not documented anywhere this project can see, so they are
-/// refused rather than guessed at; the caller logs the error and treats the input as off.
-pub fn serial_in_mode(value: &str) -> Result<SerialInMode> {
-    let vendor = |what: &str| {
+/// Whether RS485 input passes frames through to the cloud under `mode`: true for pass-through,
+/// false for off. The vendor protocols (`1`, `2`, `5` temperature modules, `3` "standard
+/// protocol") are not documented anywhere this project can see, so they are refused rather than
+/// guessed at; the caller logs the error and treats the input as off.
+pub fn pass_through(mode: SerialInMode) -> Result<bool> {
+    let vendor = |code: u8, what: &str| {
         Err(Error::Hardware(format!(
-            "entranceSerialInMode {} ({what}) is a vendor protocol facegate does not implement; RS485 input is off \
-             (use 4 for pass-through to the cloud)",
-            value.trim()
+            "entranceSerialInMode {code} ({what}) is a vendor protocol facegate does not implement; RS485 input is off \
+             (use 4 for pass-through to the cloud)"
         )))
     };
-    match value.trim() {
-        "" | "0" => Ok(SerialInMode::Off),
-        "4" => Ok(SerialInMode::PassThrough),
-        "1" => vendor("V1 temperature measurement"),
-        "2" => vendor("V2 temperature measurement"),
-        "3" => vendor("standard protocol"),
-        "5" => vendor("V3 temperature measurement"),
-        other => Err(Error::Hardware(format!("entranceSerialInMode {other:?} is not defined; RS485 input is off"))),
+    match mode {
+        SerialInMode::Off => Ok(false),
+        SerialInMode::PassThrough => Ok(true),
+        SerialInMode::TemperatureV1 => vendor(1, "V1 temperature measurement"),
+        SerialInMode::TemperatureV2 => vendor(2, "V2 temperature measurement"),
+        SerialInMode::Standard => vendor(3, "standard protocol"),
+        SerialInMode::TemperatureV3 => vendor(5, "V3 temperature measurement"),
     }
 }
 
@@ -120,13 +119,18 @@ mod tests {
 
     #[test]
     fn input_modes() {
-        assert_eq!(serial_in_mode("0").unwrap(), SerialInMode::Off);
-        assert_eq!(serial_in_mode("4").unwrap(), SerialInMode::PassThrough);
-        for vendor in ["1", "2", "3", "5"] {
-            let err = serial_in_mode(vendor).unwrap_err().to_string();
+        assert!(!pass_through(SerialInMode::Off).unwrap());
+        assert!(pass_through(SerialInMode::PassThrough).unwrap());
+        for (code, vendor) in [
+            (1, SerialInMode::TemperatureV1),
+            (2, SerialInMode::TemperatureV2),
+            (3, SerialInMode::Standard),
+            (5, SerialInMode::TemperatureV3),
+        ] {
+            let err = pass_through(vendor).unwrap_err().to_string();
             assert!(err.contains("vendor protocol") && err.contains("RS485 input is off"), "{err}");
+            assert!(err.contains(&format!("entranceSerialInMode {code} ")), "{err}");
         }
-        assert!(serial_in_mode("9").is_err());
     }
 
     #[test]

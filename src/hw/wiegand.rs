@@ -14,7 +14,7 @@ use std::collections::VecDeque;
 use super::{InputEvent, InputStats, WiegandBits};
 use crate::board::{BoardProfile, DEFAULT_END_GAP_BIT_TIMES, WiegandOutProfile};
 use crate::model::{Credential, Source};
-use crate::protocol::devinfo::WiegandOutMode;
+use crate::protocol::devinfo::{WiegandInMode, WiegandOutMode};
 use crate::{Error, Result};
 
 /// The output frame formats (a board profile's `bits`), here where frames are coded.
@@ -504,9 +504,9 @@ impl WiegandInput {
         }
     }
 
-    /// Drains the decoder into credentials at `now_ns`; `mode` is `entranceWgInMode` (`0` off,
-    /// anything else reads cards and keys). Faults are logged and counted, never returned.
-    pub fn events(&mut self, mode: &str, now_ns: u64) -> Vec<InputEvent> {
+    /// Drains the decoder into credentials at `now_ns`; `mode` is `entranceWgInMode` (off, or
+    /// cards and keys). Faults are logged and counted, never returned.
+    pub fn events(&mut self, mode: WiegandInMode, now_ns: u64) -> Vec<InputEvent> {
         self.decoder.poll(now_ns);
         let mut events = Vec::new();
         while let Some(item) = self.decoder.next_frame() {
@@ -522,7 +522,7 @@ impl WiegandInput {
                     continue;
                 }
             };
-            if mode.trim() == "0" {
+            if mode == WiegandInMode::Off {
                 log::debug!("Wiegand: {frame:?} ignored, entranceWgInMode is 0 (off)");
                 continue;
             }
@@ -881,21 +881,21 @@ mod tests {
         };
         let card = encode_card(40_485_068, WiegandFormat::W34).unwrap().0;
         feed(&mut input, &card, 0);
-        let ev = input.events("1", 1_000 * MS);
+        let ev = input.events(WiegandInMode::CardNumber, 1_000 * MS);
         assert_eq!(ev, vec![InputEvent { credential: Credential::Card("40485068".into()), source: Source::Wiegand }]);
 
         for (i, key) in ["0011", "0101", "1011"].iter().enumerate() {
             feed(&mut input, &bits(key), 2_000 * MS + i as u64 * 300 * MS);
         }
-        let ev = input.events("1", 3_000 * MS);
+        let ev = input.events(WiegandInMode::CardNumber, 3_000 * MS);
         assert_eq!(ev, vec![InputEvent { credential: Credential::Password("35".into()), source: Source::Wiegand }]);
 
         feed(&mut input, &card, 4_000 * MS);
-        assert!(input.events("0", 5_000 * MS).is_empty(), "mode 0 turns the input off");
+        assert!(input.events(WiegandInMode::Off, 5_000 * MS).is_empty(), "mode 0 turns the input off");
 
         let raw32 = bits("10000000000000000000000000000011");
         feed(&mut input, &raw32, 6_000 * MS);
-        let ev = input.events("1", 7_000 * MS);
+        let ev = input.events(WiegandInMode::CardNumber, 7_000 * MS);
         assert_eq!(ev[0].credential, Credential::Card(((1u64 << 31) | 3).to_string()));
     }
 }

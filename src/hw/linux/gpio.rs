@@ -240,8 +240,7 @@ fn run_wiegand_reader(
             }
         }
         let now = clock.map_or(0, sys::now_ns);
-        let mode = params.get().wiegand_in_mode;
-        let new_events = input.events(&mode, now);
+        let new_events = input.events(params.get().wiegand_in_mode, now);
         *stats.lock().unwrap_or_else(|p| p.into_inner()) = input.decoder.stats();
         for event in new_events {
             if events.send(event).is_err() {

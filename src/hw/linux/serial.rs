@@ -8,7 +8,7 @@ use std::time::Duration;
 use serialport::{SerialPort, TTYPort};
 
 use super::gpio::OutputLine;
-use crate::hw::serial::{Framer, SerialInMode, idle_gap, serial_in_mode};
+use crate::hw::serial::{Framer, SerialInMode, idle_gap, pass_through};
 use crate::hw::{InputEvent, Rs485Out, SharedParams};
 use crate::model::{Credential, Source};
 use crate::{Error, Result};
@@ -114,7 +114,8 @@ fn run_reader(mut port: TTYPort, input: SerialInput, params: &SharedParams, even
     let path = port.name().unwrap_or_default();
     let mut framer = if input == SerialInput::QrReader { Framer::lines() } else { Framer::idle_gap() };
     let mut baud = port.baud_rate().unwrap_or(9600);
-    let mut logged_mode = String::new();
+    // The mode last seen, so a refused vendor mode is logged once per change, not per wake-up.
+    let mut logged_mode: Option<SerialInMode> = None;
     let mut failing = false;
     let mut buf = [0u8; 256];
     loop {
@@ -130,16 +131,16 @@ fn run_reader(mut port: TTYPort, input: SerialInput, params: &SharedParams, even
                     Err(e) => log::error!("RS485 {path}: cannot set {} baud: {e}", p.serial_baud),
                 }
             }
-            pass = match serial_in_mode(&p.serial_in_mode) {
-                Ok(mode) => mode == SerialInMode::PassThrough,
+            pass = match pass_through(p.serial_in_mode) {
+                Ok(pass) => pass,
                 Err(e) => {
-                    if logged_mode != p.serial_in_mode {
+                    if logged_mode != Some(p.serial_in_mode) {
                         log::warn!("RS485 {path}: {e}");
                     }
                     false
                 }
             };
-            logged_mode = p.serial_in_mode;
+            logged_mode = Some(p.serial_in_mode);
         }
         let wait = if framer.pending() { idle_gap(baud) } else { IDLE_WAKE };
         if let Err(e) = port.set_timeout(wait) {
@@ -248,12 +249,12 @@ mod tests {
     fn rs485_pass_through_frames_by_idle_gap_and_follows_the_baud_rate() {
         let mut pty = pty();
         let port = open_port(&pty.path, 9600, "RS485").unwrap();
-        let params = SharedParams::new(HwParams { serial_in_mode: "4".into(), ..HwParams::default() });
+        let params = SharedParams::new(HwParams { serial_in_mode: SerialInMode::PassThrough, ..HwParams::default() });
         let (tx, rx) = mpsc::channel();
         spawn_reader(port, SerialInput::Rs485, params.clone(), tx).unwrap();
         // A frame is only emitted after an idle wait, which starts with a fresh look at the
         // parameters: once the next frame arrives, the new rate is in force.
-        params.set(HwParams { serial_in_mode: "4".into(), serial_baud: 19200, ..HwParams::default() });
+        params.set(HwParams { serial_in_mode: SerialInMode::PassThrough, serial_baud: 19200, ..HwParams::default() });
 
         pty.master.write_all(&[0xfe, 0x03, 0x01, 0x00, 0x02]).unwrap();
         assert_eq!(
