@@ -1,8 +1,9 @@
 #!/usr/bin/env python3
-"""Host side of the emulated board test bed: boots the guest in qemu-system-aarch64, plays the
-far end of its UART, judges the guest's "EMU: ..." lines and does the power cuts.
+"""Host side of the emulated board test bed: boots the guest in QEMU's virt machine (aarch64
+Cortex-A53, or armv7 Cortex-A7 with --arch arm), plays the far end of its UART, judges the
+guest's "EMU: ..." lines and does the power cuts.
 
-    emu/driver.py --kernel Image --initrd initrd.gz --workdir DIR [--cuts N] [--seed S]
+    emu/driver.py --kernel Image --initrd initrd.gz --workdir DIR [--arch arm64|arm] [--cuts N] [--seed S]
 
 Boots: one scenario boot on a fresh disk; then, on another fresh disk, N boots each killed with
 SIGKILL at a random moment while the guest presents a steady stream of cards, and one final
@@ -30,6 +31,14 @@ CLOUD_RECORD_RE = re.compile(
 NORMAL_NUMBER_RE = re.compile(r"normalNumber=(\S+)")
 
 
+# The QEMU machine of each board. The 32-bit board keeps PCI's configuration space below 4 GiB
+# (highmem=off): its kernel has no LPAE to reach the high window that QEMU would otherwise use.
+QEMU = {
+    "arm64": ["qemu-system-aarch64", "-M", "virt", "-cpu", "cortex-a53"],
+    "arm": ["qemu-system-arm", "-M", "virt,highmem=off", "-cpu", "cortex-a7"],
+}
+
+
 def log(msg):
     print(f"emu: {msg}", flush=True)
 
@@ -46,8 +55,8 @@ class Boot:
         self.exited = False
         self.log = open(os.path.join(args.workdir, logname), "w", encoding="utf-8")
         append = f"console=ttyAMA0 panic=-1 printk.devkmsg=on emu_mode={mode} emu_boot={number}"
-        cmd = [
-            args.qemu, "-M", "virt", "-cpu", "cortex-a53", "-m", "512", "-smp", "2",
+        cmd = QEMU[args.arch] + [
+            "-m", "512", "-smp", "2",
             "-nographic", "-no-reboot",
             "-kernel", args.kernel, "-initrd", args.initrd, "-append", append,
             # cache=unsafe: only QEMU dies in these tests, never the host, so what QEMU wrote
@@ -431,7 +440,7 @@ def main():
     ap.add_argument("--cuts", type=int, default=10)
     ap.add_argument("--seed", type=int, default=None)
     ap.add_argument("--skip-scenario", action="store_true")
-    ap.add_argument("--qemu", default="qemu-system-aarch64")
+    ap.add_argument("--arch", choices=sorted(QEMU), default="arm64")
     args = ap.parse_args()
     if args.seed is None:
         args.seed = random.randrange(10**6)

@@ -12,8 +12,10 @@ cd "$FACEGATE_ROOT"
 if [ "${FACEGATE_SKIP_SETUP:-0}" != 1 ]; then
     scripts/setup-debian.sh --host
 fi
+# cargo: rustup's when installed (lib.sh puts it first), else Debian's 1.85 that the set-up
+# installed.
 command -v cargo >/dev/null || {
-    echo "demo: cargo is missing: install Rust with rustup (https://rustup.rs)" >&2
+    echo "demo: cargo is missing: run scripts/setup-debian.sh --host (Debian's Rust 1.85) or install rustup" >&2
     exit 1
 }
 echo "demo: building facegate and the demo (the first build takes a few minutes)"

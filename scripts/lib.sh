@@ -4,8 +4,9 @@
 
 FACEGATE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 
-# rustup's toolchain (host tests, clippy, rustfmt) comes first even when the caller's PATH
-# lacks it: Debian's /usr/bin/cargo has neither clippy nor rustfmt.
+# The host toolchain (host tests, clippy, rustfmt, the demo): rustup's when installed, first
+# even when the caller's PATH lacks it; else Debian's Rust 1.85 in /usr/bin (rustc-web,
+# cargo-web, rust-web-clippy, rustfmt-web: scripts/setup-debian.sh installs them).
 if [ -x "${CARGO_HOME:-$HOME/.cargo}/bin/cargo" ]; then
     PATH="${CARGO_HOME:-$HOME/.cargo}/bin:$PATH"
 fi
@@ -20,20 +21,44 @@ FACEGATE_TARGET_BASE="${CARGO_TARGET_DIR:-$FACEGATE_ROOT/target}"
 FACEGATE_CROSS_TARGET_DIR="${FACEGATE_CROSS_TARGET_DIR:-$FACEGATE_TARGET_BASE/cross}"
 FACEGATE_MSRV_TARGET_DIR="${FACEGATE_MSRV_TARGET_DIR:-$FACEGATE_CROSS_TARGET_DIR}"
 
-# The ARM targets and the Debian cross prefix / sysroot of each.
-FACEGATE_ARM_TARGETS=(aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
-declare -A FACEGATE_CROSS_PREFIX=(
-    [aarch64-unknown-linux-gnu]=aarch64-linux-gnu
-    [armv7-unknown-linux-gnueabihf]=arm-linux-gnueabihf
-)
+# The shipped ARM targets: static musl binaries, which need nothing from the board's image but
+# a Linux kernel (see README.md), built by Debian's rustc with std rebuilt from rust-web-src and
+# linked by zig (scripts/build-arm.sh).
+FACEGATE_ARM_TARGETS=(aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf)
 declare -A FACEGATE_QEMU=(
-    [aarch64-unknown-linux-gnu]=qemu-aarch64-static
-    [armv7-unknown-linux-gnueabihf]=qemu-arm-static
+    [aarch64-unknown-linux-musl]=qemu-aarch64-static
+    [armv7-unknown-linux-musleabihf]=qemu-arm-static
 )
+
+# zig and cargo-zigbuild from PyPI, pinned, in a venv outside the repository
+# (scripts/setup-debian.sh installs them).
+FACEGATE_TOOLS="${FACEGATE_TOOLS:-/var/cache/facegate-tools}"
+FACEGATE_ZIG_VERSION=0.17.1
+FACEGATE_ZIGBUILD_VERSION=0.24.1
+FACEGATE_ZIG_VENV="$FACEGATE_TOOLS/zig-$FACEGATE_ZIG_VERSION-zigbuild-$FACEGATE_ZIGBUILD_VERSION"
 
 # Runs Debian's cargo with Debian's rustc (rustup's proxies would otherwise pick 1.95).
 debian_cargo() {
     RUSTC="$DEBIAN_RUSTC" RUSTDOC=/usr/bin/rustdoc "$DEBIAN_CARGO" "$@"
+}
+
+# Runs `cargo-zigbuild COMMAND ARGS` (COMMAND: zigbuild, i.e. build; test; ...) for the static musl targets: Debian's cargo and rustc, std rebuilt
+# from source (Debian ships no musl std; RUSTC_BOOTSTRAP lets the stable 1.85 take -Zbuild-std),
+# zig as the linker with its own musl crt and libc.a (-C link-self-contained=no: Debian has no
+# self-contained musl crt objects for rustc to pass). The caller adds -Zbuild-std=...
+musl_cargo() {
+    local venv="$FACEGATE_ZIG_VENV/bin"
+    [ -x "$venv/cargo-zigbuild" ] || {
+        echo "$venv/cargo-zigbuild is missing: run scripts/setup-debian.sh" >&2
+        return 1
+    }
+    # /usr/bin first: cargo-zigbuild runs the `cargo` on PATH, which must be Debian's.
+    PATH="$venv:/usr/bin:$PATH" RUSTC="$DEBIAN_RUSTC" RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
+        CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C link-self-contained=no" \
+        CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUSTFLAGS="-C link-self-contained=no" \
+        CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_RUNNER=qemu-aarch64-static \
+        CARGO_TARGET_ARMV7_UNKNOWN_LINUX_MUSLEABIHF_RUNNER=qemu-arm-static \
+        "$venv/cargo-zigbuild" "$@"
 }
 
 _section_names=()

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Builds facegate's Debian packages for the ARM targets from the cross-built release binaries
+# Builds facegate's Debian packages (arm64, armhf) from the static release binaries
 # (scripts/build-arm.sh runs first and is a no-op when they are up to date), with cargo-deb
-# installed from crates.io at a pinned version when missing.
+# installed from crates.io at a pinned version when missing. The packages depend on nothing:
+# the binary is static, so one package serves a Debian 12 board, an older one or any image
+# with dpkg.
 #
-# usage: scripts/package.sh [TARGET...]  (default: aarch64-unknown-linux-gnu armv7-unknown-linux-gnueabihf)
+# usage: scripts/package.sh [TARGET...]  (default: aarch64-unknown-linux-musl armv7-unknown-linux-musleabihf)
 # Packages: $FACEGATE_CROSS_TARGET_DIR/debian/facegate_<version>-1_<arch>.deb
 set -euo pipefail
 # shellcheck source=scripts/lib.sh
@@ -29,31 +31,26 @@ fi
 
 scripts/build-arm.sh "${targets[@]}"
 
-# The glibc version the package depends on, from [package.metadata.deb] depends.
-declared="$(sed -n 's/^depends = "libc6 (>= \([0-9.]*\))"$/\1/p' Cargo.toml)"
-[ -n "$declared" ] || { echo "package: no 'depends = \"libc6 (>= X)\"' in Cargo.toml" >&2; exit 1; }
-
 for t in "${targets[@]}"; do
     bin="$FACEGATE_CROSS_TARGET_DIR/$t/release/facegate"
-    needed="$("${FACEGATE_CROSS_PREFIX[$t]}-objdump" -T "$bin" | grep -o 'GLIBC_[0-9.]*' | sort -uV | tail -n 1)"
-    needed="${needed#GLIBC_}"
-    if [ "$(printf '%s\n%s\n' "$needed" "$declared" | sort -V | tail -n 1)" != "$declared" ]; then
-        echo "package: $t binary needs glibc $needed but the package declares libc6 (>= $declared):" >&2
-        echo "package: raise depends in [package.metadata.deb] of Cargo.toml" >&2
+    # The package declares no dependency at all: build-arm.sh has checked that the binary is
+    # static, and this repeats it for the very file that goes into the package.
+    if readelf -d "$bin" | grep -q '(NEEDED)' || readelf -l "$bin" | grep -q INTERP; then
+        echo "package: $bin is not static; a package without Depends cannot ship it" >&2
         exit 1
     fi
-    # Anything beyond glibc and libgcc would need its own Depends.
-    extra="$("${FACEGATE_CROSS_PREFIX[$t]}-readelf" -d "$bin" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' |
-        grep -vE '^(libc|libm|libdl|libpthread|librt|libgcc_s)\.so\.[0-9]+$|^ld-linux' || true)"
-    if [ -n "$extra" ]; then
-        echo "package: $t binary needs shared libraries the package does not depend on: $extra" >&2
-        exit 1
-    fi
-    # --no-build: cargo-deb packages the binary build-arm.sh made with Debian's Rust 1.85 and
-    # the cross toolchain (cargo-deb would build with rustup's cargo otherwise).
-    deb="$(CARGO_TARGET_DIR="$FACEGATE_CROSS_TARGET_DIR" cargo deb --no-build --target "$t" --quiet)"
+    # --no-build: cargo-deb packages the binary build-arm.sh made (cargo-deb would build with
+    # the cargo on PATH otherwise); --no-strip: the release profile stripped it already.
+    deb="$(CARGO_TARGET_DIR="$FACEGATE_CROSS_TARGET_DIR" cargo deb --no-build --no-strip --target "$t" --quiet)"
     [ -f "$deb" ] || { echo "package: cargo deb reported no package for $t" >&2; exit 1; }
     printf '\n== %s\n' "$deb"
     dpkg-deb --field "$deb" Package Version Architecture Depends Installed-Size
     dpkg-deb --contents "$deb"
+    depends="$(dpkg-deb --field "$deb" Depends)"
+    [ -z "$depends" ] || { echo "package: $deb depends on '$depends'; the static binary needs nothing" >&2; exit 1; }
+    # The packaged binary is the checked one, byte for byte.
+    x="$(mktemp -d)"
+    dpkg-deb -x "$deb" "$x"
+    cmp "$x/usr/bin/facegate" "$bin" || { rm -rf "$x"; echo "package: $deb holds another facegate than $bin" >&2; exit 1; }
+    rm -rf "$x"
 done

@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # Prepares a Debian 12 (bookworm) machine to build, cross-compile and test facegate:
-# libclang for v4l's bindings, Debian's rustc/cargo 1.85 (the crate's rust-version, so nothing
-# newer creeps in), gcc cross linkers, qemu-user to run ARM test binaries, systemd-analyze and
-# the shell linter for the packaging checks, and the aarch64/armv7 std for Debian's rustc,
-# unpacked from Debian's own packages because rustup's servers are not reachable from the
-# build machines.
+# libclang for v4l's bindings, Debian's Rust 1.85 (rustc, cargo, clippy, rustfmt: the crate's
+# rust-version, so nothing newer creeps in, and a complete toolchain where rustup is absent),
+# the Rust standard library's source (the static ARM binaries rebuild std for musl), zig and
+# cargo-zigbuild from PyPI in a venv under $FACEGATE_TOOLS (the linker and musl C library of
+# the static builds), qemu-user to run ARM binaries, and systemd-analyze and the shell linter
+# for the packaging checks. Everything comes from Debian's and PyPI's registries.
 #
-# usage: scripts/setup-debian.sh [--host]   --host: only what a host build needs (libclang,
-#        gcc), for the demo; no Debian Rust, cross toolchains, qemu or ARM std.
+# usage: scripts/setup-debian.sh [--host]   --host: only what a host build needs (Debian's
+#        Rust 1.85 with clippy and rustfmt, libclang, gcc), for the demo; nothing for ARM.
 # Idempotent: a second run checks and installs nothing. Needs root (or sudo) to install.
-# FACEGATE_RUST_DEB_VERSION overrides the pinned Debian rustc version.
+# FACEGATE_RUST_DEB_VERSION overrides the pinned Debian Rust version (bookworm-security offers
+# newer ones, which the pin keeps out).
 set -euo pipefail
 
 host_only=0
@@ -20,15 +22,16 @@ case "${1:-}" in
 esac
 
 RUST_DEB_VERSION="${FACEGATE_RUST_DEB_VERSION:-1.85.0+dfsg3-1~deb12u3}"
-# Debian architecture -> Rust target whose std comes from libstd-rust-web-dev:<arch>.
-STD_ARCHES=(arm64 armhf)
-declare -A STD_TARGET=([arm64]=aarch64-unknown-linux-gnu [armhf]=armv7-unknown-linux-gnueabihf)
-HOST_PACKAGES=(ca-certificates gcc libc6-dev libclang-dev openssl)
+# shellcheck source=scripts/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+HOST_PACKAGES=(
+    ca-certificates gcc libc6-dev libclang-dev openssl
+    "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" "libstd-rust-web-dev=$RUST_DEB_VERSION"
+    "rust-web-clippy=$RUST_DEB_VERSION" "rustfmt-web=$RUST_DEB_VERSION"
+)
 PACKAGES=(
     "${HOST_PACKAGES[@]}"
-    "rustc-web=$RUST_DEB_VERSION" "cargo-web=$RUST_DEB_VERSION" "libstd-rust-web-dev=$RUST_DEB_VERSION"
-    gcc-aarch64-linux-gnu libc6-dev-arm64-cross
-    gcc-arm-linux-gnueabihf libc6-dev-armhf-cross
+    "rust-web-src=$RUST_DEB_VERSION" python3-venv file binutils
     qemu-user-static systemd shellcheck
 )
 
@@ -73,7 +76,6 @@ installed() {
     [ -z "$want" ] || [ "${status#* }" = "$want" ]
 }
 
-apt_updated=0
 apt_update() {
     # A foreign index that is mid-sync on the mirror makes apt-get update exit 100 although
     # everything needed is there: judge by whether the installs below succeed instead.
@@ -81,26 +83,13 @@ apt_update() {
         say "apt-get update reported errors (continuing; the installs decide):"
         grep -E '^(E|W):' "$LOG" | head -n 5 >&2 || true
     fi
-    apt_updated=1
 }
 
 if [ "$host_only" = 1 ]; then
-    STD_ARCHES=()
     PACKAGES=("${HOST_PACKAGES[@]}")
 fi
 
-# 1. Foreign architectures: apt-get download of PKG:arm64 / PKG:armhf needs them.
-need_update=0
-foreign=" $(dpkg --print-foreign-architectures | tr '\n' ' ') "
-for arch in "${STD_ARCHES[@]}"; do
-    if [[ "$foreign" != *" $arch "* ]]; then
-        say "adding dpkg architecture $arch"
-        "${SUDO[@]}" dpkg --add-architecture "$arch"
-        need_update=1
-    fi
-done
-
-# 2. Host packages.
+# 1. Debian packages.
 missing=()
 for pkg in "${PACKAGES[@]}"; do
     installed "$pkg" || missing+=("$pkg")
@@ -122,41 +111,22 @@ if [ "$host_only" = 1 ]; then
     exit 0
 fi
 
-# 3. The ARM std for Debian's rustc, matching its exact version.
+# 2. zig (linker and musl C library of the static ARM builds) and cargo-zigbuild, pinned, in a
+# venv of their own: PyPI ships both as wheels, Debian 12 has neither.
+if ! "$FACEGATE_ZIG_VENV/bin/cargo-zigbuild" --version >/dev/null 2>&1 ||
+    [ "$("$FACEGATE_ZIG_VENV/bin/python3" -m ziglang version 2>/dev/null)" != "$FACEGATE_ZIG_VERSION" ]; then
+    say "installing ziglang $FACEGATE_ZIG_VERSION and cargo-zigbuild $FACEGATE_ZIGBUILD_VERSION from PyPI into $FACEGATE_ZIG_VENV"
+    "${SUDO[@]}" mkdir -p "$FACEGATE_TOOLS"
+    "${SUDO[@]}" rm -rf "$FACEGATE_ZIG_VENV"
+    quiet "python3 -m venv $FACEGATE_ZIG_VENV" "${SUDO[@]}" /usr/bin/python3 -m venv "$FACEGATE_ZIG_VENV"
+    quiet "pip install ziglang cargo-zigbuild" "${SUDO[@]}" "$FACEGATE_ZIG_VENV/bin/pip" install -q \
+        "ziglang==$FACEGATE_ZIG_VERSION" "cargo-zigbuild==$FACEGATE_ZIGBUILD_VERSION"
+fi
+
+# 3. The Rust standard library's source for -Zbuild-std, at the exact version of Debian's rustc.
 RUSTC=/usr/bin/rustc
 [ -x "$RUSTC" ] || die "$RUSTC is missing although rustc-web is installed"
-SYSROOT="$("$RUSTC" --print sysroot)"
+src="$("$RUSTC" --print sysroot)/lib/rustlib/src/rust/library/std/Cargo.toml"
+[ -f "$src" ] || die "$src is missing although rust-web-src is installed"
 
-# True when Debian's rustc can compile for the target, i.e. a matching std is in its sysroot.
-std_works() {
-    printf '' | "$RUSTC" --target "$1" --crate-type lib --crate-name probe \
-        --emit metadata -o "$WORK/probe.rmeta" - >"$LOG" 2>&1
-}
-
-for arch in "${STD_ARCHES[@]}"; do
-    target="${STD_TARGET[$arch]}"
-    std_works "$target" && continue
-    say "unpacking the $target std from libstd-rust-web-dev:$arch=$RUST_DEB_VERSION"
-    if [ "$need_update" = 1 ] && [ "$apt_updated" = 0 ]; then apt_update; fi
-    dl="$WORK/$arch"
-    mkdir -p "$dl" && chmod 0755 "$WORK" "$dl"
-    if ! (cd "$dl" && apt-get download -q "libstd-rust-web-dev:$arch=$RUST_DEB_VERSION") >"$LOG" 2>&1; then
-        # The foreign index may have been mid-sync at the last update: refresh once.
-        apt_update
-        # shellcheck disable=SC2016  # $1/$2 are the inner shell's arguments
-        quiet "apt-get download libstd-rust-web-dev:$arch=$RUST_DEB_VERSION" \
-            bash -c 'cd "$1" && apt-get download -q "$2"' _ "$dl" "libstd-rust-web-dev:$arch=$RUST_DEB_VERSION"
-    fi
-    quiet "unpacking libstd-rust-web-dev:$arch" dpkg-deb -x "$dl"/libstd-rust-web-dev_*.deb "$dl/root"
-    src="$dl/root/usr/lib/rustlib/$target"
-    [ -d "$src/lib" ] || die "libstd-rust-web-dev:$arch has no usr/lib/rustlib/$target/lib"
-    "${SUDO[@]}" mkdir -p "$SYSROOT/lib/rustlib"
-    "${SUDO[@]}" rm -rf "$SYSROOT/lib/rustlib/$target"
-    "${SUDO[@]}" cp -a "$src" "$SYSROOT/lib/rustlib/$target"
-    if ! std_works "$target"; then
-        tail -n 20 "$LOG" >&2
-        die "Debian's rustc still cannot compile for $target after unpacking its std"
-    fi
-done
-
-say "ready: $("$RUSTC" --version), targets ${STD_TARGET[*]}, $(qemu-aarch64-static --version | head -n 1)"
+say "ready: $("$RUSTC" --version), zig $("$FACEGATE_ZIG_VENV/bin/python3" -m ziglang version), $("$FACEGATE_ZIG_VENV/bin/cargo-zigbuild" --version), $(qemu-aarch64-static --version | head -n 1)"
