@@ -49,6 +49,9 @@ pub(crate) enum SetClockError {
 }
 
 /// Sets CLOCK_REALTIME to `unix_ms`.
+// The libc crate deprecates `time_t` on musl ahead of its switch to a 64-bit one; it is still
+// the type `timespec` holds on every target, so it is named here on purpose.
+#[allow(deprecated)]
 pub(crate) fn set_realtime_clock(unix_ms: i64) -> Result<(), SetClockError> {
     let ts = libc::timespec {
         tv_sec: libc::time_t::try_from(unix_ms.div_euclid(1000)).map_err(|_| SetClockError::OutOfRange)?,
@@ -64,6 +67,7 @@ pub(crate) fn set_realtime_clock(unix_ms: i64) -> Result<(), SetClockError> {
 /// Waits until one of `fds` is readable, or `timeout` has passed (`None`: no limit); says which
 /// are readable (all `false` after the timeout). A signal ends the wait early with an error of
 /// kind `Interrupted`, for the caller to wait again.
+#[allow(deprecated)] // `time_t` on musl: see set_realtime_clock
 pub(crate) fn wait_readable<const N: usize>(
     fds: [BorrowedFd<'_>; N],
     timeout: Option<Duration>,
