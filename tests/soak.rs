@@ -33,7 +33,9 @@
 //! Knobs: `SOAK_SEED` (default: from the clock, printed), `SOAK_SECS` (300),
 //! `SOAK_INTENSITY` (1..=10, default 3), `SOAK_LATENCY_MS` (3000), `SOAK_RESUME_SECS` (10),
 //! `SOAK_STALL_SECS` (10), `SOAK_MAX_RSS_MB` (64), `SOAK_MAX_THREADS` (32),
-//! `SOAK_MAX_FDS` (64). The bounds are deadlines for a loaded machine, not speed targets.
+//! `SOAK_MAX_FDS` (64), `SOAK_SIGXFSZ` (`ignore`; `default` lets the daemon inherit the
+//! default disposition, so the file size limit kills it). The bounds are deadlines for a
+//! loaded machine, not speed targets.
 
 mod common;
 
@@ -183,6 +185,8 @@ struct Soak {
     trouble_end_ms: AtomicU64,
     /// The daemon's file size limit is lowered (storage pressure).
     pressure: AtomicBool,
+    /// The 10,050-command stream runs: no outage or restart may break its burst.
+    big_sync_on: AtomicBool,
     /// The anchors are in the device (false from a delete-all until they are back).
     anchors_settled: AtomicBool,
     stop: AtomicBool,
@@ -521,6 +525,9 @@ fn run_sync(s: &Soak, label: &'static str, cmds: Vec<Value>) {
     let mut last_progress = Instant::now();
     let mut last_done = 0usize;
     let mut stall_reported = false;
+    // Slowness without a pause: results per calm 10-s window while commands are queued.
+    let mut window = (Instant::now(), 0usize);
+    let mut slow_reported = false;
     let epoch0 = s.epoch.load(Ordering::SeqCst);
     while !pending.is_empty() {
         let log = lock(&s.log);
@@ -558,6 +565,22 @@ fn run_sync(s: &Soak, label: &'static str, cmds: Vec<Value>) {
                     started.elapsed().as_secs_f64()
                 )
             });
+        }
+        if window.0.elapsed() >= Duration::from_secs(10) {
+            let queued = s.cloud.pending("/person/operate");
+            let got = done - window.1;
+            let calm_window = calm_since > window.0.elapsed() && !s.trouble.load(Ordering::SeqCst);
+            if calm_window && queued >= 20 && got < 20 && !slow_reported {
+                slow_reported = true;
+                s.check("sync_progress", step, false, || {
+                    format!(
+                        "{label}: {got} person/operate results in a calm 10-s window with {queued} queued \
+                         ({done}/{total} done after {:.1} s)",
+                        started.elapsed().as_secs_f64()
+                    )
+                });
+            }
+            window = (Instant::now(), done);
         }
         if quiet > Duration::from_secs(5) && s.cloud.pending("/person/operate") == 0 && !s.down.load(Ordering::SeqCst) {
             // Everything was carried away, yet some results never came: lost in a kill.
@@ -662,7 +685,11 @@ impl Operator {
             cmds.push(operate(vec![person(&id, &format!("b{id}"), &card, "0")]));
             self.persons.insert(id, card);
         }
+        // Chaos holds its outages and restarts meanwhile (an error or a restart ends a burst),
+        // so the scheduler sees more than 10,000 commands in a row.
+        s.big_sync_on.store(true, Ordering::SeqCst);
         run_sync(s, "big_sync", cmds);
+        s.big_sync_on.store(false, Ordering::SeqCst);
     }
 }
 
@@ -1038,7 +1065,8 @@ fn storage_pressure(s: &Soak, rng: &mut fastrand::Rng) {
         Command::new("prlimit").arg(format!("--pid={pid}")).arg(format!("--fsize={v}")).status().is_ok_and(|st| st.success())
     };
     s.pressure.store(true, Ordering::SeqCst);
-    if !set(&format!("{limit}:{limit}")) {
+    // The soft limit only: raising a lowered hard limit again needs CAP_SYS_RESOURCE.
+    if !set(&format!("{limit}:")) {
         s.pressure.store(false, Ordering::SeqCst);
         s.end_trouble();
         return;
@@ -1046,8 +1074,9 @@ fn storage_pressure(s: &Soak, rng: &mut fastrand::Rng) {
     s.sleep(Duration::from_secs(3 + rng.u64(..8)));
     s.pressure.store(false, Ordering::SeqCst);
     // The process may have died meanwhile (the monitor restarts it); then nothing to undo.
-    if s.pid() == Some(pid) {
-        set("unlimited:unlimited");
+    if s.pid() == Some(pid) && !set("unlimited:") {
+        let step = s.next_step();
+        s.check("soak_harness", step, false, || format!("prlimit could not lift the file size limit of {pid}"));
     }
     s.end_trouble();
 }
@@ -1072,7 +1101,12 @@ fn chaos(s: &Soak) {
     // A quiet start, so the first records and the anchors are in place.
     s.sleep(Duration::from_secs(5));
     while !s.stop.load(Ordering::SeqCst) {
-        match rng.u32(..100) {
+        let roll = rng.u32(..100);
+        if s.big_sync_on.load(Ordering::SeqCst) && roll < 85 {
+            s.sleep(Duration::from_millis(500));
+            continue;
+        }
+        match roll {
             0..=44 => outage(s, &mut rng),
             45..=57 => restart(s, false),
             58..=72 => restart(s, true),
@@ -1298,6 +1332,14 @@ fn field_soak() {
         "soak: seed {} for {} s at intensity {} (SOAK_SEED={} to replay)",
         knobs.seed, knobs.secs, knobs.intensity, knobs.seed
     );
+    if std::env::var("SOAK_SIGXFSZ").as_deref() != Ok("default") {
+        // The daemon inherits the ignored SIGXFSZ, so a write past the file size limit fails
+        // with EFBIG as a full disk fails with ENOSPC, instead of killing the process.
+        // SAFETY: setting a signal's disposition to SIG_IGN has no memory-safety preconditions.
+        unsafe {
+            libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+        }
+    }
     let cloud = MockCloud::start();
     cloud.set_register_resp(MockCloud::fast_services());
     cloud.keep_last(2000);
@@ -1329,6 +1371,7 @@ fn field_soak() {
         trouble: AtomicBool::new(false),
         trouble_end_ms: AtomicU64::new(0),
         pressure: AtomicBool::new(false),
+        big_sync_on: AtomicBool::new(false),
         anchors_settled: AtomicBool::new(false),
         stop: AtomicBool::new(false),
         ledger: Mutex::new(Ledger::default()),
