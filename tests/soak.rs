@@ -101,7 +101,8 @@ impl Knobs {
 
 /// The persons whose cards and faces must always open: never touched by random syncs,
 /// re-added right after every delete-all.
-const ANCHORS: [(&str, &str); 4] = [("900001", "80000001"), ("900002", "80000002"), ("900003", "80000003"), ("900004", "80000004")];
+const ANCHORS: [(&str, &str); 4] =
+    [("900001", "80000001"), ("900002", "80000002"), ("900003", "80000003"), ("900004", "80000004")];
 
 /// Only so many violations of one invariant are kept in full; all are counted.
 const KEEP_PER_INVARIANT: usize = 12;
@@ -221,7 +222,8 @@ impl Soak {
         if !ok {
             c.1 += 1;
             let n = c.1;
-            let line = format!("VIOLATION {name} seed={} step={step} t={:.1}s: {}", self.knobs.seed, self.elapsed(), what());
+            let line =
+                format!("VIOLATION {name} seed={} step={step} t={:.1}s: {}", self.knobs.seed, self.elapsed(), what());
             if n as usize <= KEEP_PER_INVARIANT {
                 eprintln!("{line}");
                 inv.kept.push(line);
@@ -434,7 +436,10 @@ fn judge(
         Expect::Open if anchors_settled => {
             let when = if s.pressure.load(Ordering::SeqCst) { " under storage pressure" } else { "" };
             s.check("valid_admitted", step, resp.ok && resp.open, || {
-                format!("{kind}{when}: ok={} open={} error={:?} detail={:?}", resp.ok, resp.open, resp.error, resp.detail)
+                format!(
+                    "{kind}{when}: ok={} open={} error={:?} detail={:?}",
+                    resp.ok, resp.open, resp.error, resp.detail
+                )
             });
         }
         Expect::Shut => {
@@ -713,7 +718,11 @@ fn command(s: &Soak, label: &'static str, path: &str, cmd: Value, ok: impl Fn(&[
             });
             return;
         }
-        if !resent && s.epoch.load(Ordering::SeqCst) != epoch && s.cloud.pending(path) == 0 && !s.down.load(Ordering::SeqCst) {
+        if !resent
+            && s.epoch.load(Ordering::SeqCst) != epoch
+            && s.cloud.pending(path) == 0
+            && !s.down.load(Ordering::SeqCst)
+        {
             // Carried away by a poll of a daemon that was then killed: the cloud re-sends.
             resent = true;
             let mut c = cmd.clone();
@@ -800,7 +809,9 @@ fn operator(s: &Soak) {
                         let windows = ["", "06:00-09:00,18:00-21:00", "00:00-23:59"][op.rng.usize(..3)];
                         json!({"passTime": windows})
                     }
-                    3 => json!({"entranceDirection": op.rng.u32(..3).to_string(), "voiceVolume": op.rng.u32(..11).to_string()}),
+                    3 => {
+                        json!({"entranceDirection": op.rng.u32(..3).to_string(), "voiceVolume": op.rng.u32(..11).to_string()})
+                    }
                     4 => json!({"jpegEncodeSizeMode": op.rng.u32(..3).to_string()}),
                     _ => json!({"voiceVolume": "11"}),
                 };
@@ -1062,7 +1073,11 @@ fn storage_pressure(s: &Soak, rng: &mut fastrand::Rng) {
     let limit = biggest + 4096 + rng.u64(..64 * 1024);
     s.trouble.store(true, Ordering::SeqCst);
     let set = |v: &str| {
-        Command::new("prlimit").arg(format!("--pid={pid}")).arg(format!("--fsize={v}")).status().is_ok_and(|st| st.success())
+        Command::new("prlimit")
+            .arg(format!("--pid={pid}"))
+            .arg(format!("--fsize={v}"))
+            .status()
+            .is_ok_and(|st| st.success())
     };
     s.pressure.store(true, Ordering::SeqCst);
     // The soft limit only: raising a lowered hard limit again needs CAP_SYS_RESOURCE.
@@ -1143,7 +1158,9 @@ fn monitor(s: &Soak) {
             if s.down.load(Ordering::SeqCst) {
                 continue;
             }
-            s.check("alive", step, false, || format!("the daemon exited on its own{when} ({status:?}); log tail:\n{tail}"));
+            s.check("alive", step, false, || {
+                format!("the daemon exited on its own{when} ({status:?}); log tail:\n{tail}")
+            });
             s.down.store(true, Ordering::SeqCst);
             s.epoch.fetch_add(1, Ordering::SeqCst);
             *lock(&s.stats).restarts.entry("after_death").or_default() += 1;
@@ -1210,7 +1227,12 @@ fn quiesce_and_check(s: &Soak) {
     let log = lock(&s.log);
     let missing: Vec<&String> = ledger.by_msg_id.keys().filter(|id| !log.acked.contains_key(*id)).collect();
     s.check("record_once", step, all_in && missing.is_empty(), || {
-        format!("{} of {} acknowledged records never acknowledged by the cloud, e.g. {:?}", missing.len(), ledger.by_msg_id.len(), &missing[..missing.len().min(5)])
+        format!(
+            "{} of {} acknowledged records never acknowledged by the cloud, e.g. {:?}",
+            missing.len(),
+            ledger.by_msg_id.len(),
+            &missing[..missing.len().min(5)]
+        )
     });
     for (id, acked) in &ledger.by_msg_id {
         let Some(keys) = log.uploads.get(id) else { continue };
@@ -1222,7 +1244,9 @@ fn quiesce_and_check(s: &Soak) {
         }
     }
     for (key, ids) in &ledger.by_key {
-        s.check("record_once", step, ids.len() == 1, || format!("{key} acknowledged under {} msgIDs: {ids:?}", ids.len()));
+        s.check("record_once", step, ids.len() == 1, || {
+            format!("{key} acknowledged under {} msgIDs: {ids:?}", ids.len())
+        });
     }
     // Unique events that reached the cloud under a msgID the daemon never gave for them.
     let mut cloud_ids: HashMap<&String, HashSet<&String>> = HashMap::new();
@@ -1234,7 +1258,9 @@ fn quiesce_and_check(s: &Soak) {
         }
     }
     for (k, ids) in cloud_ids {
-        s.check("record_once", step, ids.len() == 1, || format!("{k} reached the cloud under {} msgIDs: {ids:?}", ids.len()));
+        s.check("record_once", step, ids.len() == 1, || {
+            format!("{k} reached the cloud under {} msgIDs: {ids:?}", ids.len())
+        });
     }
     drop(log);
     drop(ledger);
@@ -1243,9 +1269,14 @@ fn quiesce_and_check(s: &Soak) {
     let have = device_persons(&s.dir);
     let extra: Vec<&String> = have.keys().filter(|k| !want.contains_key(*k)).take(5).collect();
     let lacking: Vec<&String> = want.keys().filter(|k| !have.contains_key(*k)).take(5).collect();
-    let differ: Vec<&String> = want.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v)).map(|(k, _)| k).take(5).collect();
+    let differ: Vec<&String> =
+        want.iter().filter(|(k, v)| have.get(*k).is_some_and(|h| h != *v)).map(|(k, _)| k).take(5).collect();
     s.check("persons_equal", step, want == have, || {
-        format!("device {} persons, cloud {}: extra {extra:?}, lacking {lacking:?}, card differs {differ:?}", have.len(), want.len())
+        format!(
+            "device {} persons, cloud {}: extra {extra:?}, lacking {lacking:?}, card differs {differ:?}",
+            have.len(),
+            want.len()
+        )
     });
     // status --json tells the truth.
     let out = lock(&s.daemon).cli(&["status", "--json"]);
@@ -1279,10 +1310,16 @@ fn report(s: &Soak) -> bool {
     out.push_str(&format!("events      {:?} (refused while restarting: {})\n", st.events, st.refused_while_down));
     out.push_str(&format!("commands    {:?}; person/operate commands answered {}\n", st.commands, st.person_commands));
     for (label, n, secs) in &st.big_syncs {
-        out.push_str(&format!("sync        {label}: {n} commands in {secs:.1} s ({:.0}/s)\n", *n as f64 / secs.max(0.001)));
+        out.push_str(&format!(
+            "sync        {label}: {n} commands in {secs:.1} s ({:.0}/s)\n",
+            *n as f64 / secs.max(0.001)
+        ));
     }
     out.push_str(&format!("outages     {:?}\n", st.outages));
-    out.push_str(&format!("restarts    {:?}; storage pressure {}; socket floods {}\n", st.restarts, st.pressures, st.floods));
+    out.push_str(&format!(
+        "restarts    {:?}; storage pressure {}; socket floods {}\n",
+        st.restarts, st.pressures, st.floods
+    ));
     out.push_str(&format!(
         "latency     max {} ms, avg {:.1} ms over {} answers\n",
         st.latency_max.as_millis(),
@@ -1317,7 +1354,10 @@ fn report(s: &Soak) -> bool {
             out.push_str(&format!("  {v}\n"));
         }
     }
-    out.push_str(&format!("replay: SOAK_SEED={} SOAK_SECS={} SOAK_INTENSITY={}\n", s.knobs.seed, s.knobs.secs, s.knobs.intensity));
+    out.push_str(&format!(
+        "replay: SOAK_SEED={} SOAK_SECS={} SOAK_INTENSITY={}\n",
+        s.knobs.seed, s.knobs.secs, s.knobs.intensity
+    ));
     eprintln!("{out}");
     failed
 }
@@ -1383,7 +1423,8 @@ fn field_soak() {
         knobs,
     };
     assert!(wait_socket(&soak), "the daemon never served its socket\n{}", lock(&soak.daemon).log_tail(40));
-    let anchored = soak.cloud.wait_until(Duration::from_secs(60), |_| lock(&soak.log).results.contains_key(&anchors_id));
+    let anchored =
+        soak.cloud.wait_until(Duration::from_secs(60), |_| lock(&soak.log).results.contains_key(&anchors_id));
     assert!(anchored, "the anchor persons were never synced\n{}", soak.cloud.dump());
     soak.anchors_settled.store(true, Ordering::SeqCst);
     let workers = 1 + soak.knobs.intensity;
