@@ -8,7 +8,8 @@
 //! - setDevInfo (relay time, modes, pass windows), setTime (small steps and year 2100),
 //!   face/get (a window and a zero match), face/clear, remote opens, photos, unsigned firmware;
 //! - cloud outages of every kind (refused, dropped mid-exchange, black hole, slow drip,
-//!   HTTP 500, not JSON, wrong msgID on records), SIGTERM and SIGKILL restarts, storage
+//!   HTTP 500, not JSON, wrong msgID on records; half end at "night", when no credential
+//!   comes to wake the uploader), SIGTERM and SIGKILL restarts, storage
 //!   pressure (`prlimit --fsize` on the daemon) and control-socket floods.
 //!
 //! Invariants, each violation printed with the seed and the step at once:
@@ -186,6 +187,8 @@ struct Soak {
     trouble_end_ms: AtomicU64,
     /// The daemon's file size limit is lowered (storage pressure).
     pressure: AtomicBool,
+    /// Night: nobody presents a credential, so no live record wakes the uploader.
+    night: AtomicBool,
     /// The 10,050-command stream runs: no outage or restart may break its burst.
     big_sync_on: AtomicBool,
     /// The anchors are in the device (false from a delete-all until they are back).
@@ -473,6 +476,9 @@ fn credential_worker(s: &Soak, worker: u64) {
         for _ in 0..burst {
             if s.stop.load(Ordering::SeqCst) {
                 return;
+            }
+            while s.night.load(Ordering::SeqCst) && !s.stop.load(Ordering::SeqCst) {
+                thread::sleep(Duration::from_millis(50));
             }
             n += 1;
             send_credential(s, &mut rng, worker, n);
@@ -922,6 +928,10 @@ fn outage(s: &Soak, rng: &mut fastrand::Rng) {
         Outage::WrongMsgId => s.cloud.set_record_reply(RecordReply::WrongMsgId { times: FOREVER }),
     }
     s.sleep(Duration::from_secs(secs));
+    // Half the outages end at night: the daemon must resume on its own, without a new
+    // credential's live record to wake its uploader.
+    let night = rng.bool();
+    s.night.store(night, Ordering::SeqCst);
     match kind {
         Outage::Refused => s.cloud.resume(),
         Outage::WrongMsgId => s.cloud.set_record_reply(RecordReply::Echo),
@@ -966,8 +976,9 @@ fn outage(s: &Soak, rng: &mut fastrand::Rng) {
             owed.iter().filter(|id| !log.acked.contains_key(*id)).count()
         };
         format!(
-            "after a {secs}-s {} outage, {} records owed: all delivered after {} ({} still owed at {:.0} s)",
+            "after a {secs}-s {} outage{}, {} records owed: all delivered after {} ({} still owed at {:.0} s)",
             outage_name(kind),
+            if night { " ending at night (no new credentials)" } else { "" },
             owed.len(),
             waited.map_or("never".to_string(), |d| format!("{:.1} s", d.as_secs_f64())),
             left,
@@ -1122,7 +1133,10 @@ fn chaos(s: &Soak) {
             continue;
         }
         match roll {
-            0..=44 => outage(s, &mut rng),
+            0..=44 => {
+                outage(s, &mut rng);
+                s.night.store(false, Ordering::SeqCst);
+            }
             45..=57 => restart(s, false),
             58..=72 => restart(s, true),
             73..=84 => storage_pressure(s, &mut rng),
@@ -1411,6 +1425,7 @@ fn field_soak() {
         trouble: AtomicBool::new(false),
         trouble_end_ms: AtomicU64::new(0),
         pressure: AtomicBool::new(false),
+        night: AtomicBool::new(false),
         big_sync_on: AtomicBool::new(false),
         anchors_settled: AtomicBool::new(false),
         stop: AtomicBool::new(false),
