@@ -1034,10 +1034,6 @@ fn wait_socket(s: &Soak) -> bool {
     false
 }
 
-fn file_len(p: &Path) -> u64 {
-    fs::metadata(p).map_or(0, |m| m.len())
-}
-
 /// Scans the daemon's log past the last offset for panics.
 fn scan_log(s: &Soak) {
     let path = s.dir.join("stderr.log");
@@ -1062,26 +1058,27 @@ fn scan_log(s: &Soak) {
     }
 }
 
-/// The daemon's file size limit lowered to just above its largest file for a while, as a
-/// full partition would: the next growth of the database, its WAL or a log fails.
+/// The daemon's file size limit lowered to a few hundred kB for a while, as a full partition:
+/// Linux refuses any write at an offset past RLIMIT_FSIZE, so the WAL's appends and the
+/// database's checkpoints fail while reads go on. The daemon inherits SIGXFSZ ignored (see
+/// `field_soak`), so the writes fail with EFBIG instead of killing it.
 fn storage_pressure(s: &Soak, rng: &mut fastrand::Rng) {
     let Some(pid) = s.pid() else { return };
     lock(&s.stats).pressures += 1;
-    // The log is archived and emptied first, so that the limit bites the store, not the log.
+    // The logs are archived and emptied first, so that the limit bites the store, not them
+    // (the sim board writes its relay pulses to sim-actuators.jsonl).
     scan_log(s);
-    let log = s.dir.join("stderr.log");
-    if let (Ok(text), Ok(mut archive)) =
-        (fs::read(&log), OpenOptions::new().create(true).append(true).open(s.dir.join("stderr.archive.log")))
-    {
-        let _ = archive.write_all(&text);
-        let _ = OpenOptions::new().write(true).open(&log).and_then(|f| f.set_len(0));
-        *lock(&s.log_offset) = 0;
+    for name in ["stderr.log", "sim-actuators.jsonl"] {
+        let log = s.dir.join(name);
+        if let (Ok(text), Ok(mut archive)) =
+            (fs::read(&log), OpenOptions::new().create(true).append(true).open(s.dir.join(format!("{name}.archive"))))
+        {
+            let _ = archive.write_all(&text);
+            let _ = OpenOptions::new().write(true).open(&log).and_then(|f| f.set_len(0));
+        }
     }
-    let db = Store::db_path(&s.dir);
-    let wal = PathBuf::from(format!("{}-wal", db.display()));
-    let files = [db, wal, s.dir.join("sim-actuators.jsonl"), s.dir.join("stdout.log")];
-    let biggest = files.iter().map(|p| file_len(p)).max().unwrap_or(0);
-    let limit = biggest + 4096 + rng.u64(..64 * 1024);
+    *lock(&s.log_offset) = 0;
+    let limit = 256 * 1024 + rng.u64(..256 * 1024);
     s.trouble.store(true, Ordering::SeqCst);
     let set = |v: &str| {
         Command::new("prlimit")
