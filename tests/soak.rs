@@ -166,6 +166,8 @@ struct Invariants {
     /// name -> (checks, violations).
     counts: BTreeMap<&'static str, (u64, u64)>,
     kept: Vec<String>,
+    /// name -> the latest violation, to see whether a condition outlived its cause.
+    last: BTreeMap<&'static str, String>,
 }
 
 struct Soak {
@@ -229,8 +231,9 @@ impl Soak {
                 format!("VIOLATION {name} seed={} step={step} t={:.1}s: {}", self.knobs.seed, self.elapsed(), what());
             if n as usize <= KEEP_PER_INVARIANT {
                 eprintln!("{line}");
-                inv.kept.push(line);
+                inv.kept.push(line.clone());
             }
+            inv.last.insert(name, line);
         }
         ok
     }
@@ -388,7 +391,14 @@ fn send_cli_card(s: &Soak, step: u64, card: &str) {
         let msg_id = stdout.split("record ").nth(1).and_then(|r| r.split(';').next()).unwrap_or("").trim().to_string();
         Ok(Response { ok: true, open: stdout.starts_with("door opened"), msg_id, ..Response::default() })
     } else {
-        Err(format!("exit {:?}: {}{}", out.status.code(), stdout, String::from_utf8_lossy(&out.stderr).trim()))
+        let stderr = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        match stderr.strip_prefix("facegate: ") {
+            // The daemon answered, and said no (e.g. a storage error): judged like the socket's.
+            Some(error) if !error.contains("cannot reach the daemon") && !error.contains("control socket") => {
+                Ok(Response { ok: false, error: error.to_string(), ..Response::default() })
+            }
+            _ => Err(format!("exit {:?}: {stdout}{stderr}", out.status.code())),
+        }
     };
     judge(s, step, "cli_card", None, Expect::Open, epoch, latency, answer);
 }
@@ -1362,6 +1372,12 @@ fn report(s: &Soak) -> bool {
     if !inv.kept.is_empty() {
         out.push_str("first violations:\n");
         for v in &inv.kept {
+            out.push_str(&format!("  {v}\n"));
+        }
+    }
+    if !inv.last.is_empty() {
+        out.push_str("last violation of each invariant:\n");
+        for v in inv.last.values() {
             out.push_str(&format!("  {v}\n"));
         }
     }
