@@ -214,6 +214,12 @@ impl Daemon {
             .unwrap_or_else(|e| panic!("cannot open {name} in {}: {e}", self.path.display()))
     }
 
+    /// The exit status of a process that has exited (reaped here if needed); `None` while it
+    /// runs or when none was started.
+    pub fn exit_status(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().ok().flatten())
+    }
+
     /// SIGKILL: a power cut as far as the process is concerned (the page cache survives).
     pub fn kill9(&mut self) {
         if let Some(mut c) = self.child.take() {
