@@ -393,3 +393,50 @@ fn status_after_the_daemon_stopped_shows_history_not_a_registration_in_progress(
     assert!(shown.lines().any(|l| l.starts_with("daemon") && l.ends_with("not running")), "{shown}");
     assert!(shown.contains("was registering when the daemon last ran"), "{shown}");
 }
+
+#[test]
+fn records_list_aligns_its_columns_and_shows_the_zone() {
+    let cloud = MockCloud::start();
+    cloud.set_register_resp(MockCloud::fast_services());
+    cloud.push_command(
+        "/person/operate",
+        json!({"isRegisterPersonInfo": "1", "personInfoData": [{
+            "operateType": "0", "idNumber": "7001", "name": "Ada Lovelace", "normalNumber": "4242",
+            "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"}]}),
+    );
+    let d = Daemon::start(&cloud.url(), "[device]\ntime_zone = -5\n[params]\nfaceRFIDCardEnable = \"1\"\n");
+    assert!(
+        cloud.wait_until(DEADLINE, |c| c.requests_to("/person/operate").iter().any(|r| r.is_result())),
+        "{}",
+        cloud.dump()
+    );
+    for card in ["4242", "999", "4242"] {
+        let out = d.cli(&["card", card]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let out = d.cli(&["records", "list"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let shown = lines_within_80(&out);
+    let lines: Vec<&str> = shown.lines().collect();
+    assert!(lines.len() >= 3, "{shown}");
+    let header = lines[0];
+    for row in &lines[1..] {
+        // msgIDs are 10 digits (seeded with the creation time): the next column still lines up.
+        let (id, _) = row.split_once(' ').unwrap();
+        assert!(id.len() == 10 && id.bytes().all(|b| b.is_ascii_digit()), "{shown}");
+        for column in ["passTime", "state", "snap", "cmp", "idNumber"] {
+            let at = header.find(column).unwrap();
+            // An unknown card's record has no idNumber: its line ends before that column.
+            if column == "idNumber" && row.len() <= at {
+                continue;
+            }
+            assert!(row[..at].ends_with(' ') && !row[at..].starts_with(' '), "{column} misaligned:\n{shown}");
+        }
+        let pass_time = &row[header.find("passTime").unwrap()..header.find("state").unwrap()];
+        assert!(pass_time.trim_end().ends_with("-05:00"), "{shown}");
+    }
+    // Newest last, as --help says.
+    let ids: Vec<u64> = lines[1..].iter().map(|l| l.split(' ').next().unwrap().parse().unwrap()).collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{shown}");
+    assert!(shown.contains("7001 Ada Lovelace"), "{shown}");
+}

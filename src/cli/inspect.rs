@@ -384,7 +384,7 @@ mod tests {
         for header in ["passTime", "state", "idNumber"] {
             assert!(starts_at(lines[2], header), "{header}:\n{table}");
         }
-        assert!(lines[1].starts_with("1764691200 2020-04-03 16:47:12.011+08:00 delivered 2    1    7001"), "{table}");
+        assert!(lines[1].starts_with("1764691200 2020-04-03 16:47:12.011+08:00 delivered 2    1   7001"), "{table}");
         assert!(lines[2].ends_with('~'), "a long name is clipped at 80 columns:\n{table}");
         assert_eq!(records_table(&[]), "msgID passTime state snap cmp idNumber / name\n");
     }
