@@ -172,8 +172,9 @@ pub fn persons(cfg: &Config, query: PersonsQuery) -> Result<ExitCode> {
                 eprintln!("facegate: no person with idNumber {id}");
                 return Ok(ExitCode::FAILURE);
             };
-            let mut rows: Vec<(String, String)> = Vec::new();
-            let mut line = |k: &str, v: &str| rows.push((k.to_string(), v.to_string()));
+            // Each value exactly as stored, on one line after a 28-wide key column: scripts read it
+            // (tests/persons.rs does), and wrapping would change the values.
+            let line = |k: &str, v: &str| println!("{k:<28} {v}");
             line("idNumber", &p.id_number);
             line("name", &p.name);
             line("normalNumber (card)", &p.card);
@@ -193,7 +194,6 @@ pub fn persons(cfg: &Config, query: PersonsQuery) -> Result<ExitCode> {
                     &format!("id {}, {} bytes", photo.photo_id, photo.jpeg.len()),
                 );
             }
-            print!("{}", text::labelled(&rows));
         }
     }
     Ok(ExitCode::SUCCESS)
