@@ -129,7 +129,7 @@ enum PersonsAction {
 
 #[derive(Subcommand)]
 enum RecordsAction {
-    /// List records, newest last.
+    /// List records, newest first.
     List {
         /// Only records the cloud has not acknowledged.
         #[arg(long)]

@@ -435,8 +435,8 @@ fn records_list_aligns_its_columns_and_shows_the_zone() {
         let pass_time = &row[header.find("passTime").unwrap()..header.find("state").unwrap()];
         assert!(pass_time.trim_end().ends_with("-05:00"), "{shown}");
     }
-    // Newest last, as --help says.
+    // Newest first, as --help says.
     let ids: Vec<u64> = lines[1..].iter().map(|l| l.split(' ').next().unwrap().parse().unwrap()).collect();
-    assert!(ids.windows(2).all(|w| w[0] < w[1]), "{shown}");
+    assert!(ids.windows(2).all(|w| w[0] > w[1]), "{shown}");
     assert!(shown.contains("7001 Ada Lovelace"), "{shown}");
 }

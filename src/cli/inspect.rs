@@ -212,10 +212,7 @@ pub fn records(cfg: &Config, query: RecordsQuery) -> Result<ExitCode> {
             );
         }
         RecordsQuery::List { pending, limit } => {
-            // The store gives the newest first; a console shows the newest last, above the prompt.
-            let mut list = store.records_list(pending, limit, 0)?;
-            list.reverse();
-            print!("{}", records_table(&list));
+            print!("{}", records_table(&store.records_list(pending, limit, 0)?));
         }
     }
     Ok(ExitCode::SUCCESS)
