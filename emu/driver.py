@@ -456,7 +456,9 @@ def main():
         log(f"power cuts: {args.cuts}, seed {args.seed} (repeat with --seed {args.seed})")
         run_cuts(args, v)
         log(f"power cuts: {time.monotonic() - t:.0f} s")
-    log(f"consoles in {args.workdir}; {time.monotonic() - started:.0f} s in QEMU")
+    # run.sh removes the work directory after a run that passed, unless EMU_KEEP is set.
+    kept = v.failed or os.environ.get("EMU_KEEP")
+    log(f"{time.monotonic() - started:.0f} s in QEMU" + (f"; consoles in {args.workdir}" if kept else ""))
     print(f"emu: {v.passed} passed, {v.failed} failed, {v.skipped} skipped", flush=True)
     sys.exit(1 if v.failed else 0)
 

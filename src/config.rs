@@ -321,7 +321,14 @@ impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
         let text = std::fs::read_to_string(path).map_err(|e| {
-            Error::Config(format!("cannot read {}: {e} (pass --config PATH to use another file)", path.display()))
+            // A first try on a new machine has no file yet: say where one comes from.
+            let hint = if e.kind() == std::io::ErrorKind::NotFound {
+                "; start from the template packaging/facegate.toml (scripts/install.sh puts it in \
+                 /etc/facegate/) and set the values marked REQUIRED, or pass --config PATH"
+            } else {
+                " (pass --config PATH to use another file)"
+            };
+            Error::Config(format!("cannot read {}: {e}{hint}", path.display()))
         })?;
         Config::parse(&text, path)
     }
@@ -386,6 +393,37 @@ impl Config {
             )));
         }
         Ok(())
+    }
+
+    /// Checks that `[cloud] root_ca`, when set, is a readable PEM file with at least one
+    /// certificate, and returns how many it holds. Separate from loading, which every command
+    /// does: `status` and `doctor` must still work when the file is missing; `config check`
+    /// and the daemon's start (which reads it again) fail.
+    pub fn check_root_ca(&self) -> Result<usize> {
+        let Some(ca) = &self.cloud.root_ca else {
+            return Ok(0);
+        };
+        let fail = |why: String| {
+            let text = std::fs::read_to_string(&self.path).unwrap_or_default();
+            let line = find_key_line(&text, "root_ca").map(|l| format!(":{l}")).unwrap_or_default();
+            Err(Error::Config(format!("{}{line}: key `cloud.root_ca`: {}: {why}", self.path.display(), ca.display())))
+        };
+        let pem = match std::fs::read(ca) {
+            Ok(pem) => pem,
+            Err(e) => return fail(format!("cannot read it: {e}")),
+        };
+        let mut certificates = 0;
+        for item in ureq::tls::parse_pem(&pem) {
+            match item {
+                Ok(ureq::tls::PemItem::Certificate(_)) => certificates += 1,
+                Ok(_) => {}
+                Err(e) => return fail(format!("not a PEM file: {e}")),
+            }
+        }
+        if certificates == 0 {
+            return fail("no certificate in it (expected PEM: -----BEGIN CERTIFICATE-----)".into());
+        }
+        Ok(certificates)
     }
 
     /// The control socket path: `[control] socket`, or `<storage.dir>/control.sock`.

@@ -102,9 +102,11 @@ enum Command {
 
 #[derive(Subcommand)]
 enum ConfigAction {
-    /// Validate the file; exits non-zero with file, line and key on error.
+    /// Validate the file, its board profile and root CA; exits non-zero with file,
+    /// line and key on error.
     Check,
-    /// Print the effective configuration and the device parameters the cloud has set.
+    /// Print the configuration and the device parameters in force, each with its
+    /// source (default, local or cloud).
     Show,
 }
 
@@ -127,7 +129,7 @@ enum PersonsAction {
 
 #[derive(Subcommand)]
 enum RecordsAction {
-    /// List records, newest last.
+    /// List records, newest first.
     List {
         /// Only records the cloud has not acknowledged.
         #[arg(long)]
@@ -180,8 +182,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { action: ConfigAction::Check } => {
-            // Loading already validated the file; the board profile is part of the configuration.
+            // Loading already validated the file; the board profile and the root CA file are
+            // part of the configuration too: `run` would stop on either.
             facegate::board::load_profile(&cfg.board.profile, cfg.path.parent())?;
+            cfg.check_root_ca()?;
             println!("{}: ok", cfg.path.display());
             Ok(ExitCode::SUCCESS)
         }

@@ -3,6 +3,7 @@
 
 pub mod inspect;
 pub mod status;
+mod text;
 
 use std::time::Duration;
 

@@ -7,6 +7,11 @@ use crate::store::Store;
 
 use crate::store::keys;
 
+use super::text;
+
+/// The registration state before the daemon ever stored one.
+const NEVER_REGISTERED: &str = "never registered";
+
 /// Everything `status` prints.
 #[derive(Debug, Clone, Default, Serialize)]
 pub struct Status {
@@ -47,7 +52,7 @@ impl Status {
             device_no: cfg.device.device_no.clone(),
             cloud_url: cfg.cloud.url.clone(),
             board: cfg.board.profile.clone(),
-            registration: "never registered".into(),
+            registration: NEVER_REGISTERED.into(),
             firmware_updates: crate::firmware::policy_line(&cfg.update, cfg.path.parent()).1,
             ..Status::default()
         };
@@ -86,21 +91,13 @@ impl Status {
 
     /// Plain text for an 80-column serial console.
     pub fn render(&self, now_ms: i64) -> String {
-        let mut out = String::new();
-        // Long values (paths, URLs, errors) continue on indented lines: the console has 80 columns.
-        let mut line = |k: &str, v: String| {
-            let chars: Vec<char> = v.chars().collect();
-            let mut chunks = chars.chunks(62).map(|c| c.iter().collect::<String>());
-            out.push_str(&format!("{k:<18}{}\n", chunks.next().unwrap_or_default()));
-            for rest in chunks {
-                out.push_str(&format!("{:<18}{rest}\n", ""));
-            }
-        };
+        let mut rows: Vec<(String, String)> = Vec::new();
+        let mut line = |k: &str, v: String| rows.push((k.to_string(), v));
         line("device", self.device_no.clone());
         line("cloud", self.cloud_url.clone());
         line("board", self.board.clone());
         line("daemon", if self.daemon_running { "running".into() } else { "not running".into() });
-        line("registration", self.registration.clone());
+        line("registration", self.registration_now());
         line("last contact", ago(self.last_contact_ms, now_ms));
         if self.store_error.is_empty() {
             line("persons", self.persons.to_string());
@@ -122,7 +119,17 @@ impl Status {
                 line(&k.replace('_', " "), v);
             }
         }
-        out
+        text::labelled(&rows)
+    }
+
+    /// The registration line: the stored state is only current while the daemon runs; after
+    /// it stopped, "registering" would claim work that nobody is doing.
+    fn registration_now(&self) -> String {
+        if self.daemon_running || self.registration == NEVER_REGISTERED {
+            self.registration.clone()
+        } else {
+            format!("was {} when the daemon last ran", self.registration)
+        }
     }
 }
 
@@ -156,6 +163,39 @@ mod tests {
         let text = s.render(61_000);
         assert!(text.contains("60 s ago"), "{text}");
         assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+    }
+
+    #[test]
+    fn long_values_wrap_at_words_and_long_labels_keep_apart() {
+        let s = Status {
+            device_no: "FG0001".into(),
+            cloud_url: format!("https://cloud.example:8443/{}", "segment/".repeat(20)),
+            registration: "registered".into(),
+            daemon_running: true,
+            last_error: "cloud: the answer to /device/register was not JSON: expected value at line 1 \
+                         column 1; the cloud may be behind a proxy that answers with an HTML page"
+                .into(),
+            live: serde_json::json!({"door": "closed", "wiegand_parity_errors": 0, "wiegand_unknown_length": 12}),
+            ..Status::default()
+        };
+        let text = s.render(0);
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(text.contains("\nwiegand parity errors   0\n"), "{text}");
+        assert!(text.contains("\nwiegand unknown length  12\n"), "{text}");
+        // Words stay whole: "HTML" and "page" are not cut apart.
+        assert!(text.lines().any(|l| l.trim_end().ends_with("HTML page")), "{text}");
+        assert!(text.contains("registration            registered\n"), "{text}");
+    }
+
+    #[test]
+    fn a_stopped_daemon_s_registration_is_history() {
+        let mut s = Status { registration: "registering".into(), ..Status::default() };
+        let text = s.render(0);
+        assert!(text.contains("registration  was registering when the daemon last ran\n"), "{text}");
+        s.daemon_running = true;
+        assert!(s.render(0).contains("registration  registering\n"), "{}", s.render(0));
+        let never = Status { registration: NEVER_REGISTERED.into(), ..Status::default() };
+        assert!(never.render(0).contains("registration  never registered\n"), "{}", never.render(0));
     }
 
     #[test]
