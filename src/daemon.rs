@@ -21,7 +21,7 @@ use crate::hw::BoardOptions;
 use crate::hw::door::Door;
 use crate::hw::jpeg::SnapSize;
 use crate::hw::{InputEvent, InputStats, SharedParams};
-use crate::model::{Credential, Source};
+use crate::model::{CardNumber, Credential, Source};
 use crate::settings::{Settings, SettingsCell};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -89,6 +89,7 @@ pub fn run(cfg: Config) -> Result<()> {
             door,
             wiegand_out: board.wiegand_out,
             wiegand_format: profile.wiegand_out_format(),
+            wiegand_wide: profile.wiegand_wide_cards(),
             rs485_out: board.rs485_out,
             camera: board.camera,
             announcer: board.announcer,
@@ -189,7 +190,11 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
     };
     let present = |credential: Credential| passage(gate.present(credential, Source::Control));
     match req {
-        Request::Card { number } => present(Credential::Card(number.trim().to_string())),
+        // Refused before the gate: an invalid number makes no record and reaches no cloud.
+        Request::Card { number } => match CardNumber::parse(&number) {
+            Ok(card) => present(Credential::Card(card)),
+            Err(e) => Response::error(format!("card refused: {e}")),
+        },
         Request::Face { id_number, score, photo_b64 } => match b64(photo_b64) {
             Ok(photo) => present(Credential::Face { id_number, score, photo }),
             Err(r) => r,

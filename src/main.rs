@@ -216,7 +216,11 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("{}: {} bytes", out.display(), jpeg.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Card { number } => present(&cfg, Request::Card { number }),
+        Command::Card { number } => match facegate::model::CardNumber::parse(&number) {
+            Ok(_) => present(&cfg, Request::Card { number }),
+            // Refused here too, so a bad number fails the same whether the daemon runs or not.
+            Err(e) => Err(Error::Control(format!("card refused: {e}"))),
+        },
         Command::Face { id_number, score, photo } => {
             let photo_b64 = photo.map(|p| read_b64(&p)).transpose()?;
             present(&cfg, Request::Face { id_number, score, photo_b64 })

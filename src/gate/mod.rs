@@ -20,9 +20,9 @@ use std::time::{Duration, Instant};
 use crate::access::{self, Engine};
 use crate::hw::door::Door;
 use crate::hw::jpeg::SnapSize;
-use crate::hw::wiegand::WiegandFormat;
+use crate::hw::wiegand::{WideCards, WiegandFormat};
 use crate::hw::{Announcer, Camera, Rs485Out, WiegandOut};
-use crate::model::{Credential, Source};
+use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::WiegandOutMode;
 use crate::settings::{Settings, SettingsCell};
 use crate::store::{NewRecord, Store};
@@ -42,6 +42,8 @@ pub struct Actuators {
     pub wiegand_out: Option<Box<dyn WiegandOut>>,
     /// The board's Wiegand output format (26 or 34 bits).
     pub wiegand_format: WiegandFormat,
+    /// What a 26-bit output does with a number over 24 bits.
+    pub wiegand_wide: WideCards,
     /// RS485 transmitter, if the board has one.
     pub rs485_out: Option<Box<dyn Rs485Out>>,
     /// Camera, if the board has one.
@@ -82,6 +84,7 @@ pub struct Gate {
     door: Mutex<Door>,
     wiegand_out: Mutex<Option<Box<dyn WiegandOut>>>,
     wiegand_format: WiegandFormat,
+    wiegand_wide: WideCards,
     rs485_out: Mutex<Option<Box<dyn Rs485Out>>>,
     camera: Mutex<Option<Box<dyn Camera>>>,
     /// Read without waiting for a snapshot in progress.
@@ -115,6 +118,7 @@ impl Gate {
             door: Mutex::new(actuators.door),
             wiegand_out: Mutex::new(actuators.wiegand_out),
             wiegand_format: actuators.wiegand_format,
+            wiegand_wide: actuators.wiegand_wide,
             rs485_out: Mutex::new(actuators.rs485_out),
             has_camera: actuators.camera.is_some(),
             camera: Mutex::new(actuators.camera),
@@ -156,11 +160,8 @@ impl Gate {
         let settings = self.settings.get();
         let mut d = self.decider();
         let person = match &credential {
-            // Readers and clouds disagree on leading zeros: 0008899 is card 8899.
-            Credential::Card(n) => match d.store.person_by_card(n)? {
-                None if n.starts_with('0') => d.store.person_by_card(n.trim_start_matches('0'))?,
-                found => found,
-            },
+            // By value: 0008899 is card 8899 (the store keys cards by their normalised form).
+            Credential::Card(n) => d.store.person_by_card(n)?,
             Credential::Face { id_number, .. } => d.store.person(id_number)?,
             Credential::Password(p) => d.store.person_by_password(p)?,
             _ => None,
@@ -303,9 +304,9 @@ impl Gate {
     }
 
     /// Sends a card number on the Wiegand output (the cloud's broadcast `wgData`), whatever
-    /// entranceWgOutMode says about passing cards.
-    pub fn send_wiegand_card(&self, card: &str) -> Result<()> {
-        self.wiegand_send(WiegandOutMode::CardNumber, card)
+    /// entranceWgOutMode says about passing cards; returns the frame's length in bits.
+    pub fn send_wiegand_card(&self, card: &CardNumber) -> Result<usize> {
+        self.wiegand_send(WiegandOutMode::CardNumber, card).map(|bits| bits.unwrap_or(0))
     }
 
     /// Writes bytes on the RS485 output (the cloud's broadcast `rs485Data`).
@@ -350,12 +351,13 @@ impl Gate {
         }
     }
 
-    fn wiegand_send(&self, mode: WiegandOutMode, card: &str) -> Result<()> {
-        let Some(bits) = crate::hw::wiegand::out_frame(mode, card, self.wiegand_format)? else {
-            return Ok(());
+    /// Sends `card` as `mode` says; the frame's length in bits, `None` when the mode is off.
+    fn wiegand_send(&self, mode: WiegandOutMode, card: &CardNumber) -> Result<Option<usize>> {
+        let Some(bits) = crate::hw::wiegand::out_frame(mode, card, self.wiegand_format, self.wiegand_wide)? else {
+            return Ok(None);
         };
         match lock(&self.wiegand_out).as_mut() {
-            Some(out) => out.send(&bits),
+            Some(out) => out.send(&bits).map(|()| Some(bits.0.len())),
             None => Err(Error::Hardware("this board profile has no Wiegand output".into())),
         }
     }
@@ -431,6 +433,7 @@ mod tests {
                 door: Door::new(Box::new(RecordingRelay(log.clone()))).unwrap(),
                 wiegand_out: None,
                 wiegand_format: WiegandFormat::default(),
+                wiegand_wide: WideCards::default(),
                 rs485_out: None,
                 camera: None,
                 announcer: Box::new(RecordingAnnouncer(log.clone())),
@@ -446,6 +449,10 @@ mod tests {
             },
         );
         Rig { gate, log, told, _dir: dir }
+    }
+
+    fn card(n: &str) -> Credential {
+        Credential::Card(crate::model::CardNumber::parse(n).unwrap())
     }
 
     /// Waits (bounded) until the door thread has energised the relay `n` times in all.
@@ -470,7 +477,7 @@ mod tests {
         let person = Person { id_number: "P1".into(), name: "Ann".into(), card: "8899".into(), ..Person::default() };
         r.gate.decider().store.upsert_person(&person, &[]).unwrap();
         // Readers and clouds disagree on leading zeros.
-        let p = r.gate.present(Credential::Card("0008899".into()), Source::Control).unwrap();
+        let p = r.gate.present(card("0008899"), Source::Control).unwrap();
         assert!(p.open, "{p:?}");
         let msg_id = p.msg_id.expect("a record was made");
         assert!(opened(&r.log, 1), "{:?}", lock(&r.log));
@@ -480,7 +487,7 @@ mod tests {
         assert_eq!(stored[0].msg_id, msg_id);
         assert_eq!(stored[0].fields.get("idNumber").map(String::as_str), Some("P1"));
         // An unknown card: a record, no door.
-        let p = r.gate.present(Credential::Card("1".into()), Source::Control).unwrap();
+        let p = r.gate.present(card("1"), Source::Control).unwrap();
         assert!(!p.open && p.msg_id.is_some(), "{p:?}");
         assert_eq!(r.told.load(Ordering::SeqCst), 2);
         r.gate.shutdown();
