@@ -55,6 +55,8 @@ pub enum Request {
         #[serde(default)]
         ms: Option<u64>,
     },
+    /// End a running pulse (the door closes unless held open).
+    RelayClose,
     /// Live status of the running daemon.
     Status,
     /// One camera frame as base64 JPEG.

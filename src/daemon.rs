@@ -205,9 +205,18 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
         },
         Request::Qr { data } => present(Credential::Qr(data.into_bytes())),
         Request::Password { password } => present(Credential::Password(password)),
-        Request::RelayOpen { ms } => {
-            gate.pulse(ms);
-            Response { ok: true, open: true, detail: "relay pulsed".into(), ..Response::default() }
+        Request::RelayOpen { ms } => match gate.pulse(ms) {
+            Ok(length) => Response {
+                ok: true,
+                open: true,
+                detail: format!("relay pulsed for {} ms", length.as_millis()),
+                ..Response::default()
+            },
+            Err(e) => Response::error(e.to_string()),
+        },
+        Request::RelayClose => {
+            gate.end_pulse();
+            Response { ok: true, detail: "pulse ended".into(), ..Response::default() }
         }
         Request::Status => {
             let stats = *input_stats.lock().unwrap_or_else(|e| e.into_inner());

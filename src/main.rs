@@ -144,10 +144,12 @@ enum RecordsAction {
 enum RelayAction {
     /// Pulse the relay open.
     Open {
-        /// Pulse length in ms; the device parameter openDoorTimeDelayMs by default.
+        /// Pulse length in ms, 1 to 60000; the device parameter openDoorTimeDelayMs by default.
         #[arg(long)]
         ms: Option<u64>,
     },
+    /// End the running pulse (the door closes unless alwaysOpenDoor holds it).
+    Close,
 }
 
 fn main() -> ExitCode {
@@ -208,6 +210,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Relay { action: RelayAction::Open { ms } } => {
             let resp = facegate::cli::relay_open(&cfg, ms)?;
             println!("{}", resp);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Relay { action: RelayAction::Close } => {
+            println!("{}", facegate::cli::relay_close(&cfg)?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Snap { out } => {

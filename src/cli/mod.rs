@@ -75,6 +75,8 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
 
 /// `facegate relay open`: through the daemon if it runs, else by claiming the board directly.
 pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
+    // Refused before anything is claimed or sent, whether the daemon runs or not.
+    ms.map(crate::gate::check_pulse_ms).transpose()?;
     if let Ok(r) = ctl::request(&cfg.socket_path(), &Request::RelayOpen { ms }, Duration::from_secs(5)) {
         return if r.ok { Ok("relay pulsed by the daemon".into()) } else { Err(Error::Control(r.error)) };
     }
@@ -88,6 +90,13 @@ pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
     std::thread::sleep(Duration::from_millis(ms));
     door.shutdown();
     Ok(format!("relay pulsed for {ms} ms"))
+}
+
+/// `facegate relay close`: ends the daemon's running pulse. Without a daemon no pulse runs
+/// (`relay open` without a daemon holds the board until its pulse ends).
+pub fn relay_close(cfg: &Config) -> Result<String> {
+    let r = ctl::request(&cfg.socket_path(), &Request::RelayClose, Duration::from_secs(5))?;
+    if r.ok { Ok("pulse ended by the daemon".into()) } else { Err(Error::Control(r.error)) }
 }
 
 /// `facegate snap`: through the daemon if it runs, else from the camera directly.

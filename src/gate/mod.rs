@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::access::{self, Engine};
-use crate::hw::door::Door;
+use crate::hw::door::{Door, MAX_PULSE};
 use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::{WideCards, WiegandFormat};
 use crate::hw::{Announcer, Camera, Rs485Out, WiegandOut};
@@ -289,10 +289,22 @@ impl Gate {
         self.announce(text, text);
     }
 
-    /// A technician's pulse (`facegate relay open`), `ms` or openDoorTimeDelayMs long.
-    pub fn pulse(&self, ms: Option<u64>) {
-        let length = ms.map_or_else(|| self.settings.get().open_door, Duration::from_millis);
+    /// A technician's pulse (`facegate relay open`), `ms` or openDoorTimeDelayMs long; a length
+    /// outside 1 ms..=[`MAX_PULSE`] is refused and the door left as it is.
+    pub fn pulse(&self, ms: Option<u64>) -> Result<Duration> {
+        let length = match ms {
+            None => self.settings.get().open_door,
+            Some(ms) => check_pulse_ms(ms)?,
+        };
         self.door().pulse(length);
+        Ok(length)
+    }
+
+    /// Ends a running pulse (`facegate relay close`): the door closes unless alwaysOpenDoor
+    /// holds it.
+    pub fn end_pulse(&self) {
+        log::info!("pulse ended by the technician");
+        self.door().end_pulse();
     }
 
     /// Speaks and shows a text (either may be empty).
@@ -369,6 +381,16 @@ impl Gate {
     fn decider(&self) -> MutexGuard<'_, Decider> {
         lock(&self.decider)
     }
+}
+
+/// A pulse length asked for by a person (`relay open --ms`, the control socket): 1 ms up to
+/// [`MAX_PULSE`].
+pub fn check_pulse_ms(ms: u64) -> Result<Duration> {
+    let max = MAX_PULSE.as_millis();
+    if ms == 0 || u128::from(ms) > max {
+        return Err(Error::Control(format!("a relay pulse of {ms} ms is refused: from 1 to {max} ms")));
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 /// A lock that survives a panicked holder: every value behind the gate's locks stays valid
@@ -517,6 +539,25 @@ mod tests {
         assert_eq!(opens(&r.log), 1, "{log:?}");
         assert!(!log.iter().any(|l| l.contains("late")), "{log:?}");
         assert!(log.contains(&"say no/entry".to_string()), "{log:?}");
+    }
+
+    #[test]
+    fn a_pulse_beyond_the_maximum_is_refused_and_a_pulse_can_be_ended() {
+        let r = rig(&[]);
+        for ms in [0, 60_001, u64::MAX] {
+            let err = r.gate.pulse(Some(ms)).unwrap_err().to_string();
+            assert!(err.contains("from 1 to 60000 ms"), "{err}");
+        }
+        assert_eq!(opens(&r.log), 0, "{:?}", lock(&r.log));
+        assert_eq!(r.gate.pulse(Some(60_000)).unwrap(), MAX_PULSE);
+        assert!(opened(&r.log, 1), "{:?}", lock(&r.log));
+        r.gate.end_pulse();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.gate.door_is_open() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!r.gate.door_is_open(), "relay close ended the minute-long pulse");
+        r.gate.shutdown();
     }
 
     #[test]
