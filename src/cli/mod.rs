@@ -27,7 +27,12 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         let _ = writeln!(out, "{:<4} {:<22} {}", if ok { "OK" } else { "FAIL" }, item, detail);
     };
     line(true, "config", &cfg.path.display().to_string());
-    match Store::open(&cfg.storage.dir) {
+    // Read-only: doctor never creates (or upgrades) the database; the daemon does.
+    let db = cfg.storage.dir.join(crate::store::DB_FILE);
+    match Store::open_readonly(&cfg.storage.dir) {
+        Err(_) if !db.exists() => {
+            line(true, "storage", &format!("{}: no database yet (the daemon creates it on its first start)", db.display()))
+        }
         Ok(store) => match store.integrity_check() {
             Ok(r) if r == "ok" => line(
                 true,
