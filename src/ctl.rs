@@ -235,9 +235,8 @@ fn serve_connection(stream: UnixStream, handle: &dyn Fn(Request) -> Response) {
         }
         let complete = line.last() == Some(&b'\n');
         if !complete && line.len() > MAX_REQUEST_BYTES {
-            let answer = Response::error(format!(
-                "request refused: longer than {MAX_REQUEST_BYTES} bytes; connection closed"
-            ));
+            let answer =
+                Response::error(format!("request refused: longer than {MAX_REQUEST_BYTES} bytes; connection closed"));
             let mut out = serde_json::to_vec(&answer).unwrap_or_default();
             out.push(b'\n');
             let _ = writer.write_all(&out);

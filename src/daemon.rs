@@ -61,6 +61,10 @@ fn open_outbox(cfg: &Config) -> Result<Store> {
 /// Runs the daemon until SIGTERM or SIGINT (or an installed update asks for a restart).
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
+    // Everything that can be refused is checked before the first file is created: a missing
+    // or bad board profile or an unreadable root_ca leaves no database behind.
+    let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
+    let transport = Transport::new(&cfg.cloud)?;
     let mut store = Store::open(&cfg.storage.dir)?;
     crate::firmware::log_policy(&cfg.update, cfg.path.parent());
     // A download cut short by a crash or power cut is never resumed into an install.
@@ -72,10 +76,8 @@ pub fn run(cfg: Config) -> Result<()> {
         Err(e) => log::error!("{e}"),
     }
     drop(store);
-    let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
     let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, settings.hw_handle()))?;
     log::info!("board {} claimed, store {} open", board.name, cfg.storage.dir.display());
-    let transport = Transport::new(&cfg.cloud)?;
     let door = Door::new(board.relay)?;
     let gate_store = open_outbox(&cfg)?;
     // Inputs: every device thread feeds one channel; one thread hands events to the gate.

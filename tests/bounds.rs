@@ -157,7 +157,11 @@ fn invalid_card_numbers_are_refused_everywhere_and_reach_no_cloud() {
     let (ok, out, err) = card(&d, "0x22C3");
     assert!(ok && out.contains("door opened"), "{out}{err}");
     flush_records(&cloud, &d, "4242");
-    assert_eq!(uploaded_cards(&cloud), ["9".repeat(32).as_str(), "0x22C3", "4242"], "no refused card reached the cloud");
+    assert_eq!(
+        uploaded_cards(&cloud),
+        ["9".repeat(32).as_str(), "0x22C3", "4242"],
+        "no refused card reached the cloud"
+    );
     // The cloud's person records: a bad normalNumber is the spec's 300, and nothing is stored.
     for bad in ["12ab", "12 34", too_long.as_str()] {
         let r = register(&cloud, &d, "X", bad);
@@ -182,7 +186,11 @@ fn a_10_mb_card_over_the_socket_is_refused_without_growing_the_daemon() {
     assert_eq!(r["ok"], false, "{r}");
     assert!(r["error"].as_str().unwrap().contains("longer than"), "{r}");
     let after = rss(&d);
-    println!("RSS before {:.1} MiB, after the 10 MB card {:.1} MiB", before as f64 / MIB as f64, after as f64 / MIB as f64);
+    println!(
+        "RSS before {:.1} MiB, after the 10 MB card {:.1} MiB",
+        before as f64 / MIB as f64,
+        after as f64 / MIB as f64
+    );
     assert!(after < before + 4 * MIB, "RSS grew from {before} to {after} bytes");
     // The number alone at the socket's size bound is refused by the card check.
     let r = control(&d, json!({"cmd": "card", "number": "7".repeat(1000)}).to_string().as_bytes());
@@ -294,4 +302,59 @@ fn idle_connections_are_closed_within_seconds() {
     println!("idle connection closed after {idle:?}");
     assert!(idle < Duration::from_secs(30), "{idle:?}");
     d.stop();
+}
+
+/// A configuration in `dir` with its store in `dir/store`, plus `extra`.
+fn config_file(dir: &std::path::Path, url: &str, extra: &str) -> std::path::PathBuf {
+    let path = dir.join("facegate.toml");
+    let text = format!(
+        "[device]\ndevice_no = \"FGB01\"\n\n[cloud]\nurl = \"{url}\"\nconnect_timeout_ms = 500\n\n\
+         [storage]\ndir = \"{}\"\n{extra}",
+        dir.join("store").display()
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn facegate(args: &[&str], config: &std::path::Path) -> std::process::Output {
+    common::facegate_command().args(args).arg("--config").arg(config).output().expect("run facegate")
+}
+
+fn output(o: &std::process::Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+#[test]
+fn config_check_refuses_what_run_cannot_use_and_run_creates_nothing_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("store").join("facegate.db");
+    // config check and run refuse the same things, with file, line and qualified key.
+    for (url, extra, key) in [
+        ("http://", "", "facegate.toml:5: key `cloud.url`"),
+        ("http://a host/x", "", "facegate.toml:5: key `cloud.url`"),
+        ("http://127.0.0.1:9", "\n[board]\nprofile = \"no-such-board\"\n", "no-such-board"),
+        ("http://127.0.0.1:9", "\n[board]\nprofile = \"boards/missing.toml\"\n", "missing.toml"),
+    ] {
+        let cfg = config_file(dir.path(), url, extra);
+        let check = facegate(&["config", "check"], &cfg);
+        assert!(!check.status.success() && output(&check).contains(key), "{url} {extra}: {}", output(&check));
+        let run = facegate(&["run"], &cfg);
+        assert!(!run.status.success() && output(&run).contains(key), "{url} {extra}: {}", output(&run));
+        assert!(!db.exists(), "{url} {extra}: run created the database before refusing");
+    }
+    let cfg = config_file(dir.path(), "http://127.0.0.1:9", "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("connect_timeout_ms = 500", "connect_timeout_ms = 0");
+    std::fs::write(&cfg, text).unwrap();
+    let check = facegate(&["config", "check"], &cfg);
+    assert!(
+        output(&check).contains("facegate.toml:6: key `cloud.connect_timeout_ms`: 0 is outside"),
+        "{}",
+        output(&check)
+    );
+    // doctor and status on a fresh directory look, and create no database.
+    let cfg = config_file(dir.path(), "http://127.0.0.1:9", "");
+    let doctor = facegate(&["doctor"], &cfg);
+    assert!(output(&doctor).contains("no database yet"), "{}", output(&doctor));
+    let _ = facegate(&["status"], &cfg);
+    assert!(!db.exists(), "doctor or status created the database");
 }

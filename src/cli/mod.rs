@@ -30,9 +30,11 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
     // Read-only: doctor never creates (or upgrades) the database; the daemon does.
     let db = cfg.storage.dir.join(crate::store::DB_FILE);
     match Store::open_readonly(&cfg.storage.dir) {
-        Err(_) if !db.exists() => {
-            line(true, "storage", &format!("{}: no database yet (the daemon creates it on its first start)", db.display()))
-        }
+        Err(_) if !db.exists() => line(
+            true,
+            "storage",
+            &format!("{}: no database yet (the daemon creates it on its first start)", db.display()),
+        ),
         Ok(store) => match store.integrity_check() {
             Ok(r) if r == "ok" => line(
                 true,

@@ -30,12 +30,10 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     }
     if !cmd.rs485_data.trim().is_empty() {
         match decode_base64("rs485Data", &cmd.rs485_data) {
-            Ok(bytes) if bytes.len() <= MAX_RS485_BYTES => {
-                match gate.send_rs485(&bytes) {
-                    Ok(()) => sent.push(format!("rs485Data sent, {} bytes", bytes.len())),
-                    Err(e) => problems.push(format!("RS485 output: {e}")),
-                }
-            }
+            Ok(bytes) if bytes.len() <= MAX_RS485_BYTES => match gate.send_rs485(&bytes) {
+                Ok(()) => sent.push(format!("rs485Data sent, {} bytes", bytes.len())),
+                Err(e) => problems.push(format!("RS485 output: {e}")),
+            },
             Ok(bytes) => problems.push(format!("rs485Data is {} bytes, the limit is {MAX_RS485_BYTES}", bytes.len())),
             Err(e) => problems.push(e.to_string()),
         }

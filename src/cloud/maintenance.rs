@@ -29,9 +29,7 @@ const fn parse_seconds(s: &str) -> i64 {
 /// Whether the clock may be set to `unix_ms`: from the build time to the end of 2099.
 pub(crate) fn check_clock(unix_ms: i64) -> Result<(), String> {
     if unix_ms < EARLIEST_CLOCK_MS {
-        return Err(format!(
-            "refusing to set the clock to {unix_ms} ms: before this build ({EARLIEST_CLOCK_MS} ms)"
-        ));
+        return Err(format!("refusing to set the clock to {unix_ms} ms: before this build ({EARLIEST_CLOCK_MS} ms)"));
     }
     if unix_ms >= CLOCK_END_MS {
         return Err(format!("refusing to set the clock to {unix_ms} ms: after 2099"));

@@ -872,8 +872,7 @@ mod tests {
             out_frame(WiegandOutMode::CardNumber, &n123, WiegandFormat::W34, wide).unwrap(),
             Some(encode_card(123, WiegandFormat::W34).unwrap())
         );
-        let err =
-            out_frame(WiegandOutMode::Temperature, &n123, WiegandFormat::W26, wide).unwrap_err().to_string();
+        let err = out_frame(WiegandOutMode::Temperature, &n123, WiegandFormat::W26, wide).unwrap_err().to_string();
         assert!(err.contains("temperature"), "{err}");
     }
 
@@ -928,7 +927,13 @@ mod tests {
         let card = encode_card(40_485_068, WiegandFormat::W34).unwrap().0;
         feed(&mut input, &card, 0);
         let ev = input.events("1", 1_000 * MS);
-        assert_eq!(ev, vec![InputEvent { credential: Credential::Card(CardNumber::from_value(40485068)), source: Source::Wiegand }]);
+        assert_eq!(
+            ev,
+            vec![InputEvent {
+                credential: Credential::Card(CardNumber::from_value(40485068)),
+                source: Source::Wiegand
+            }]
+        );
 
         for (i, key) in ["0011", "0101", "1011"].iter().enumerate() {
             feed(&mut input, &bits(key), 2_000 * MS + i as u64 * 300 * MS);
