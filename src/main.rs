@@ -225,7 +225,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         Command::Card { number } => match facegate::model::CardNumber::parse(&number) {
             Ok(_) => present(&cfg, Request::Card { number }),
             // Refused here too, so a bad number fails the same whether the daemon runs or not.
-            Err(e) => Err(Error::Control(format!("card refused: {e}"))),
+            Err(e) => {
+                eprintln!("facegate: card refused: {e}");
+                Ok(ExitCode::FAILURE)
+            }
         },
         Command::Face { id_number, score, photo } => {
             let photo_b64 = photo.map(|p| read_b64(&p)).transpose()?;
