@@ -27,9 +27,15 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         let _ = writeln!(out, "{:<4} {:<22} {}", if ok { "OK" } else { "FAIL" }, item, detail);
     };
     line(true, "config", &cfg.path.display().to_string());
-    // Read-only: doctor never creates (or upgrades) the database; the daemon does.
+    // Read-only: doctor never creates (or upgrades) the database; the daemon does. The
+    // directory is made, as the daemon would, so the board checks below can write in it.
     let db = cfg.storage.dir.join(crate::store::DB_FILE);
+    let made = std::fs::create_dir_all(&cfg.storage.dir);
     match Store::open_readonly(&cfg.storage.dir) {
+        Err(_) if made.is_err() => {
+            let why = made.err().map(|e| e.to_string()).unwrap_or_default();
+            line(false, "storage", &format!("{}: {why}", cfg.storage.dir.display()))
+        }
         Err(_) if !db.exists() => line(
             true,
             "storage",
