@@ -457,6 +457,16 @@ mod tests {
     const GOOD: &str = "name = \"bench\"\nkind = \"linux\"\n\n[relay]\nchip = \"gpiochip0\"\nline = 17\n\n[wiegand_out]\nchip = \"gpiochip0\"\nd0 = 23\nd1 = 24\nbits = 34\n";
 
     #[test]
+    fn wide_cards_go_out_as_34_bits_unless_the_profile_refuses_them() {
+        let p = parse_profile(GOOD, "b.toml").unwrap();
+        assert_eq!(p.wiegand_wide_cards(), WideCards::Send34, "the default");
+        let p = parse_profile(&format!("{GOOD}wide_cards = \"refuse\"\n"), "b.toml").unwrap();
+        assert_eq!(p.wiegand_wide_cards(), WideCards::Refuse);
+        let err = parse_profile(&format!("{GOOD}wide_cards = \"truncate\"\n"), "b.toml").unwrap_err().to_string();
+        assert!(err.contains("wide_cards"), "{err}");
+    }
+
+    #[test]
     fn profile_from_a_path_relative_to_the_base_dir() {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir(dir.path().join("boards")).unwrap();

@@ -359,8 +359,9 @@ const OTHER_POLL_PATHS: [&str; 10] = [
 
 #[test]
 fn register_is_signed_and_register_resp_sets_services_and_clock() {
-    // 2026-01-01T00:00:00.123Z, in the 13-digit milliseconds registerResp's table prescribes.
-    const CLOUD_MS: i64 = 1_767_225_600_123;
+    // 2098-01-01T00:00:00.123Z, in the 13-digit milliseconds registerResp's table prescribes (a
+    // time after any build: the clock is never set to one before the binary was built).
+    const CLOUD_MS: i64 = 4_039_372_800_123;
     let cloud = MockCloud::start();
     cloud.set_register_resp(json!({
         "errorCode": "100",

@@ -5,6 +5,8 @@
 //! absurd instant: before this binary was built, or after 2099 (persons valid "to 2099"
 //! would expire).
 
+use chrono::Datelike;
+
 use crate::cloud::{Outcome, PollError, Session};
 use crate::protocol::{Command, ErrorCode, RebootCommand, Service, SetTimeCommand, time};
 
@@ -66,6 +68,13 @@ pub fn poll_set_time(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     } else {
         match time::parse_set_time(&cmd.time_stamp) {
             // timeStamp is local wall-clock time in the device's time zone.
+            // The local date bounds it too: 2100-01-01 00:00 at UTC+3 is still 2099 in UTC, but
+            // on this terminal's calendar every person valid "to 2099_12_31" would be expired.
+            Ok(local) if local.year() > 2099 => {
+                let why = format!("refusing to set the clock to {local}: after 2099");
+                log::warn!("setTime {}: {why}", cmd.msg_id);
+                (ErrorCode::Failed, why)
+            }
             Ok(local) => match set_clock(s, time::unix_ms(local, tz), "setTime") {
                 Ok(()) => (ErrorCode::Ok, String::new()),
                 Err(why) => (ErrorCode::Failed, why),
