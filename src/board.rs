@@ -122,6 +122,21 @@ pub struct WiegandOutProfile {
     /// Frame format: 26 or 34.
     #[serde(default)]
     pub bits: WiegandFormat,
+    /// A card number over 24 bits on a 26-bit output: `"send34"` (the default) sends it as a
+    /// 34-bit frame, `"refuse"` sends nothing. Never truncated.
+    #[serde(default)]
+    pub wide_cards: WideCards,
+}
+
+/// What a 26-bit Wiegand output does with a card number that needs 25 to 32 bits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WideCards {
+    /// Sends it as a 34-bit frame (controllers that read both formats).
+    #[default]
+    Send34,
+    /// Sends nothing and says why (controllers that read 26-bit frames only).
+    Refuse,
 }
 
 fn default_pulse_us() -> u32 {
@@ -136,7 +151,7 @@ fn default_period_us() -> u32 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(try_from = "u8")]
 pub enum WiegandFormat {
-    /// 26 bits: 24 data bits (the low 24 bits of the card number, as 26-bit readers send).
+    /// 26 bits: 24 data bits; a larger number is never truncated (see [`WideCards`]).
     #[default]
     W26,
     /// 34 bits: 32 data bits.
@@ -234,6 +249,11 @@ impl BoardProfile {
     /// The Wiegand output format (26-bit when the profile has no output).
     pub fn wiegand_out_format(&self) -> WiegandFormat {
         self.wiegand_out.as_ref().map(|w| w.bits).unwrap_or_default()
+    }
+
+    /// What the Wiegand output does with a number over 24 bits (send 34-bit by default).
+    pub fn wiegand_wide_cards(&self) -> WideCards {
+        self.wiegand_out.as_ref().map(|w| w.wide_cards).unwrap_or_default()
     }
 
     /// Checks what serde cannot: returns the offending key (`table.key`) and why.
@@ -435,6 +455,16 @@ mod tests {
     }
 
     const GOOD: &str = "name = \"bench\"\nkind = \"linux\"\n\n[relay]\nchip = \"gpiochip0\"\nline = 17\n\n[wiegand_out]\nchip = \"gpiochip0\"\nd0 = 23\nd1 = 24\nbits = 34\n";
+
+    #[test]
+    fn wide_cards_go_out_as_34_bits_unless_the_profile_refuses_them() {
+        let p = parse_profile(GOOD, "b.toml").unwrap();
+        assert_eq!(p.wiegand_wide_cards(), WideCards::Send34, "the default");
+        let p = parse_profile(&format!("{GOOD}wide_cards = \"refuse\"\n"), "b.toml").unwrap();
+        assert_eq!(p.wiegand_wide_cards(), WideCards::Refuse);
+        let err = parse_profile(&format!("{GOOD}wide_cards = \"truncate\"\n"), "b.toml").unwrap_err().to_string();
+        assert!(err.contains("wide_cards"), "{err}");
+    }
 
     #[test]
     fn profile_from_a_path_relative_to_the_base_dir() {

@@ -9,6 +9,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Result};
 
+/// `cloud.connect_timeout_ms`: a connection that takes a minute will not come.
+pub const CONNECT_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=60_000;
+/// `cloud.read_timeout_ms`: up to 10 minutes for one answer.
+pub const READ_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=600_000;
+/// `cloud.retry_initial_ms` and `cloud.retry_max_ms`: an unreachable cloud is retried at least
+/// once an hour.
+pub const RETRY_MS: std::ops::RangeInclusive<u64> = 1..=3_600_000;
+/// `cloud.control_wait_ms`: a door waits at most a minute for the cloud's verdict.
+pub const CONTROL_WAIT_MS: std::ops::RangeInclusive<u64> = 1..=60_000;
+
 /// Where `--config` points when it is not given.
 pub const DEFAULT_PATH: &str = "/etc/facegate/facegate.toml";
 
@@ -320,7 +330,7 @@ impl Default for LogSection {
 impl Config {
     /// Reads and validates the configuration file at `path`.
     pub fn load(path: &Path) -> Result<Config> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
+        let bytes = std::fs::read(path).map_err(|e| {
             // A first try on a new machine has no file yet: say where one comes from.
             let hint = if e.kind() == std::io::ErrorKind::NotFound {
                 "; start from the template packaging/facegate.toml (scripts/install.sh puts it in \
@@ -329,6 +339,11 @@ impl Config {
                 " (pass --config PATH to use another file)"
             };
             Error::Config(format!("cannot read {}: {e}{hint}", path.display()))
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let (line, col) = line_col(std::str::from_utf8(valid).unwrap_or_default(), valid.len());
+            Error::Config(format!("{}:{line}:{col}: bytes that are not UTF-8", path.display()))
         })?;
         Config::parse(&text, path)
     }
@@ -343,31 +358,45 @@ impl Config {
     }
 
     fn validate(&self, text: &str) -> Result<()> {
+        // `key` is fully qualified (`cloud.url`): the line is the one in its own section.
         let fail = |key: &str, why: &str| {
-            let line = find_key_line(text, key).map(|l| format!(":{l}")).unwrap_or_default();
+            let line = find_qualified_key_line(text, key).map(|l| format!(":{l}")).unwrap_or_default();
             Err(Error::Config(format!("{}{line}: key `{key}`: {why}", self.path.display())))
         };
         let dev = &self.device.device_no;
         if dev.trim().is_empty() || dev.len() > 32 || !dev.is_ascii() {
-            return fail("device_no", "must be 1 to 32 ASCII characters (the spec allows no Chinese)");
+            return fail("device.device_no", "must be 1 to 32 ASCII characters (the spec allows no Chinese)");
         }
-        if !(self.cloud.url.starts_with("http://") || self.cloud.url.starts_with("https://")) {
-            return fail("url", "must start with http:// or https://");
+        if let Err(why) = check_url(&self.cloud.url) {
+            return fail("cloud.url", &why);
         }
         if !(-11..=12).contains(&self.device.time_zone) {
-            return fail("time_zone", "must be between -11 and 12 hours");
+            return fail("device.time_zone", "must be between -11 and 12 hours");
         }
-        if self.cloud.connect_timeout_ms == 0 || self.cloud.read_timeout_ms == 0 {
-            return fail("read_timeout_ms", "timeouts must be greater than 0");
+        let c = &self.cloud;
+        for (key, value, range) in [
+            ("cloud.connect_timeout_ms", c.connect_timeout_ms, CONNECT_TIMEOUT_MS),
+            ("cloud.read_timeout_ms", c.read_timeout_ms, READ_TIMEOUT_MS),
+            ("cloud.retry_initial_ms", c.retry_initial_ms, RETRY_MS),
+            ("cloud.retry_max_ms", c.retry_max_ms, RETRY_MS),
+            ("cloud.control_wait_ms", c.control_wait_ms, CONTROL_WAIT_MS),
+        ] {
+            if !range.contains(&value) {
+                return fail(key, &format!("{value} is outside {}..={} ms", range.start(), range.end()));
+            }
         }
-        if self.cloud.retry_initial_ms == 0 || self.cloud.retry_max_ms < self.cloud.retry_initial_ms {
-            return fail("retry_max_ms", "needs 0 < retry_initial_ms <= retry_max_ms");
+        if c.retry_max_ms < c.retry_initial_ms {
+            return fail("cloud.retry_max_ms", "must be at least retry_initial_ms");
         }
         if self.storage.max_records == 0 {
-            return fail("max_records", "must be at least 1");
+            return fail("storage.max_records", "must be at least 1");
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
-            return fail("level", "must be one of error, warn, info, debug, trace");
+            return fail("log.level", "must be one of error, warn, info, debug, trace");
+        }
+        if let Err(why) = crate::ctl::check_socket_path(&self.socket_path()) {
+            let key = if self.control.socket.is_some() { "control.socket" } else { "storage.dir" };
+            return fail(key, &why);
         }
         for (key, value) in &self.params {
             if let Err(why) = crate::protocol::DeviceParams::validate(key, value) {
@@ -377,7 +406,7 @@ impl Config {
         }
         let sha = &self.update.sha256;
         if !sha.is_empty() && (sha.len() != 64 || !sha.bytes().all(|b| b.is_ascii_hexdigit())) {
-            return fail("sha256", "must be 64 hex digits or empty");
+            return fail("update.sha256", "must be 64 hex digits or empty");
         }
         let keys = &self.update.public_keys;
         if let Err((i, why)) = crate::signing::keys::parse_all(keys, self.path.parent()) {
@@ -500,6 +529,29 @@ fn section_of_line(text: &str, line: usize) -> Option<String> {
         .last()
 }
 
+/// Whether `url` is one the transport can use: http or https with a host.
+fn check_url(url: &str) -> std::result::Result<(), String> {
+    if !(url.starts_with("http://") || url.starts_with("https://")) {
+        return Err("must start with http:// or https://".into());
+    }
+    let uri: ureq::http::Uri = url.parse().map_err(|e| format!("{url:?} is not a URL: {e}"))?;
+    match uri.host() {
+        Some(h) if !h.is_empty() => Ok(()),
+        _ => Err(format!("{url:?} has no host")),
+    }
+}
+
+/// The 1-based line where a fully qualified `section.key` is assigned (`key = ...` in
+/// `[section]`), if it is.
+fn find_qualified_key_line(text: &str, qualified: &str) -> Option<usize> {
+    let (section, key) = qualified.rsplit_once('.')?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| key_of_line(l).as_deref() == Some(key))
+        .map(|(i, _)| i + 1)
+        .find(|&line| section_of_line(text, line).as_deref() == Some(section))
+}
+
 /// The 1-based line where `key = ...` is assigned, if it is.
 fn find_key_line(text: &str, key: &str) -> Option<usize> {
     text.lines().position(|l| key_of_line(l).as_deref() == Some(key)).map(|i| i + 1)
@@ -551,7 +603,7 @@ dir = "/tmp/facegate-test"
     fn bad_value_names_key() {
         let text = GOOD.replace("http://", "ftp://");
         let err = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
-        assert!(err.contains("c.toml:6: key `url`"), "{err}");
+        assert!(err.contains("c.toml:6: key `cloud.url`"), "{err}");
     }
 
     #[test]
@@ -578,5 +630,67 @@ dir = "/tmp/facegate-test"
         let c = Config::parse(GOOD, Path::new("f.toml")).unwrap();
         let again = Config::parse(&c.to_toml(), Path::new("g.toml")).unwrap();
         assert_eq!(again.cloud.url, c.cloud.url);
+    }
+
+    fn check_err(text: &str) -> String {
+        Config::parse(text, Path::new("c.toml")).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn urls_need_a_scheme_and_a_host() {
+        for bad in ["http://", "https://", "http://my host/x", "http://:80/"] {
+            let err = check_err(&GOOD.replace("http://127.0.0.1:8090/path", bad));
+            assert!(err.contains("c.toml:6: key `cloud.url`"), "{bad}: {err}");
+        }
+        Config::parse(&GOOD.replace("127.0.0.1:8090", "cloud.example.com"), Path::new("c.toml")).unwrap();
+    }
+
+    #[test]
+    fn each_timeout_and_retry_value_is_named_and_bounded() {
+        let with = |extra: &str| GOOD.replace("url = ", &format!("{extra}\nurl = "));
+        let err = check_err(&with("connect_timeout_ms = 0"));
+        assert!(err.contains("c.toml:6: key `cloud.connect_timeout_ms`: 0 is outside 1..=60000 ms"), "{err}");
+        let err = check_err(&with("read_timeout_ms = 600001"));
+        assert!(err.contains("key `cloud.read_timeout_ms`: 600001 is outside 1..=600000 ms"), "{err}");
+        Config::parse(&with("read_timeout_ms = 600000\nconnect_timeout_ms = 60000"), Path::new("c.toml")).unwrap();
+        let huge = "retry_initial_ms = 9223372036854775807\nretry_max_ms = 9223372036854775807";
+        let err = check_err(&with(huge));
+        assert!(err.contains("c.toml:6: key `cloud.retry_initial_ms`: 9223372036854775807 is outside"), "{err}");
+        Config::parse(&with("retry_initial_ms = 3600000\nretry_max_ms = 3600000"), Path::new("c.toml")).unwrap();
+        let err = check_err(&with("retry_initial_ms = 500\nretry_max_ms = 499"));
+        assert!(err.contains("key `cloud.retry_max_ms`: must be at least retry_initial_ms"), "{err}");
+        let err = check_err(&with("control_wait_ms = 60001"));
+        assert!(err.contains("key `cloud.control_wait_ms`"), "{err}");
+    }
+
+    #[test]
+    fn keys_are_fully_qualified() {
+        let err = check_err(&format!("{GOOD}\n[log]\nlevel = \"loud\"\n"));
+        assert!(err.contains("c.toml:12: key `log.level`"), "{err}");
+        let err = check_err(&GOOD.replace("FG0001", ""));
+        assert!(err.contains("c.toml:3: key `device.device_no`"), "{err}");
+    }
+
+    #[test]
+    fn a_socket_path_too_long_is_caught_by_the_check() {
+        let long = format!("/tmp/{}", "s".repeat(103));
+        let err = check_err(&format!("{GOOD}\n[control]\nsocket = \"{long}\"\n"));
+        assert!(err.contains("c.toml:12: key `control.socket`") && err.contains("at most 107 bytes"), "{err}");
+        let fits = format!("/tmp/{}", "s".repeat(102));
+        Config::parse(&format!("{GOOD}\n[control]\nsocket = \"{fits}\"\n"), Path::new("c.toml")).unwrap();
+        // The default socket lives in storage.dir.
+        let err = check_err(&GOOD.replace("/tmp/facegate-test", &format!("/tmp/{}", "d".repeat(100))));
+        assert!(err.contains("key `storage.dir`"), "{err}");
+    }
+
+    #[test]
+    fn bytes_that_are_not_utf8_are_named_by_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        let mut bytes = GOOD.as_bytes().to_vec();
+        bytes.extend(b"\n[log]\nlevel = \"in\xff\"\n");
+        std::fs::write(&path, bytes).unwrap();
+        let err = Config::load(&path).unwrap_err().to_string();
+        assert!(err.contains(&format!("{}:12:12: bytes that are not UTF-8", path.display())), "{err}");
     }
 }

@@ -3,11 +3,12 @@
 //! The CLI (`facegate card 123`, `relay open`, `status`) and the vendor's UI or recognizer use it
 //! to inject credentials and read live state. The socket is owner/group only (mode 0660).
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader, Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
@@ -55,6 +56,8 @@ pub enum Request {
         #[serde(default)]
         ms: Option<u64>,
     },
+    /// End a running pulse (the door closes unless held open).
+    RelayClose,
     /// Live status of the running daemon.
     Status,
     /// One camera frame as base64 JPEG.
@@ -90,12 +93,50 @@ impl Response {
     }
 }
 
+/// Connections served at once; one more is answered with one refusal line and closed. The
+/// CLI and a vendor UI or recognizer hold one or two each: 16 is room for all with margin, and
+/// bounds the handler threads (and their two descriptors each) whatever a client does.
+pub const MAX_CONNECTIONS: usize = 16;
+
+/// A connection that sends no complete request for this long is closed (the CLI sends its one
+/// line at once; a recognizer that keeps its connection sends within seconds or reconnects).
+pub const IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The longest request line (without its newline): a face photo (400 KB, the registration limit) as Base64 with the
+/// rest of its request fits; a longer line is refused and its connection closed, unread.
+pub const MAX_REQUEST_BYTES: usize = 1 << 20;
+
+/// The longest socket path: `sun_path` holds 108 bytes with its terminating NUL.
+pub const MAX_SOCKET_PATH_BYTES: usize = 107;
+
+/// The private staging name next to the socket while it is bound (`.fgXXX/s`), which must fit
+/// `sun_path` as well.
+const STAGING_NAME_BYTES: usize = 9;
+
+/// Whether `path` can be bound as the control socket (its length and its staging path's); the
+/// reason otherwise, naming `path`.
+pub fn check_socket_path(path: &Path) -> std::result::Result<(), String> {
+    use std::os::unix::ffi::OsStrExt;
+    let len = path.as_os_str().as_bytes().len();
+    let dir_len = path.parent().map_or(0, |d| d.as_os_str().as_bytes().len()).max(1);
+    if len > MAX_SOCKET_PATH_BYTES || dir_len + STAGING_NAME_BYTES > MAX_SOCKET_PATH_BYTES {
+        return Err(format!(
+            "{} is {len} bytes: a socket path has at most {MAX_SOCKET_PATH_BYTES} bytes, and its directory at most {}",
+            path.display(),
+            MAX_SOCKET_PATH_BYTES - STAGING_NAME_BYTES
+        ));
+    }
+    Ok(())
+}
+
 /// Binds the socket (replacing a stale one) with mode 0660 from the start and serves each
-/// connection with `handle` on its own thread, until the listener is dropped with the process.
+/// connection with `handle` on its own thread, at most [`MAX_CONNECTIONS`] at once, until the
+/// listener is dropped with the process.
 pub fn serve<F>(path: &Path, handle: F) -> Result<PathBuf>
 where
     F: Fn(Request) -> Response + Send + Sync + 'static,
 {
+    check_socket_path(path).map_err(Error::Control)?;
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
@@ -104,48 +145,108 @@ where
     if UnixStream::connect(path).is_ok() {
         return Err(Error::Control(format!("{} is in use: another facegate daemon is running", path.display())));
     }
-    // bind(2) gives the socket the umask's mode, and connect(2) checks the mode only when a
-    // client connects: bound in place, another user could connect (and stay connected) before
-    // a chmod under a permissive umask. So the socket is bound in a private (0700) directory,
-    // made 0660 there, and renamed into place (replacing a stale one from a crash).
+    // Bound in a private directory, then renamed into place: the socket is never reachable
+    // with the umask's mode, and a stale one is replaced atomically.
     let private = tempfile::Builder::new()
         .prefix(".fg")
+        .rand_bytes(3)
         .tempdir_in(dir)
         .map_err(|e| Error::io_path("creating a private directory in", dir, e))?;
-    // As short as "control.sock", so a path that fits sun_path bound in place fits here too.
     let staged = private.path().join("s");
     let listener = UnixListener::bind(&staged).map_err(|e| Error::io_path("binding", &staged, e))?;
     std::fs::set_permissions(&staged, std::fs::Permissions::from_mode(0o660))
         .map_err(|e| Error::io_path("setting permissions on", &staged, e))?;
     std::fs::rename(&staged, path).map_err(|e| Error::io_path("moving the control socket to", path, e))?;
     let handle = std::sync::Arc::new(handle);
+    let open = std::sync::Arc::new(AtomicUsize::new(0));
     std::thread::Builder::new()
         .name("ctl".into())
         .spawn(move || {
-            for stream in listener.incoming() {
-                let Ok(stream) = stream else { continue };
+            let mut accept_warned: Option<Instant> = None;
+            loop {
+                let stream = match listener.accept() {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of descriptors (EMFILE/ENFILE) or memory: say so (once a minute),
+                        // and wait instead of spinning on a connection that stays queued. The
+                        // credential path needs no new descriptor and goes on meanwhile.
+                        if accept_warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(60)) {
+                            log::warn!("control socket: cannot accept a connection: {e}");
+                            accept_warned = Some(Instant::now());
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                        continue;
+                    }
+                };
+                if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+                    open.fetch_sub(1, Ordering::SeqCst);
+                    refuse_busy(stream);
+                    continue;
+                }
                 let handle = handle.clone();
-                let _ = std::thread::Builder::new().name("ctl-conn".into()).spawn(move || {
+                let slot = ConnectionSlot(open.clone());
+                let spawned = std::thread::Builder::new().name("ctl-conn".into()).spawn(move || {
+                    let _slot = slot;
                     serve_connection(stream, &*handle);
                 });
+                if let Err(e) = spawned {
+                    log::warn!("control socket: cannot start a connection thread: {e}");
+                }
             }
         })
         .map_err(|e| Error::io("starting the control thread", e))?;
     Ok(path.to_path_buf())
 }
 
+/// Frees a connection's place when its thread ends, however it ends.
+struct ConnectionSlot(std::sync::Arc<AtomicUsize>);
+
+impl Drop for ConnectionSlot {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// Tells a connection over the limit why it is closed, without waiting on it.
+fn refuse_busy(mut stream: UnixStream) {
+    let _ = stream.set_nonblocking(true);
+    let answer = Response::error(format!("busy: {MAX_CONNECTIONS} control connections are open, the limit; retry"));
+    let mut line = serde_json::to_vec(&answer).unwrap_or_default();
+    line.push(b'\n');
+    let _ = stream.write_all(&line);
+}
+
 fn serve_connection(stream: UnixStream, handle: &dyn Fn(Request) -> Response) {
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(60)));
+    let _ = stream.set_read_timeout(Some(IDLE_TIMEOUT));
+    // A client that stops reading cannot hold the thread for ever either.
+    let _ = stream.set_write_timeout(Some(IDLE_TIMEOUT));
     let Ok(mut writer) = stream.try_clone() else {
         return;
     };
-    let reader = BufReader::new(stream.take_limited());
-    for line in reader.lines() {
-        let Ok(line) = line else { return };
-        if line.trim().is_empty() {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        // One byte past the limit tells a line at the limit from one beyond it.
+        let limit = MAX_REQUEST_BYTES as u64 + 1;
+        match (&mut reader).take(limit).read_until(b'\n', &mut line) {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let complete = line.last() == Some(&b'\n');
+        if !complete && line.len() > MAX_REQUEST_BYTES {
+            let answer =
+                Response::error(format!("request refused: longer than {MAX_REQUEST_BYTES} bytes; connection closed"));
+            let mut out = serde_json::to_vec(&answer).unwrap_or_default();
+            out.push(b'\n');
+            let _ = writer.write_all(&out);
+            return;
+        }
+        let text = String::from_utf8_lossy(&line);
+        if text.trim().is_empty() {
             continue;
         }
-        let response = match serde_json::from_str::<Request>(&line) {
+        let response = match serde_json::from_str::<Request>(&text) {
             Ok(req) => handle(req),
             Err(e) => Response::error(format!("bad request: {e}")),
         };
@@ -154,17 +255,10 @@ fn serve_connection(stream: UnixStream, handle: &dyn Fn(Request) -> Response) {
         if writer.write_all(&out).is_err() {
             return;
         }
-    }
-}
-
-/// Bounds what one connection may send, so a stuck client cannot grow memory without end.
-trait TakeLimited {
-    fn take_limited(self) -> std::io::Take<UnixStream>;
-}
-
-impl TakeLimited for UnixStream {
-    fn take_limited(self) -> std::io::Take<UnixStream> {
-        std::io::Read::take(self, 64 * 1024 * 1024)
+        // Freed now: a photo-sized line must not stay allocated for the connection's life.
+        if line.capacity() > 64 * 1024 {
+            line = Vec::new();
+        }
     }
 }
 
@@ -238,5 +332,74 @@ mod tests {
     fn wire_format_is_tagged() {
         let s = serde_json::to_string(&Request::RelayOpen { ms: Some(500) }).unwrap();
         assert_eq!(s, r#"{"cmd":"relay_open","ms":500}"#);
+    }
+
+    #[test]
+    fn connections_beyond_the_limit_are_refused_with_one_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sock");
+        serve(&path, |_| Response { ok: true, ..Response::default() }).unwrap();
+        let mut held: Vec<UnixStream> = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            let mut c = UnixStream::connect(&path).unwrap();
+            // Each is served: an answer proves its thread holds a place.
+            c.write_all(b"{\"cmd\":\"status\"}\n").unwrap();
+            let mut answer = String::new();
+            BufReader::new(c.try_clone().unwrap()).read_line(&mut answer).unwrap();
+            assert!(answer.contains("\"ok\":true"), "{answer}");
+            held.push(c);
+        }
+        let excess = UnixStream::connect(&path).unwrap();
+        excess.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut lines = BufReader::new(excess).lines();
+        let refusal = lines.next().unwrap().unwrap();
+        assert!(refusal.contains("busy") && refusal.contains(&MAX_CONNECTIONS.to_string()), "{refusal}");
+        assert!(lines.next().is_none(), "closed after the one line");
+        drop(held);
+        // The holders' places come back once their threads see them close.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let r = request(&path, &Request::Status, Duration::from_secs(5)).unwrap();
+            if r.ok {
+                break;
+            }
+            assert!(Instant::now() < deadline, "still refused: {r:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    #[test]
+    fn a_request_line_is_bounded() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.sock");
+        serve(&path, |req| match req {
+            Request::Qr { data } => Response { ok: true, detail: data.len().to_string(), ..Response::default() },
+            _ => Response::error("nope"),
+        })
+        .unwrap();
+        // At the bound: served.
+        // The bound counts the line without its newline.
+        let overhead = r#"{"cmd":"qr","data":""}"#.len();
+        let at = Request::Qr { data: "q".repeat(MAX_REQUEST_BYTES - overhead) };
+        let r = request(&path, &at, Duration::from_secs(10)).unwrap();
+        assert!(r.ok, "{r:?}");
+        // One byte past it: refused, and the connection closed.
+        let past = Request::Qr { data: "q".repeat(MAX_REQUEST_BYTES - overhead + 1) };
+        let r = request(&path, &past, Duration::from_secs(10)).unwrap();
+        assert!(!r.ok && r.error.contains("longer than"), "{r:?}");
+    }
+
+    #[test]
+    fn socket_paths_are_bounded_before_binding() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = dir.path().join("d".repeat(120)).join("c.sock");
+        let err = serve(&long, |_| Response::default()).unwrap_err().to_string();
+        assert!(err.contains("at most 107 bytes") && err.contains(&long.display().to_string()), "{err}");
+        assert!(!dir.path().join("d".repeat(120)).exists(), "nothing created");
+        assert!(check_socket_path(Path::new(&format!("/{}", "s".repeat(106)))).is_ok(), "107 bytes");
+        assert!(check_socket_path(Path::new(&format!("/{}", "s".repeat(107)))).is_err(), "108 bytes");
+        // The staging name must fit next to it: a directory of at most 98 bytes.
+        assert!(check_socket_path(Path::new(&format!("/{}/{}", "d".repeat(97), "s".repeat(8)))).is_ok());
+        assert!(check_socket_path(Path::new(&format!("/{}/s", "d".repeat(98)))).is_err(), "directory too long");
     }
 }

@@ -21,7 +21,7 @@ use crate::hw::BoardOptions;
 use crate::hw::door::Door;
 use crate::hw::jpeg::SnapSize;
 use crate::hw::{InputEvent, InputStats, SharedParams};
-use crate::model::{Credential, Source};
+use crate::model::{CardNumber, Credential, Source};
 use crate::settings::{Settings, SettingsCell};
 use crate::store::Store;
 use crate::{Error, Result};
@@ -61,6 +61,10 @@ fn open_outbox(cfg: &Config) -> Result<Store> {
 /// Runs the daemon until SIGTERM or SIGINT (or an installed update asks for a restart).
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
+    // Everything that can be refused is checked before the first file is created: a missing
+    // or bad board profile or an unreadable root_ca leaves no database behind.
+    let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
+    let transport = Transport::new(&cfg.cloud)?;
     let mut store = Store::open(&cfg.storage.dir)?;
     crate::firmware::log_policy(&cfg.update, cfg.path.parent());
     // A download cut short by a crash or power cut is never resumed into an install.
@@ -72,10 +76,8 @@ pub fn run(cfg: Config) -> Result<()> {
         Err(e) => log::error!("{e}"),
     }
     drop(store);
-    let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
     let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, settings.hw_handle()))?;
     log::info!("board {} claimed, store {} open", board.name, cfg.storage.dir.display());
-    let transport = Transport::new(&cfg.cloud)?;
     let door = Door::new(board.relay)?;
     let gate_store = open_outbox(&cfg)?;
     // Inputs: every device thread feeds one channel; one thread hands events to the gate.
@@ -89,6 +91,7 @@ pub fn run(cfg: Config) -> Result<()> {
             door,
             wiegand_out: board.wiegand_out,
             wiegand_format: profile.wiegand_out_format(),
+            wiegand_wide: profile.wiegand_wide_cards(),
             rs485_out: board.rs485_out,
             camera: board.camera,
             announcer: board.announcer,
@@ -189,7 +192,11 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
     };
     let present = |credential: Credential| passage(gate.present(credential, Source::Control));
     match req {
-        Request::Card { number } => present(Credential::Card(number.trim().to_string())),
+        // Refused before the gate: an invalid number makes no record and reaches no cloud.
+        Request::Card { number } => match CardNumber::parse(&number) {
+            Ok(card) => present(Credential::Card(card)),
+            Err(e) => Response::error(format!("card refused: {e}")),
+        },
         Request::Face { id_number, score, photo_b64 } => match b64(photo_b64) {
             Ok(photo) => present(Credential::Face { id_number, score, photo }),
             Err(r) => r,
@@ -200,9 +207,18 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
         },
         Request::Qr { data } => present(Credential::Qr(data.into_bytes())),
         Request::Password { password } => present(Credential::Password(password)),
-        Request::RelayOpen { ms } => {
-            gate.pulse(ms);
-            Response { ok: true, open: true, detail: "relay pulsed".into(), ..Response::default() }
+        Request::RelayOpen { ms } => match gate.pulse(ms) {
+            Ok(length) => Response {
+                ok: true,
+                open: true,
+                detail: format!("relay pulsed for {} ms", length.as_millis()),
+                ..Response::default()
+            },
+            Err(e) => Response::error(e.to_string()),
+        },
+        Request::RelayClose => {
+            gate.end_pulse();
+            Response { ok: true, detail: "pulse ended".into(), ..Response::default() }
         }
         Request::Status => {
             let stats = *input_stats.lock().unwrap_or_else(|e| e.into_inner());

@@ -146,10 +146,12 @@ enum RecordsAction {
 enum RelayAction {
     /// Pulse the relay open.
     Open {
-        /// Pulse length in ms; the device parameter openDoorTimeDelayMs by default.
+        /// Pulse length in ms, 1 to 60000; the device parameter openDoorTimeDelayMs by default.
         #[arg(long)]
         ms: Option<u64>,
     },
+    /// End the running pulse (the door closes unless alwaysOpenDoor holds it).
+    Close,
 }
 
 fn main() -> ExitCode {
@@ -214,13 +216,24 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
             println!("{}", resp);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Relay { action: RelayAction::Close } => {
+            println!("{}", facegate::cli::relay_close(&cfg)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Snap { out } => {
             let jpeg = facegate::cli::snap(&cfg)?;
             std::fs::write(&out, &jpeg).map_err(|e| Error::io_path("writing", &out, e))?;
             println!("{}: {} bytes", out.display(), jpeg.len());
             Ok(ExitCode::SUCCESS)
         }
-        Command::Card { number } => present(&cfg, Request::Card { number }),
+        Command::Card { number } => match facegate::model::CardNumber::parse(&number) {
+            Ok(_) => present(&cfg, Request::Card { number }),
+            // Refused here too, so a bad number fails the same whether the daemon runs or not.
+            Err(e) => {
+                eprintln!("facegate: card refused: {e}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Command::Face { id_number, score, photo } => {
             let photo_b64 = photo.map(|p| read_b64(&p)).transpose()?;
             present(&cfg, Request::Face { id_number, score, photo_b64 })

@@ -359,8 +359,9 @@ const OTHER_POLL_PATHS: [&str; 10] = [
 
 #[test]
 fn register_is_signed_and_register_resp_sets_services_and_clock() {
-    // 2026-01-01T00:00:00.123Z, in the 13-digit milliseconds registerResp's table prescribes.
-    const CLOUD_MS: i64 = 1_767_225_600_123;
+    // 2098-01-01T00:00:00.123Z, in the 13-digit milliseconds registerResp's table prescribes (a
+    // time after any build: the clock is never set to one before the binary was built).
+    const CLOUD_MS: i64 = 4_039_372_800_123;
     let cloud = MockCloud::start();
     cloud.set_register_resp(json!({
         "errorCode": "100",
@@ -705,23 +706,23 @@ fn set_time_sets_the_clock_for_the_device_time_zone() {
     let mut d = start(&cloud, "");
     // timeStamp is the device's local time; timeZone defaults to 8 (China Standard Time).
     let id =
-        cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": "2026-03-01 12:00:00.0"}));
+        cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": "2098-03-01 12:00:00.0"}));
     let r = wait_result(&cloud, &d, &id);
     assert_eq!(text(&r, "msgType"), "onlineSetTimeResp", "{r}");
     assert_eq!(text(&r, "errorCode"), "100", "{r}");
     let clock = actions(&d, "set_clock");
     assert_eq!(clock.len(), 1, "{clock:?}");
-    assert_eq!(clock[0]["unix_ms"], local_to_unix_ms("2026-03-01 12:00:00.000", 8), "{clock:?}");
+    assert_eq!(clock[0]["unix_ms"], local_to_unix_ms("2098-03-01 12:00:00.000", 8), "{clock:?}");
 
     // The cloud moves the device to UTC-5; the next calibration is read in that zone.
     let id = cloud.push_command("/device/setDevInfo", json!({"isOnlineSetDevInfo": "1", "timeZone": "-5"}));
     assert_eq!(text(&wait_result(&cloud, &d, &id), "errorCode"), "100");
     let id =
-        cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": "2026-03-01 12:00:00.5"}));
+        cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": "2098-03-01 12:00:00.5"}));
     assert_eq!(text(&wait_result(&cloud, &d, &id), "errorCode"), "100");
     let clock = actions(&d, "set_clock");
     assert_eq!(clock.len(), 2, "{clock:?}");
-    assert_eq!(clock[1]["unix_ms"], local_to_unix_ms("2026-03-01 12:00:00.500", -5), "{clock:?}");
+    assert_eq!(clock[1]["unix_ms"], local_to_unix_ms("2098-03-01 12:00:00.500", -5), "{clock:?}");
     assert_healthy(&cloud, &mut d);
 }
 

@@ -617,13 +617,14 @@ fn set_time_sets_the_clock_in_the_device_time_zone_and_refuses_absurd_times() {
     };
     let before = set_clocks(&daemon);
     let id =
-        cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": "2025-03-04 05:06:07.8"}));
+        cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": "2098-03-04 05:06:07.8"}));
     assert!(cloud.wait_until(DEADLINE, |c| !c.results_for(&id).is_empty()), "{}", cloud.dump());
     let results = cloud.results_for(&id);
     assert_eq!(results[0]["msgType"], "onlineSetTimeResp", "{results:?}");
     assert_eq!(results[0]["errorCode"], "100", "{results:?}");
-    // 2025-03-04 05:06:07.8 at UTC+3 is 2025-03-04T02:06:07.8Z.
-    let expected = 1_741_053_967_800i64;
+    // 2098-03-04 05:06:07.8 at UTC+3 is 2098-03-04T02:06:07.8Z (a date after any build: the
+    // clock is never set before the binary's build time).
+    let expected = 4_044_737_167_800i64;
     let after = set_clocks(&daemon);
     assert_eq!(&after[before.len()..], [expected], "{after:?}");
 
@@ -633,5 +634,14 @@ fn set_time_sets_the_clock_in_the_device_time_zone_and_refuses_absurd_times() {
     assert!(cloud.wait_until(DEADLINE, |c| !c.results_for(&absurd).is_empty()), "{}", cloud.dump());
     let results = cloud.results_for(&absurd);
     assert_eq!(results[0]["errorCode"], "200", "{results:?}");
+    assert_eq!(set_clocks(&daemon), after, "the clock was set to an absurd time");
+
+    // After 2099, and before this build: refused alike.
+    for absurd in ["2100-01-01 00:00:00.0", "9999-12-31 23:59:59.0", "2024-06-01 00:00:00.0"] {
+        let id = cloud.push_command("/device/setTime", json!({"isonlineSetTime": "1", "timeStamp": absurd}));
+        assert!(cloud.wait_until(DEADLINE, |c| !c.results_for(&id).is_empty()), "{}", cloud.dump());
+        let results = cloud.results_for(&id);
+        assert_eq!(results[0]["errorCode"], "200", "{absurd}: {results:?}");
+    }
     assert_eq!(set_clocks(&daemon), after, "the clock was set to an absurd time");
 }

@@ -78,11 +78,14 @@ fuzz_target!(|body: &[u8]| {
     }
     if let Some(cmd) = command::<BroadcastCommand>(body) {
         let _ = protocol::binary::decode_base64("rs485Data", &cmd.rs485_data);
-        let _ = facegate::hw::wiegand::out_frame(
-            facegate::protocol::devinfo::WiegandOutMode::CardNumber,
-            &cmd.wg_data,
-            Default::default(),
-        );
+        if let Ok(card) = facegate::model::CardNumber::parse(&cmd.wg_data) {
+            let _ = facegate::hw::wiegand::out_frame(
+                facegate::protocol::devinfo::WiegandOutMode::CardNumber,
+                &card,
+                Default::default(),
+                Default::default(),
+            );
+        }
     }
     if let Some(cmd) = command::<SetTimeCommand>(body) {
         if let Ok(local) = time::parse_set_time(&cmd.time_stamp) {

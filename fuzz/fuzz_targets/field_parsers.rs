@@ -4,7 +4,7 @@
 #![no_main]
 
 use facegate::access::{DeviceWindows, PersonWindows, parse_valid_date};
-use facegate::hw::wiegand::{WiegandFormat, out_frame};
+use facegate::hw::wiegand::{WideCards, WiegandFormat, out_frame};
 use facegate::protocol::{DeviceParams, binary, time};
 use libfuzzer_sys::fuzz_target;
 
@@ -72,8 +72,18 @@ fuzz_target!(|data: &[u8]| {
             }
         }
         10 => {
+            let Ok(card) = facegate::model::CardNumber::parse(text) else { return };
+            assert!(card.key().len() <= facegate::model::CARD_NUMBER_MAX_CHARS, "{card:?}");
             for format in [WiegandFormat::W26, WiegandFormat::W34] {
-                let _ = out_frame(facegate::protocol::devinfo::WiegandOutMode::CardNumber, text, format);
+                for wide in [WideCards::Send34, WideCards::Refuse] {
+                    let mode = facegate::protocol::devinfo::WiegandOutMode::CardNumber;
+                    if let Ok(Some(bits)) = out_frame(mode, &card, format, wide) {
+                        // Never truncated: the frame carries the whole number.
+                        let data = &bits.0[1..bits.0.len() - 1];
+                        let n = data.iter().fold(0u64, |n, &b| (n << 1) | u64::from(b));
+                        assert_eq!(Some(n), card.value(), "{card:?}");
+                    }
+                }
             }
         }
         _ => {

@@ -43,7 +43,7 @@ use std::fmt;
 use base64::Engine as _;
 use chrono::{Datelike, NaiveDateTime};
 
-use crate::model::{Credential, Person, Priority};
+use crate::model::{CardNumber, Credential, Person, Priority};
 
 pub use policy::{AccessPolicy, Announcements, DEFAULT_STRANGER_VOICE, FaceCardMode, GreetingMode, InOutMode};
 pub use schedule::{DeviceWindows, PersonWindows, parse_valid_date};
@@ -201,21 +201,11 @@ pub struct Decision {
     pub card_number: String,
 }
 
-/// Whether a presented card number is the registered one.
-///
-/// Readers and clouds disagree on leading zeros (`00012345` vs `12345`), so numeric card
-/// numbers compare by value; others compare ignoring ASCII case. Blank never matches.
-pub fn card_matches(registered: &str, presented: &str) -> bool {
-    let (registered, presented) = (registered.trim(), presented.trim());
-    if registered.is_empty() || presented.is_empty() {
-        return false;
-    }
-    let numeric = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
-    if numeric(registered) && numeric(presented) {
-        registered.trim_start_matches('0') == presented.trim_start_matches('0')
-    } else {
-        registered.eq_ignore_ascii_case(presented)
-    }
+/// Whether a presented card number is the registered one: by value, as [`CardNumber`]
+/// compares (leading zeros are insignificant). A registered text that is no card number
+/// (blank, or stored before numbers were checked) never matches.
+pub fn card_matches(registered: &str, presented: &CardNumber) -> bool {
+    CardNumber::parse(registered).is_ok_and(|r| r == *presented)
 }
 
 /// The person the credential designates, if `person` really is that person: the daemon
@@ -380,9 +370,9 @@ impl Engine {
             Credential::Card(number) => {
                 // A new card is a new attempt: whatever card was waiting is dropped.
                 self.pending_card = None;
-                let number = number.trim().to_string();
+                let key = format!("card:{}", number.key());
+                let number = number.as_str().to_string();
                 let Some(p) = person else {
-                    let key = format!("card:{}", number.trim_start_matches('0'));
                     return assessed(
                         snap_type::UNKNOWN_CARD,
                         Verdict::Denied(DenyReason::UnknownCard),

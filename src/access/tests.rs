@@ -3,7 +3,7 @@ use std::collections::BTreeMap;
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime, Weekday};
 
 use super::*;
-use crate::model::{Credential, Person, Priority};
+use crate::model::{CardNumber, Credential, Person, Priority};
 
 /// 2024-05-15 is a Wednesday.
 fn at(day: u32, hour: u32, minute: u32, second: u32) -> NaiveDateTime {
@@ -48,7 +48,7 @@ fn face(id: &str) -> Credential {
 }
 
 fn card(number: &str) -> Credential {
-    Credential::Card(number.to_string())
+    Credential::Card(CardNumber::parse(number).unwrap())
 }
 
 fn stranger() -> Credential {
@@ -670,14 +670,17 @@ fn in_out_mode_mapping() {
 
 #[test]
 fn card_numbers_match_by_value() {
-    assert!(card_matches("8899", "8899"));
-    assert!(card_matches("008899", "8899"));
-    assert!(card_matches(" 8899", "8899 "));
-    assert!(card_matches("AB12", "ab12"));
-    assert!(!card_matches("8899", "88990"));
-    assert!(!card_matches("", ""));
-    assert!(!card_matches("8899", ""));
-    assert!(card_matches("0", "000"));
+    let presented = |n: &str| CardNumber::parse(n).unwrap();
+    assert!(card_matches("8899", &presented("8899")));
+    assert!(card_matches("008899", &presented("8899")));
+    assert!(card_matches(" 8899", &presented("8899 ")));
+    assert!(card_matches("12345", &presented("0012345")));
+    assert!(!card_matches("12345", &presented("123450")));
+    // Not a card number (stored before numbers were checked): never matches.
+    assert!(!card_matches("AB12", &presented("0xAB12")));
+    assert!(!card_matches("", &presented("0")));
+    assert!(card_matches("0", &presented("000")));
+    assert!(card_matches("0x22AB", &presented("8875")));
 }
 
 #[test]

@@ -28,7 +28,20 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         let _ = writeln!(out, "{:<4} {:<22} {}", if ok { "OK" } else { "FAIL" }, item, detail);
     };
     line(true, "config", &cfg.path.display().to_string());
-    match Store::open(&cfg.storage.dir) {
+    // Read-only: doctor never creates (or upgrades) the database; the daemon does. The
+    // directory is made, as the daemon would, so the board checks below can write in it.
+    let db = cfg.storage.dir.join(crate::store::DB_FILE);
+    let made = std::fs::create_dir_all(&cfg.storage.dir);
+    match Store::open_readonly(&cfg.storage.dir) {
+        Err(_) if made.is_err() => {
+            let why = made.err().map(|e| e.to_string()).unwrap_or_default();
+            line(false, "storage", &format!("{}: {why}", cfg.storage.dir.display()))
+        }
+        Err(_) if !db.exists() => line(
+            true,
+            "storage",
+            &format!("{}: no database yet (the daemon creates it on its first start)", db.display()),
+        ),
         Ok(store) => match store.integrity_check() {
             Ok(r) if r == "ok" => line(
                 true,
@@ -76,6 +89,8 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
 
 /// `facegate relay open`: through the daemon if it runs, else by claiming the board directly.
 pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
+    // Refused before anything is claimed or sent, whether the daemon runs or not.
+    ms.map(crate::gate::check_pulse_ms).transpose()?;
     if let Ok(r) = ctl::request(&cfg.socket_path(), &Request::RelayOpen { ms }, Duration::from_secs(5)) {
         return if r.ok { Ok("relay pulsed by the daemon".into()) } else { Err(Error::Control(r.error)) };
     }
@@ -89,6 +104,13 @@ pub fn relay_open(cfg: &Config, ms: Option<u64>) -> Result<String> {
     std::thread::sleep(Duration::from_millis(ms));
     door.shutdown();
     Ok(format!("relay pulsed for {ms} ms"))
+}
+
+/// `facegate relay close`: ends the daemon's running pulse. Without a daemon no pulse runs
+/// (`relay open` without a daemon holds the board until its pulse ends).
+pub fn relay_close(cfg: &Config) -> Result<String> {
+    let r = ctl::request(&cfg.socket_path(), &Request::RelayClose, Duration::from_secs(5))?;
+    if r.ok { Ok("pulse ended by the daemon".into()) } else { Err(Error::Control(r.error)) }
 }
 
 /// `facegate snap`: through the daemon if it runs, else from the camera directly.

@@ -17,7 +17,7 @@ use serde::Deserialize;
 use crate::access::{PersonWindows, parse_valid_date};
 use crate::cloud::{Outcome, PollError, Session};
 use crate::config::RecognizerSection;
-use crate::model::{Person, PersonPhoto, Priority};
+use crate::model::{CardNumber, Person, PersonPhoto, Priority};
 use crate::protocol::binary::decode_base64;
 use crate::protocol::{self, Command as _, DecodeError, ErrorCode, PersonInfo, PersonOperateCommand, PollReq, Service};
 use crate::store::Store;
@@ -126,8 +126,9 @@ pub fn apply(
             if !exists && store.persons_at_least(max_persons).map_err(db)? {
                 return Err((ErrorCode::FaceCapacityFull, format!("{max_persons} persons registered")));
             }
-            if !person.card.is_empty() {
-                if let Some(other) = store.person_by_card(&person.card).map_err(db)? {
+            // validate() checked the number; a card is bound by value (0012345 is 12345).
+            if let Ok(card) = CardNumber::parse(&person.card) {
+                if let Some(other) = store.person_by_card(&card).map_err(db)? {
                     if other.id_number != person.id_number {
                         return Err(invalid(format!("card {} is bound to idNumber {}", person.card, other.id_number)));
                     }
@@ -219,6 +220,11 @@ pub fn validate(info: &PersonInfo) -> Result<(Person, Vec<PersonPhoto>), (ErrorC
     }
     if photos.is_empty() && info.normal_number.trim().is_empty() {
         return invalid("a person needs at least one photo or an IC card number (normalNumber)".into());
+    }
+    if !info.normal_number.trim().is_empty() {
+        if let Err(e) = CardNumber::parse(&info.normal_number) {
+            return invalid(format!("normalNumber: {e}"));
+        }
     }
     let mut person = info.to_person().map_err(|e| (ErrorCode::PersonParamsInvalid, e.to_string()))?;
     person.id_number = id.to_string();

@@ -18,11 +18,11 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use crate::access::{self, Engine};
-use crate::hw::door::Door;
+use crate::hw::door::{Door, MAX_PULSE};
 use crate::hw::jpeg::SnapSize;
-use crate::hw::wiegand::WiegandFormat;
+use crate::hw::wiegand::{WideCards, WiegandFormat};
 use crate::hw::{Announcer, Camera, Rs485Out, WiegandOut};
-use crate::model::{Credential, Source};
+use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::WiegandOutMode;
 use crate::settings::{Settings, SettingsCell};
 use crate::store::{NewRecord, Store};
@@ -42,6 +42,8 @@ pub struct Actuators {
     pub wiegand_out: Option<Box<dyn WiegandOut>>,
     /// The board's Wiegand output format (26 or 34 bits).
     pub wiegand_format: WiegandFormat,
+    /// What a 26-bit output does with a number over 24 bits.
+    pub wiegand_wide: WideCards,
     /// RS485 transmitter, if the board has one.
     pub rs485_out: Option<Box<dyn Rs485Out>>,
     /// Camera, if the board has one.
@@ -82,6 +84,7 @@ pub struct Gate {
     door: Mutex<Door>,
     wiegand_out: Mutex<Option<Box<dyn WiegandOut>>>,
     wiegand_format: WiegandFormat,
+    wiegand_wide: WideCards,
     rs485_out: Mutex<Option<Box<dyn Rs485Out>>>,
     camera: Mutex<Option<Box<dyn Camera>>>,
     /// Read without waiting for a snapshot in progress.
@@ -115,6 +118,7 @@ impl Gate {
             door: Mutex::new(actuators.door),
             wiegand_out: Mutex::new(actuators.wiegand_out),
             wiegand_format: actuators.wiegand_format,
+            wiegand_wide: actuators.wiegand_wide,
             rs485_out: Mutex::new(actuators.rs485_out),
             has_camera: actuators.camera.is_some(),
             camera: Mutex::new(actuators.camera),
@@ -156,11 +160,8 @@ impl Gate {
         let settings = self.settings.get();
         let mut d = self.decider();
         let person = match &credential {
-            // Readers and clouds disagree on leading zeros: 0008899 is card 8899.
-            Credential::Card(n) => match d.store.person_by_card(n)? {
-                None if n.starts_with('0') => d.store.person_by_card(n.trim_start_matches('0'))?,
-                found => found,
-            },
+            // By value: 0008899 is card 8899 (the store keys cards by their normalised form).
+            Credential::Card(n) => d.store.person_by_card(n)?,
             Credential::Face { id_number, .. } => d.store.person(id_number)?,
             Credential::Password(p) => d.store.person_by_password(p)?,
             _ => None,
@@ -288,10 +289,22 @@ impl Gate {
         self.announce(text, text);
     }
 
-    /// A technician's pulse (`facegate relay open`), `ms` or openDoorTimeDelayMs long.
-    pub fn pulse(&self, ms: Option<u64>) {
-        let length = ms.map_or_else(|| self.settings.get().open_door, Duration::from_millis);
+    /// A technician's pulse (`facegate relay open`), `ms` or openDoorTimeDelayMs long; a length
+    /// outside 1 ms..=[`MAX_PULSE`] is refused and the door left as it is.
+    pub fn pulse(&self, ms: Option<u64>) -> Result<Duration> {
+        let length = match ms {
+            None => self.settings.get().open_door,
+            Some(ms) => check_pulse_ms(ms)?,
+        };
         self.door().pulse(length);
+        Ok(length)
+    }
+
+    /// Ends a running pulse (`facegate relay close`): the door closes unless alwaysOpenDoor
+    /// holds it.
+    pub fn end_pulse(&self) {
+        log::info!("pulse ended by the technician");
+        self.door().end_pulse();
     }
 
     /// Speaks and shows a text (either may be empty).
@@ -303,9 +316,9 @@ impl Gate {
     }
 
     /// Sends a card number on the Wiegand output (the cloud's broadcast `wgData`), whatever
-    /// entranceWgOutMode says about passing cards.
-    pub fn send_wiegand_card(&self, card: &str) -> Result<()> {
-        self.wiegand_send(WiegandOutMode::CardNumber, card)
+    /// entranceWgOutMode says about passing cards; returns the frame's length in bits.
+    pub fn send_wiegand_card(&self, card: &CardNumber) -> Result<usize> {
+        self.wiegand_send(WiegandOutMode::CardNumber, card).map(|bits| bits.unwrap_or(0))
     }
 
     /// Writes bytes on the RS485 output (the cloud's broadcast `rs485Data`).
@@ -350,12 +363,13 @@ impl Gate {
         }
     }
 
-    fn wiegand_send(&self, mode: WiegandOutMode, card: &str) -> Result<()> {
-        let Some(bits) = crate::hw::wiegand::out_frame(mode, card, self.wiegand_format)? else {
-            return Ok(());
+    /// Sends `card` as `mode` says; the frame's length in bits, `None` when the mode is off.
+    fn wiegand_send(&self, mode: WiegandOutMode, card: &CardNumber) -> Result<Option<usize>> {
+        let Some(bits) = crate::hw::wiegand::out_frame(mode, card, self.wiegand_format, self.wiegand_wide)? else {
+            return Ok(None);
         };
         match lock(&self.wiegand_out).as_mut() {
-            Some(out) => out.send(&bits),
+            Some(out) => out.send(&bits).map(|()| Some(bits.0.len())),
             None => Err(Error::Hardware("this board profile has no Wiegand output".into())),
         }
     }
@@ -367,6 +381,16 @@ impl Gate {
     fn decider(&self) -> MutexGuard<'_, Decider> {
         lock(&self.decider)
     }
+}
+
+/// A pulse length asked for by a person (`relay open --ms`, the control socket): 1 ms up to
+/// [`MAX_PULSE`].
+pub fn check_pulse_ms(ms: u64) -> Result<Duration> {
+    let max = MAX_PULSE.as_millis();
+    if ms == 0 || u128::from(ms) > max {
+        return Err(Error::Control(format!("a relay pulse of {ms} ms is refused: from 1 to {max} ms")));
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 /// A lock that survives a panicked holder: every value behind the gate's locks stays valid
@@ -431,6 +455,7 @@ mod tests {
                 door: Door::new(Box::new(RecordingRelay(log.clone()))).unwrap(),
                 wiegand_out: None,
                 wiegand_format: WiegandFormat::default(),
+                wiegand_wide: WideCards::default(),
                 rs485_out: None,
                 camera: None,
                 announcer: Box::new(RecordingAnnouncer(log.clone())),
@@ -446,6 +471,10 @@ mod tests {
             },
         );
         Rig { gate, log, told, _dir: dir }
+    }
+
+    fn card(n: &str) -> Credential {
+        Credential::Card(crate::model::CardNumber::parse(n).unwrap())
     }
 
     /// Waits (bounded) until the door thread has energised the relay `n` times in all.
@@ -470,7 +499,7 @@ mod tests {
         let person = Person { id_number: "P1".into(), name: "Ann".into(), card: "8899".into(), ..Person::default() };
         r.gate.decider().store.upsert_person(&person, &[]).unwrap();
         // Readers and clouds disagree on leading zeros.
-        let p = r.gate.present(Credential::Card("0008899".into()), Source::Control).unwrap();
+        let p = r.gate.present(card("0008899"), Source::Control).unwrap();
         assert!(p.open, "{p:?}");
         let msg_id = p.msg_id.expect("a record was made");
         assert!(opened(&r.log, 1), "{:?}", lock(&r.log));
@@ -480,7 +509,7 @@ mod tests {
         assert_eq!(stored[0].msg_id, msg_id);
         assert_eq!(stored[0].fields.get("idNumber").map(String::as_str), Some("P1"));
         // An unknown card: a record, no door.
-        let p = r.gate.present(Credential::Card("1".into()), Source::Control).unwrap();
+        let p = r.gate.present(card("1"), Source::Control).unwrap();
         assert!(!p.open && p.msg_id.is_some(), "{p:?}");
         assert_eq!(r.told.load(Ordering::SeqCst), 2);
         r.gate.shutdown();
@@ -510,6 +539,25 @@ mod tests {
         assert_eq!(opens(&r.log), 1, "{log:?}");
         assert!(!log.iter().any(|l| l.contains("late")), "{log:?}");
         assert!(log.contains(&"say no/entry".to_string()), "{log:?}");
+    }
+
+    #[test]
+    fn a_pulse_beyond_the_maximum_is_refused_and_a_pulse_can_be_ended() {
+        let r = rig(&[]);
+        for ms in [0, 60_001, u64::MAX] {
+            let err = r.gate.pulse(Some(ms)).unwrap_err().to_string();
+            assert!(err.contains("from 1 to 60000 ms"), "{err}");
+        }
+        assert_eq!(opens(&r.log), 0, "{:?}", lock(&r.log));
+        assert_eq!(r.gate.pulse(Some(60_000)).unwrap(), MAX_PULSE);
+        assert!(opened(&r.log, 1), "{:?}", lock(&r.log));
+        r.gate.end_pulse();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while r.gate.door_is_open() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(!r.gate.door_is_open(), "relay close ended the minute-long pulse");
+        r.gate.shutdown();
     }
 
     #[test]

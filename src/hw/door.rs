@@ -23,8 +23,13 @@ pub struct DoorState {
     pub fault: Option<String>,
 }
 
+/// The longest pulse: one minute, the top of `openDoorTimeDelayMs`'s range. Longer openings
+/// are hold-open (`alwaysOpenDoor`), which the cloud sees and can clear.
+pub const MAX_PULSE: Duration = Duration::from_secs(60);
+
 enum Command {
     Pulse(Duration),
+    EndPulse,
     Hold(bool),
     Shutdown,
 }
@@ -49,10 +54,16 @@ impl Door {
         Ok(Door { commands, state, thread: Some(thread) })
     }
 
-    /// Opens the door for `duration`; a pulse while open extends the opening, never shortens it.
+    /// Opens the door for `duration` (at most [`MAX_PULSE`]: callers refuse longer ones, this
+    /// caps what slips through); a pulse while open extends the opening, never shortens it.
     pub fn pulse(&self, duration: Duration) {
         // The thread only stops in shutdown(), after which commands have no effect by design.
-        let _ = self.commands.send(Command::Pulse(duration));
+        let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE)));
+    }
+
+    /// Ends a running pulse now; hold-open (`alwaysOpenDoor`) stays as it is.
+    pub fn end_pulse(&self) {
+        let _ = self.commands.send(Command::EndPulse);
     }
 
     /// Sets or clears hold-open (`alwaysOpenDoor`); clearing it closes the door unless a pulse runs.
@@ -126,6 +137,7 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
                 let until = Instant::now() + d;
                 pulse_until = Some(pulse_until.map_or(until, |t| t.max(until)));
             }
+            Command::EndPulse => pulse_until = None,
             Command::Hold(h) => hold = h,
             Command::Shutdown => shutting_down = true,
         }
@@ -171,6 +183,22 @@ mod tests {
             true => "open",
             false => "closed",
         }
+    }
+
+    #[test]
+    fn a_pulse_is_capped_and_can_be_ended() {
+        let (door, rx) = door();
+        door.pulse(Duration::from_secs(u64::MAX / 4));
+        assert_eq!(next(&rx), "open");
+        door.end_pulse();
+        assert_eq!(next(&rx), "closed", "ending the pulse closes the door");
+        // Held open: ending a pulse leaves the hold alone.
+        door.set_hold(true);
+        assert_eq!(next(&rx), "open");
+        door.end_pulse();
+        door.set_hold(false);
+        assert_eq!(next(&rx), "closed");
+        assert!(rx.try_recv().is_err(), "no switch between hold and release");
     }
 
     #[test]

@@ -13,12 +13,12 @@ use std::collections::VecDeque;
 
 use super::{InputEvent, InputStats, WiegandBits};
 use crate::board::{BoardProfile, DEFAULT_END_GAP_BIT_TIMES, WiegandOutProfile};
-use crate::model::{Credential, Source};
+use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::{WiegandInMode, WiegandOutMode};
 use crate::{Error, Result};
 
 /// The output frame formats (a board profile's `bits`), here where frames are coded.
-pub use crate::board::WiegandFormat;
+pub use crate::board::{WideCards, WiegandFormat};
 
 /// One of the two Wiegand data lines: a pulse on D0 is a 0 bit, on D1 a 1 bit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -295,18 +295,19 @@ fn classify(bits: Vec<bool>) -> std::result::Result<WiegandFrame, WiegandFault> 
     }
 }
 
-/// Encodes a card number with both parity bits. 26-bit frames carry the low 24 bits of the
-/// number (the convention of 26-bit IC card readers); 34-bit frames refuse numbers over 32 bits.
+/// Encodes a card number with both parity bits. A number the frame cannot carry (over 24
+/// bits for 26-bit, over 32 bits for 34-bit) is refused: a truncated number is another card.
 pub fn encode_card(number: u64, format: WiegandFormat) -> Result<WiegandBits> {
     let data_bits = match format {
         WiegandFormat::W26 => 24,
-        WiegandFormat::W34 => {
-            if number > u64::from(u32::MAX) {
-                return Err(Error::Hardware(format!("card number {number} does not fit a 34-bit Wiegand frame")));
-            }
-            32
-        }
+        WiegandFormat::W34 => 32,
     };
+    if number >> data_bits != 0 {
+        return Err(Error::Hardware(format!(
+            "card number {number} needs more than {data_bits} bits: it does not fit a {}-bit Wiegand frame",
+            data_bits + 2
+        )));
+    }
     let data: Vec<bool> = (0..data_bits).rev().map(|i| number >> i & 1 == 1).collect();
     let half = data_bits / 2;
     let mut bits = Vec::with_capacity(data_bits + 2);
@@ -316,16 +317,35 @@ pub fn encode_card(number: u64, format: WiegandFormat) -> Result<WiegandBits> {
     Ok(WiegandBits(bits))
 }
 
-/// The frame to send for `card` under `entranceWgOutMode` `mode`: `None` when the output is off;
-/// the card number mode sends the decimal card number. Temperature is refused: this terminal
+/// The frame to send for `card` under `entranceWgOutMode` `mode`: `None` when the output is off.
+/// The card number mode sends the card's value: in the profile's `format` when it fits 24
+/// bits; a number of 25 to 32 bits as a 34-bit frame, or refused when the profile says
+/// `wide_cards = "refuse"`; a larger one is refused. Temperature is refused: this terminal
 /// has no temperature sensor and sending a made-up value would mislead the controller.
-pub fn out_frame(mode: WiegandOutMode, card: &str, format: WiegandFormat) -> Result<Option<WiegandBits>> {
+pub fn out_frame(
+    mode: WiegandOutMode,
+    card: &CardNumber,
+    format: WiegandFormat,
+    wide: WideCards,
+) -> Result<Option<WiegandBits>> {
     match mode {
         WiegandOutMode::Off => Ok(None),
         WiegandOutMode::CardNumber => {
-            let number: u64 = card.trim().parse().map_err(|_| {
-                Error::Hardware(format!("card number {card:?} is not decimal; it cannot be sent on Wiegand"))
-            })?;
+            let Some(number) = card.value().filter(|n| n >> 32 == 0) else {
+                return Err(Error::Hardware(format!(
+                    "card number {card} needs more than 32 bits: no Wiegand frame carries it, nothing sent"
+                )));
+            };
+            let format = match (format, number >> 24 == 0, wide) {
+                (format, true, _) => format,
+                (WiegandFormat::W34, false, _) | (WiegandFormat::W26, false, WideCards::Send34) => WiegandFormat::W34,
+                (WiegandFormat::W26, false, WideCards::Refuse) => {
+                    return Err(Error::Hardware(format!(
+                        "card number {card} needs more than 24 bits and this board's profile refuses wider \
+                         frames than 26 bits (wiegand_out.wide_cards = \"refuse\"): nothing sent"
+                    )));
+                }
+            };
             encode_card(number, format).map(Some)
         }
         WiegandOutMode::Temperature => Err(Error::Hardware(
@@ -533,7 +553,7 @@ impl WiegandInput {
                 },
                 WiegandFrame::Raw(bits) if (MIN_RAW_CARD_BITS..=64).contains(&bits.len()) => {
                     log::info!("Wiegand: {}-bit frame of no known format, read as a card number", bits.len());
-                    Credential::Card(number(&bits).to_string())
+                    Credential::Card(CardNumber::from_value(number(&bits)))
                 }
                 WiegandFrame::Raw(bits) => {
                     let (n, b) = (bits.len(), bit_string(&bits));
@@ -541,7 +561,7 @@ impl WiegandInput {
                     continue;
                 }
                 card => match card.card_number() {
-                    Some(n) => Credential::Card(n.to_string()),
+                    Some(n) => Credential::Card(CardNumber::from_value(n)),
                     None => continue,
                 },
             };
@@ -811,23 +831,48 @@ mod tests {
     }
 
     #[test]
-    fn w26_keeps_the_low_24_bits_and_w34_refuses_large_numbers() {
-        let frame = encode_card(0x1FF_FFFF, WiegandFormat::W26).unwrap();
-        let (out, _) = decode(&edges(&frame.0, 0, 2 * MS));
-        assert_eq!(out[0].as_ref().unwrap().card_number(), Some(0xFF_FFFF));
+    fn frames_refuse_numbers_they_cannot_carry() {
+        assert!(encode_card(0xFF_FFFF, WiegandFormat::W26).is_ok());
+        let err = encode_card(0x100_0000, WiegandFormat::W26).unwrap_err().to_string();
+        assert!(err.contains("26-bit"), "{err}");
+        assert!(encode_card(u64::from(u32::MAX), WiegandFormat::W34).is_ok());
         assert!(encode_card(1 << 32, WiegandFormat::W34).is_err());
+    }
+
+    #[test]
+    fn a_wide_card_goes_out_as_34_bits_or_is_refused_never_truncated() {
+        let card = |n: &str| CardNumber::parse(n).unwrap();
+        let send = |n: &str, format, wide| out_frame(WiegandOutMode::CardNumber, &card(n), format, wide);
+        // The spec's broadcast example needs 26 bits.
+        let frame = send("40485068", WiegandFormat::W26, WideCards::Send34).unwrap().unwrap();
+        assert_eq!(frame.0.len(), 34);
+        let (out, _) = decode(&edges(&frame.0, 0, 2 * MS));
+        assert_eq!(out[0].as_ref().unwrap().card_number(), Some(40_485_068));
+        let err = send("40485068", WiegandFormat::W26, WideCards::Refuse).unwrap_err().to_string();
+        assert!(err.contains("refuse") && err.contains("nothing sent"), "{err}");
+        // At the 24-bit bound: the profile's format; one past it: 34 bits.
+        assert_eq!(send("16777215", WiegandFormat::W26, WideCards::Refuse).unwrap().unwrap().0.len(), 26);
+        assert_eq!(send("0016777216", WiegandFormat::W26, WideCards::Send34).unwrap().unwrap().0.len(), 34);
+        assert_eq!(send("12", WiegandFormat::W34, WideCards::Refuse).unwrap().unwrap().0.len(), 34);
+        // At the 32-bit bound and past it.
+        assert_eq!(send("4294967295", WiegandFormat::W26, WideCards::Send34).unwrap().unwrap().0.len(), 34);
+        for n in ["4294967296", "99999999999999999999999999999999"] {
+            let err = send(n, WiegandFormat::W34, WideCards::Send34).unwrap_err().to_string();
+            assert!(err.contains("32 bits"), "{err}");
+        }
     }
 
     #[test]
     fn out_mode_mapping() {
         // Codes outside 0..=2 never get here: the device parameters refuse them on setDevInfo.
-        assert_eq!(out_frame(WiegandOutMode::Off, "123", WiegandFormat::W26).unwrap(), None);
+        let n123 = CardNumber::parse("123").unwrap();
+        let wide = WideCards::default();
+        assert_eq!(out_frame(WiegandOutMode::Off, &n123, WiegandFormat::W26, wide).unwrap(), None);
         assert_eq!(
-            out_frame(WiegandOutMode::CardNumber, "123", WiegandFormat::W34).unwrap(),
+            out_frame(WiegandOutMode::CardNumber, &n123, WiegandFormat::W34, wide).unwrap(),
             Some(encode_card(123, WiegandFormat::W34).unwrap())
         );
-        assert!(out_frame(WiegandOutMode::CardNumber, "12ab", WiegandFormat::W26).is_err());
-        let err = out_frame(WiegandOutMode::Temperature, "123", WiegandFormat::W26).unwrap_err().to_string();
+        let err = out_frame(WiegandOutMode::Temperature, &n123, WiegandFormat::W26, wide).unwrap_err().to_string();
         assert!(err.contains("temperature"), "{err}");
     }
 
@@ -882,7 +927,13 @@ mod tests {
         let card = encode_card(40_485_068, WiegandFormat::W34).unwrap().0;
         feed(&mut input, &card, 0);
         let ev = input.events(WiegandInMode::CardNumber, 1_000 * MS);
-        assert_eq!(ev, vec![InputEvent { credential: Credential::Card("40485068".into()), source: Source::Wiegand }]);
+        assert_eq!(
+            ev,
+            vec![InputEvent {
+                credential: Credential::Card(CardNumber::from_value(40485068)),
+                source: Source::Wiegand
+            }]
+        );
 
         for (i, key) in ["0011", "0101", "1011"].iter().enumerate() {
             feed(&mut input, &bits(key), 2_000 * MS + i as u64 * 300 * MS);
@@ -896,6 +947,6 @@ mod tests {
         let raw32 = bits("10000000000000000000000000000011");
         feed(&mut input, &raw32, 6_000 * MS);
         let ev = input.events(WiegandInMode::CardNumber, 7_000 * MS);
-        assert_eq!(ev[0].credential, Credential::Card(((1u64 << 31) | 3).to_string()));
+        assert_eq!(ev[0].credential, Credential::Card(CardNumber::from_value((1u64 << 31) | 3)));
     }
 }

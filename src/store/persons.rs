@@ -6,7 +6,7 @@ use rusqlite::types::Type;
 use rusqlite::{OptionalExtension, Row, Transaction, params};
 
 use super::Store;
-use crate::model::{Person, PersonPhoto, Priority};
+use crate::model::{CardNumber, Person, PersonPhoto, Priority};
 use crate::{Error, Result};
 
 /// `SELECT` of every person column, in the order [`person_from_row`] reads them.
@@ -25,9 +25,9 @@ impl Store {
     /// Saves a person (new or changed) and replaces all of their photos with `photos`, in one
     /// transaction. An empty `photos` removes the stored ones; merge first to keep them.
     pub fn upsert_person(&mut self, person: &Person, photos: &[PersonPhoto]) -> Result<()> {
-        let extra = check_person(person, photos)?;
+        let checked = check_person(person, photos)?;
         let what = format!("saving person {}", person.id_number);
-        self.write(&what, |tx| upsert_in(tx, person, &extra, photos))
+        self.write(&what, |tx| upsert_in(tx, person, &checked, photos))
     }
 
     /// Saves many persons in one transaction (one fsync instead of one per person), each as
@@ -79,13 +79,11 @@ impl Store {
 
     /// The person holding this IC card number. Should the cloud have given one card to several
     /// persons, the earliest registered one is returned.
-    pub fn person_by_card(&self, card: &str) -> Result<Option<Person>> {
-        if card.is_empty() {
-            return Ok(None);
-        }
+    /// Numbers compare by value: `0012345` finds the person registered as `12345` and back.
+    pub fn person_by_card(&self, card: &CardNumber) -> Result<Option<Person>> {
         self.read("looking up a person by card", |c| {
-            c.prepare_cached(select_person!("WHERE card = ?1 AND card <> '' ORDER BY id LIMIT 1"))?
-                .query_row([card], person_from_row)
+            c.prepare_cached(select_person!("WHERE card_key = ?1 AND card_key <> '' ORDER BY id LIMIT 1"))?
+                .query_row([card.key()], person_from_row)
                 .optional()
                 .map(|p| p.map(|(_, p)| p))
         })
@@ -168,12 +166,25 @@ impl Store {
     }
 }
 
-/// Refuses what the schema would refuse anyway, but with a message naming the person;
-/// returns the `extra` fields as JSON.
-fn check_person(person: &Person, photos: &[PersonPhoto]) -> Result<String> {
+/// What [`check_person`] derived: the extra fields as JSON and the card's key ("" for none).
+struct Checked {
+    extra: String,
+    card_key: String,
+}
+
+/// Refuses what the schema would refuse anyway, and a card text that is no card number, with a
+/// message naming the person.
+fn check_person(person: &Person, photos: &[PersonPhoto]) -> Result<Checked> {
     if person.id_number.is_empty() {
         return Err(Error::Store("cannot save a person without an idNumber".into()));
     }
+    let card_key = match person.card.trim() {
+        "" => String::new(),
+        card => CardNumber::parse(card)
+            .map_err(|e| Error::Store(format!("person {}: card {card:?}: {e}", person.id_number)))?
+            .key()
+            .to_string(),
+    };
     let mut seen = [false; 4];
     for photo in photos {
         if !(1..=3).contains(&photo.slot) {
@@ -186,18 +197,19 @@ fn check_person(person: &Person, photos: &[PersonPhoto]) -> Result<String> {
             return Err(Error::Store(format!("person {}: two photos for slot {}", person.id_number, photo.slot)));
         }
     }
-    serde_json::to_string(&person.extra)
-        .map_err(|e| Error::Store(format!("person {}: extra fields not storable: {e}", person.id_number)))
+    let extra = serde_json::to_string(&person.extra)
+        .map_err(|e| Error::Store(format!("person {}: extra fields not storable: {e}", person.id_number)))?;
+    Ok(Checked { extra, card_key })
 }
 
-fn upsert_in(tx: &Transaction<'_>, p: &Person, extra: &str, photos: &[PersonPhoto]) -> rusqlite::Result<()> {
+fn upsert_in(tx: &Transaction<'_>, p: &Person, checked: &Checked, photos: &[PersonPhoto]) -> rusqlite::Result<()> {
     let priority: i64 = p.priority.code().parse().unwrap_or(0);
     let t = &p.pass_times;
     tx.prepare_cached(
         "INSERT INTO persons (id_number, name, card, password, priority, valid_start, valid_end,
              pass_time1, pass_time2, pass_time3, pass_time4, pass_time5, pass_time6, pass_time7,
-             extra)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)
+             extra, card_key)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)
          ON CONFLICT(id_number) DO UPDATE SET
              name = excluded.name, card = excluded.card, password = excluded.password,
              priority = excluded.priority, valid_start = excluded.valid_start,
@@ -205,12 +217,12 @@ fn upsert_in(tx: &Transaction<'_>, p: &Person, extra: &str, photos: &[PersonPhot
              pass_time2 = excluded.pass_time2, pass_time3 = excluded.pass_time3,
              pass_time4 = excluded.pass_time4, pass_time5 = excluded.pass_time5,
              pass_time6 = excluded.pass_time6, pass_time7 = excluded.pass_time7,
-             extra = excluded.extra",
+             extra = excluded.extra, card_key = excluded.card_key",
     )?
     .execute(params![
         p.id_number,
         p.name,
-        p.card,
+        p.card.trim(),
         p.password,
         priority,
         p.valid_start,
@@ -222,7 +234,8 @@ fn upsert_in(tx: &Transaction<'_>, p: &Person, extra: &str, photos: &[PersonPhot
         t[4],
         t[5],
         t[6],
-        extra
+        checked.extra,
+        checked.card_key
     ])?;
     tx.prepare_cached("DELETE FROM person_photos WHERE id_number = ?1")?.execute([&p.id_number])?;
     let mut insert =
@@ -409,10 +422,17 @@ mod tests {
         store.upsert_person(&b, &[]).unwrap();
         store.upsert_person(&person("c"), &[]).unwrap();
 
-        assert_eq!(store.person_by_card("0012345").unwrap().map(|p| p.id_number), Some("a".into()));
-        assert_eq!(store.person_by_card("12345").unwrap(), None, "card numbers are exact");
-        assert_eq!(store.person_by_card("777").unwrap().map(|p| p.id_number), Some("b".into()));
-        assert_eq!(store.person_by_card("").unwrap(), None, "no card is not a card");
+        let card = |n: &str| CardNumber::parse(n).unwrap();
+        assert_eq!(store.person_by_card(&card("0012345")).unwrap().map(|p| p.id_number), Some("a".into()));
+        assert_eq!(
+            store.person_by_card(&card("12345")).unwrap().map(|p| p.id_number),
+            Some("a".into()),
+            "leading zeros are insignificant"
+        );
+        assert_eq!(store.person_by_card(&card("123450")).unwrap(), None, "a different number");
+        assert_eq!(store.person_by_card(&card("0777")).unwrap().map(|p| p.id_number), Some("b".into()));
+        assert_eq!(store.person_by_card(&card("0")).unwrap(), None, "no card is not card 0");
+        assert_eq!(store.person("a").unwrap().unwrap().card, "0012345", "the card as the cloud sent it");
         assert_eq!(store.person_by_password("").unwrap(), None);
         assert_eq!(
             store.person_by_password("1234").unwrap().map(|p| p.id_number),
@@ -427,8 +447,25 @@ mod tests {
         store.upsert_person(&a, &[]).unwrap();
         b.card = "0012345".into();
         store.upsert_person(&b, &[]).unwrap();
-        assert_eq!(store.person_by_card("0012345").unwrap().map(|p| p.id_number), Some("b".into()));
-        assert_eq!(store.person_by_card("777").unwrap(), None);
+        assert_eq!(store.person_by_card(&card("0012345")).unwrap().map(|p| p.id_number), Some("b".into()));
+        assert_eq!(store.person_by_card(&card("777")).unwrap(), None);
+    }
+
+    #[test]
+    fn a_card_that_is_no_number_is_refused_and_nothing_saved() {
+        let tmp = tempfile::tempdir().unwrap();
+        let mut store = Store::open(tmp.path()).unwrap();
+        for bad in ["abc", "12 34", &"1".repeat(33)] {
+            let mut p = person("x");
+            p.card = bad.to_string();
+            let err = store.upsert_person(&p, &[]).unwrap_err().to_string();
+            assert!(err.contains("person x") && err.contains("card"), "{err}");
+            assert_eq!(store.person("x").unwrap(), None, "{bad:?}: nothing saved");
+        }
+        let mut p = person("x");
+        p.card = "1".repeat(32);
+        store.upsert_person(&p, &[]).unwrap();
+        assert!(store.person_by_card(&CardNumber::parse(&"1".repeat(32)).unwrap()).unwrap().is_some());
     }
 
     #[test]
@@ -436,7 +473,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let store = Store::open(tmp.path()).unwrap();
         for (sql, index) in [
-            (select_person!("WHERE card = ?1 AND card <> '' ORDER BY id LIMIT 1"), "persons_card"),
+            (select_person!("WHERE card_key = ?1 AND card_key <> '' ORDER BY id LIMIT 1"), "persons_card_key"),
             (select_person!("WHERE password = ?1 AND password <> '' ORDER BY id LIMIT 1"), "persons_password"),
             (select_person!("WHERE id_number = ?1"), "sqlite_autoindex_persons_1"),
         ] {
@@ -485,5 +522,43 @@ mod tests {
         }
         assert_eq!(seen.len(), 10_000);
         assert_eq!(pages, 31);
+    }
+}
+
+#[cfg(test)]
+mod migration_tests {
+    use rusqlite::Connection;
+
+    use crate::model::CardNumber;
+    use crate::store::{DB_FILE, Store, schema};
+
+    #[test]
+    fn a_version_2_store_gets_its_cards_keyed_by_value() {
+        let tmp = tempfile::tempdir().unwrap();
+        {
+            let mut c = Connection::open(tmp.path().join(DB_FILE)).unwrap();
+            let tx = c.transaction().unwrap();
+            schema::apply(&tx, 1).unwrap();
+            schema::apply(&tx, 2).unwrap();
+            tx.pragma_update(None, "user_version", 2).unwrap();
+            let row = "INSERT INTO persons (id_number, name, card, password, priority, valid_start, valid_end,
+                pass_time1, pass_time2, pass_time3, pass_time4, pass_time5, pass_time6, pass_time7, extra)
+                VALUES (?1, 'n', ?2, '', 0, '', '', '', '', '', '', '', '', '', '{}')";
+            // As version 2 stored them: exact text, leading zeros and all, and one that is no
+            // card number.
+            for (id, card) in [("zeros", "0012345"), ("plain", "777"), ("bad", "12 34"), ("none", "")] {
+                tx.execute(row, [id, card]).unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = Store::open(tmp.path()).unwrap();
+        let by = |n: &str| store.person_by_card(&CardNumber::parse(n).unwrap()).unwrap().map(|p| p.id_number);
+        assert_eq!(by("12345").as_deref(), Some("zeros"));
+        assert_eq!(by("0012345").as_deref(), Some("zeros"));
+        assert_eq!(by("123450"), None);
+        assert_eq!(by("00777").as_deref(), Some("plain"));
+        assert_eq!(by("1234"), None, "a stored text that is no number matches nothing");
+        assert_eq!(store.person("bad").unwrap().unwrap().card, "12 34", "kept, not deleted");
+        assert_eq!(by("0"), None);
     }
 }

@@ -6,13 +6,35 @@ use rusqlite::Transaction;
 /// The schema version this build writes.
 pub(super) const LATEST: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1, V2];
+const MIGRATIONS: &[&str] = &[V1, V2, V3];
 
 /// Applies migration `version` inside `tx` (the caller bumps `user_version` and commits).
 pub(super) fn apply(tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
     tx.execute_batch(MIGRATIONS[version as usize - 1])?;
-    if version == 1 {
-        seed_msg_ids(tx)?;
+    match version {
+        1 => seed_msg_ids(tx)?,
+        3 => key_cards(tx)?,
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Fills `card_key` for the persons stored before card numbers were normalised. A stored
+/// text that is no card number (letters, too long) keeps its `card` text but gets no key, so
+/// it matches no card: it is logged, not deleted, and the cloud's next sync replaces it.
+fn key_cards(tx: &Transaction<'_>) -> rusqlite::Result<()> {
+    let rows: Vec<(i64, String, String)> = tx
+        .prepare("SELECT id, id_number, card FROM persons WHERE card <> ''")?
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let mut update = tx.prepare("UPDATE persons SET card_key = ?2 WHERE id = ?1")?;
+    for (id, id_number, card) in rows {
+        match crate::model::CardNumber::parse(&card) {
+            Ok(number) => {
+                update.execute(rusqlite::params![id, number.key()])?;
+            }
+            Err(e) => log::warn!("person {id_number}: stored card {card:?} matches no card from now on: {e}"),
+        }
     }
     Ok(())
 }
@@ -145,4 +167,12 @@ CREATE TRIGGER records_count_photo AFTER UPDATE OF photo_bytes ON records
 WHEN OLD.photo_bytes <> NEW.photo_bytes BEGIN
     UPDATE outbox_stats SET photo_bytes = photo_bytes - OLD.photo_bytes + NEW.photo_bytes WHERE id = 1;
 END;
+";
+
+/// Card numbers looked up by value: `card_key` is the normalised form (see
+/// `model::CardNumber`), "" for none; `card` keeps the text the cloud sent.
+const V3: &str = "
+ALTER TABLE persons ADD COLUMN card_key TEXT NOT NULL DEFAULT '';
+DROP INDEX persons_card;
+CREATE INDEX persons_card_key ON persons(card_key) WHERE card_key <> '';
 ";
