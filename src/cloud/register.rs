@@ -31,8 +31,18 @@ pub(crate) fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTabl
         match register_once(s) {
             Ok(table) => return Some(table),
             Err(PollError::Shutdown) => return None,
+            Err(PollError::Offline(at)) => {
+                // Another thread's probe is pending: wait for it rather than probe twice.
+                crate::clock::watchdog_ping();
+                let wait =
+                    at.saturating_duration_since(std::time::Instant::now()).min(std::time::Duration::from_secs(5));
+                if s.handles.lifecycle.sleep(wait) {
+                    return None;
+                }
+            }
             Err(e) => {
-                let wait = backoff.next_delay();
+                // Unreachable: the link's probe cadence; refused: a back-off of its own.
+                let wait = s.link_wait(&e).unwrap_or_else(|| backoff.next_delay());
                 log::warn!("registration failed ({e}); retrying in {} ms", wait.as_millis());
                 s.note_error(&format!("registration: {e}"));
                 crate::clock::watchdog_ping();
