@@ -497,6 +497,7 @@ fn person_info_extracts_everyone_and_resends_on_a_wrong_index() {
     assert_eq!(text(&r, "personNum"), "0", "{r}");
     assert!(!text(&r, "token").is_empty() && text(&r, "index").is_empty(), "{r}");
     assert_eq!(cloud.stream_items("/person/info").len(), 1);
+    cloud.clear_requests();
 
     // Five persons, one with all three photos.
     let photos: Vec<Vec<u8>> = (1..=3).map(|i| jpeg(24 + 8 * u16::from(i), 24, i * 40)).collect();
