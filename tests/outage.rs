@@ -9,12 +9,11 @@
 
 mod common;
 
-use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
 use common::{DEADLINE, Daemon, MockCloud};
 use facegate::ctl::{self, Request};
-use facegate::store::{NewRecord, Store};
+use facegate::store::Store;
 use serde_json::{Value, json};
 
 fn text(v: &Value, key: &str) -> String {
@@ -99,28 +98,18 @@ fn two_live_records_visible_at_once_while_offline_both_get_their_try() {
         list.is_ok_and(|l| l.iter().any(|r| r.msg_id.to_string() == id && r.attempts > 0))
     };
     assert!(d.wait_until(DEADLINE, |_| tried(&first)), "the first record was never tried\n{}", d.log_tail(40));
-    // Two more, committed together while the uploader waits for its next try (written by a
-    // second connection, as a burst of passes would be, with no wake-up): it sees both at once.
-    let (a, b) = {
-        let mut store = Store::open(d.dir()).expect("store");
-        let mut new = |card: &str| {
-            let mut fields = BTreeMap::new();
-            fields.insert("snapType".to_string(), "0".to_string());
-            fields.insert("cardNumber".to_string(), card.to_string());
-            let rec = NewRecord {
-                created_ms: 1_700_000_000_000,
-                fields,
-                recognition_photo: None,
-                compare_ref: None,
-                held: false,
-                awaiting_snapshot: false,
-            };
-            store.insert_record(&rec).expect("storing a record").msg_id.to_string()
-        };
-        (new("710001"), new("710002"))
-    };
+    // Two more, made back to back while the uploader waits for its next try (a record does not
+    // cut that wait short): it sees both at once.
+    let a = card(&d, "710001");
+    let b = card(&d, "710002");
     let both = d.wait_until(DEADLINE, |_| tried(&a) && tried(&b));
-    assert!(both, "a live record made offline was left without a try\n{}", d.log_tail(40));
+    let list = Store::open_readonly(d.dir()).and_then(|s| s.records_list(true, 100, 0)).expect("records");
+    let attempts: Vec<(u64, u32)> = list.iter().map(|r| (r.msg_id, r.attempts)).collect();
+    assert!(
+        both,
+        "a live record made offline was left without a try: {first} {a} {b}: {attempts:?}\n{}",
+        d.log_tail(400)
+    );
     cloud.resume();
     let arrived = cloud.wait_until(DEADLINE, |c| {
         let seen: Vec<String> = c.records().iter().map(|r| text(r, "msgID")).collect();
