@@ -41,8 +41,9 @@ pub(crate) fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTabl
                 }
             }
             Err(e) => {
-                // Unreachable: the link's probe cadence; refused: a back-off of its own.
-                let wait = s.link_wait(&e).unwrap_or_else(|| backoff.next_delay());
+                // A back-off of its own (the cloud may keep refusing), never sooner than the
+                // link's next probe when the cloud was unreachable.
+                let wait = backoff.next_delay().max(s.link_wait(&e).unwrap_or_default());
                 log::warn!("registration failed ({e}); retrying in {} ms", wait.as_millis());
                 s.note_error(&format!("registration: {e}"));
                 crate::clock::watchdog_ping();
