@@ -111,7 +111,7 @@ pub fn run(cfg: Config) -> Result<()> {
         system: Mutex::new(board.system),
         lifecycle: Lifecycle::default(),
         uploader,
-        online,
+        link: cloud::Link::new(cfg.cloud.retry_initial_ms, cfg.cloud.retry_max_ms, online),
         board_is_sim: profile.kind == BoardKind::Sim,
         cfg,
     });
@@ -222,9 +222,11 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
         }
         Request::Status => {
             let stats = *input_stats.lock().unwrap_or_else(|e| e.into_inner());
+            let link = handles.link.view();
             let data = serde_json::json!({
                 "door": if gate.door_is_open() { "open" } else { "closed" },
-                "cloud": if handles.online.load(Ordering::Relaxed) { "online" } else { "offline" },
+                "cloud": if link.up { "online" } else { "offline" },
+                "link": { "up": link.up, "since_ms": link.since_ms, "backoff_ms": link.backoff_ms },
                 "wiegand_parity_errors": stats.wiegand_parity_errors,
                 "wiegand_noise": stats.wiegand_noise,
                 "wiegand_unknown_length": stats.wiegand_unknown_length,

@@ -490,10 +490,14 @@ fn person_info_extracts_everyone_and_resends_on_a_wrong_index() {
     cloud.set_register_resp(person_services());
     let daemon = start(&cloud, |_| {});
 
-    // With nobody registered the extraction is a plain result, not a stream.
+    // With nobody registered the extraction is one message, not a stream: personNum "0" and a
+    // token, as an item would carry them (spec 2.12), and no index to acknowledge.
     let r = send(&cloud, &daemon, "/person/info", json!({"isonlineGetRegister": "1"}));
     assert_eq!(code(&r), "100", "{r}");
-    assert!(cloud.stream_items("/person/info").is_empty());
+    assert_eq!(text(&r, "personNum"), "0", "{r}");
+    assert!(!text(&r, "token").is_empty() && text(&r, "index").is_empty(), "{r}");
+    assert_eq!(cloud.stream_items("/person/info").len(), 1);
+    cloud.clear_requests();
 
     // Five persons, one with all three photos.
     let photos: Vec<Vec<u8>> = (1..=3).map(|i| jpeg(24 + 8 * u16::from(i), 24, i * 40)).collect();

@@ -970,10 +970,15 @@ fn clear_and_every_get_condition() {
     check_stream(&open_ended, tail.len());
     assert_eq!(pass_times(&open_ended), tail);
 
+    // No match (spec 2.3.4): one message with recordNum "0" and a token, so the cloud can tell
+    // "nothing matched" from a broken answer.
     let (none_id, none) = get_records(&cloud, &d, json!({"name": "nobody"}), 0);
-    assert!(none.is_empty());
+    assert_eq!(none.len(), 1, "{none:?}");
     let result = cloud.results_for(&none_id).remove(0);
     assert_eq!(text(&result, "errorCode"), "100", "{result}");
+    assert_eq!(text(&result, "recordNum"), "0", "{result}");
+    assert_eq!(text(&result, "msgType"), "onlineGetRecordResp", "{result}");
+    assert!(!text(&result, "token").is_empty(), "{result}");
 
     // Two records the cloud refuses to take: face/clear must keep them.
     cloud.set_record_reply(RecordReply::Status(500));

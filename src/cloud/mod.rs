@@ -26,6 +26,8 @@ pub(crate) mod broadcast;
 pub(crate) mod devinfo;
 pub(crate) mod door;
 pub(crate) mod download;
+pub(crate) mod link;
+pub(crate) use link::Link;
 pub(crate) mod maintenance;
 pub(crate) mod person_count;
 pub(crate) mod person_info;
@@ -57,9 +59,9 @@ pub(crate) struct Handles {
     pub lifecycle: Lifecycle,
     /// The record uploader's wake-up and its service switch.
     pub uploader: Arc<uploader::Signal>,
-    /// Whether the last exchange with the cloud succeeded (the gate holds records made
-    /// offline when retransmission is off).
-    pub online: Arc<AtomicBool>,
+    /// The link to the cloud: up or down, the probe back-off; it keeps the gate's online flag
+    /// (the gate holds records made offline when retransmission is off).
+    pub link: Link,
     /// Whether the board is the sim board (it never replaces a binary unless told where).
     pub board_is_sim: bool,
 }
@@ -127,6 +129,8 @@ pub(crate) enum PollError {
     Malformed(String),
     /// The store could not be read or written for the command.
     Store(crate::Error),
+    /// The link is down and the next probe is not due before this instant: nothing was sent.
+    Offline(Instant),
     /// The daemon is shutting down.
     Shutdown,
 }
@@ -137,6 +141,13 @@ impl std::fmt::Display for PollError {
             PollError::Exchange(e) => write!(f, "{e}"),
             PollError::Malformed(m) => write!(f, "malformed answer: {m}"),
             PollError::Store(e) => write!(f, "{e}"),
+            PollError::Offline(at) => {
+                write!(
+                    f,
+                    "cloud unreachable, next probe in {} ms",
+                    at.saturating_duration_since(Instant::now()).as_millis()
+                )
+            }
             PollError::Shutdown => write!(f, "shutting down"),
         }
     }
@@ -180,12 +191,27 @@ pub(crate) struct Session<'a> {
     pub store: Store,
     last_contact_saved_ms: i64,
     interval_overrides: std::collections::HashMap<protocol::services::Service, Duration>,
+    /// The msgID of the last command whose result was reported (the scheduler notices a cloud
+    /// re-sending the same one).
+    last_command: Option<String>,
+    /// Whether exchanges wait for the link's probe while it is down. The uploader paces itself
+    /// (one try per probe gap, from its own last failure) so the scheduler's probes cannot
+    /// starve it.
+    pub gated: bool,
 }
 
 impl<'a> Session<'a> {
     /// A session on this thread.
     pub fn new(handles: &'a Arc<Handles>, transport: &'a Transport, store: Store) -> Session<'a> {
-        Session { handles, transport, store, last_contact_saved_ms: 0, interval_overrides: Default::default() }
+        Session {
+            handles,
+            transport,
+            store,
+            last_contact_saved_ms: 0,
+            interval_overrides: Default::default(),
+            last_command: None,
+            gated: true,
+        }
     }
 
     /// An interval the cloud set outside registerResp (person/operate's registerInterval).
@@ -216,11 +242,20 @@ impl<'a> Session<'a> {
         &self.handles.cfg.device.protocol_version
     }
 
-    /// POSTs `msg` to `path` and returns the raw answer, keeping the online flag and the
-    /// last-contact time up to date.
+    /// The msgID of the last command reported since the previous call.
+    pub fn take_last_command(&mut self) -> Option<String> {
+        self.last_command.take()
+    }
+
+    /// POSTs `msg` to `path` and returns the raw answer, keeping the link state and the
+    /// last-contact time up to date. While the link is down nothing is sent before the next
+    /// probe is due ([`PollError::Offline`]).
     pub fn post_raw(&mut self, path: &str, msg: &impl Serialize) -> Result<Vec<u8>, PollError> {
         if self.handles.lifecycle.is_stopping() {
             return Err(PollError::Shutdown);
+        }
+        if let Some(at) = self.handles.link.wait_until().filter(|_| self.gated) {
+            return Err(PollError::Offline(at));
         }
         let body = protocol::encode(msg);
         // Bodies are not logged: they carry persons' data, photos and device secrets.
@@ -232,7 +267,7 @@ impl<'a> Session<'a> {
             }
             Err(e) => {
                 if e.is_network() {
-                    self.handles.online.store(false, Ordering::Relaxed);
+                    self.handles.link.failed();
                 } else {
                     // The cloud answered, even if badly: it is reachable.
                     self.contact_ok();
@@ -276,6 +311,7 @@ impl<'a> Session<'a> {
         let msg = if msg.is_empty() { code.prompt().to_string() } else { msg.to_string() };
         let result = cmd.result(self.device_no(), code, &msg);
         self.report(service.path(), &result)?;
+        self.last_command = Some(cmd.msg_id().trim().to_string());
         Ok(Outcome::Command)
     }
 
@@ -291,6 +327,14 @@ impl<'a> Session<'a> {
                 Ok(_) => return Ok(()),
                 Err(PollError::Shutdown) => return Err(PollError::Shutdown),
                 Err(e) => {
+                    if let Some(wait) = self.link_wait(&e) {
+                        // The link's probe cadence, not a back-off of this report's own.
+                        watchdog_ping();
+                        if self.handles.lifecycle.sleep(wait.min(Duration::from_secs(5))) {
+                            return Err(PollError::Shutdown);
+                        }
+                        continue;
+                    }
                     if let PollError::Exchange(ExchangeError::Status(s)) = &e {
                         if (400..500).contains(s) && *s != 408 && *s != 429 {
                             refused += 1;
@@ -312,8 +356,26 @@ impl<'a> Session<'a> {
         }
     }
 
+    /// How long to wait after `e` when it is the link's business (the cloud unreachable): until
+    /// the next probe. `None` for the cloud's own answers (a status, a malformed body).
+    pub(crate) fn link_wait(&self, e: &PollError) -> Option<Duration> {
+        match e {
+            PollError::Offline(at) => Some(at.saturating_duration_since(Instant::now())),
+            PollError::Exchange(x) if x.is_network() => Some(
+                self.handles
+                    .link
+                    .wait_until()
+                    .map_or(Duration::ZERO, |at| at.saturating_duration_since(Instant::now())),
+            ),
+            _ => None,
+        }
+    }
+
     fn contact_ok(&mut self) {
-        self.handles.online.store(true, Ordering::Relaxed);
+        if self.handles.link.succeeded() {
+            // Any exchange ends an outage: the records go at once, not at their next retry.
+            self.handles.uploader.wake();
+        }
         let now = now_ms();
         // Written at most once a minute: each commit is an fsync on flash.
         if now - self.last_contact_saved_ms >= 60_000 {

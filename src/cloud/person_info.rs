@@ -7,7 +7,7 @@
 
 use crate::cloud::stream;
 use crate::cloud::{Outcome, PollError, Session};
-use crate::protocol::{Command, ErrorCode, PersonInfoAck, PersonInfoCommand, PersonInfoItem, Service};
+use crate::protocol::{Command, Message, PersonInfoAck, PersonInfoCommand, PersonInfoItem, Service};
 
 /// Polls for an extraction request and streams the persons.
 pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
@@ -18,8 +18,9 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let total = s.store.person_count()?;
     log::info!("person/info {}: uploading {total} persons", cmd.msg_id);
     if total == 0 {
-        // Nothing to stream: say so in a plain result, so the cloud is not left waiting.
-        return s.finish(Service::PersonInfo, &cmd, ErrorCode::Ok, "0 persons");
+        // Nothing to stream: say so with personNum "0" and a token, so the cloud is not left
+        // waiting and can tell it from a broken answer.
+        return stream::report_empty(s, Service::PersonInfo, PersonInfoItem::msg_type_name(), &cmd.msg_id, "persons");
     }
     let mut after = 0i64;
     stream::upload_run::<PersonInfoAck, _>(s, Service::PersonInfo, &cmd.msg_id, total, |s, header| {

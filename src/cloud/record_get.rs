@@ -3,7 +3,7 @@
 
 use crate::cloud::stream;
 use crate::cloud::{Outcome, PollError, Session, uploader};
-use crate::protocol::{Command, ErrorCode, GetRecordsCommand, RecordAck, RecordItem, Service, time};
+use crate::protocol::{Command, ErrorCode, GetRecordsCommand, Message, RecordAck, RecordItem, Service, time};
 use crate::store::RecordFilter;
 
 /// Records fetched from the store per page (photos are loaded with them).
@@ -22,7 +22,7 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let total = s.store.count_records(&filter)?;
     log::info!("face/get {}: {total} records match {filter:?}", cmd.msg_id);
     if total == 0 {
-        return s.finish(Service::GetRecords, &cmd, ErrorCode::Ok, "0 records");
+        return stream::report_empty(s, Service::GetRecords, RecordItem::msg_type_name(), &cmd.msg_id, "records");
     }
     let mut after = 0u64;
     let mut page = std::collections::VecDeque::new();

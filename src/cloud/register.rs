@@ -31,8 +31,19 @@ pub(crate) fn register_until_accepted(s: &mut Session<'_>) -> Option<ServiceTabl
         match register_once(s) {
             Ok(table) => return Some(table),
             Err(PollError::Shutdown) => return None,
+            Err(PollError::Offline(at)) => {
+                // Another thread's probe is pending: wait for it rather than probe twice.
+                crate::clock::watchdog_ping();
+                let wait =
+                    at.saturating_duration_since(std::time::Instant::now()).min(std::time::Duration::from_secs(5));
+                if s.handles.lifecycle.sleep(wait) {
+                    return None;
+                }
+            }
             Err(e) => {
-                let wait = backoff.next_delay();
+                // A back-off of its own (the cloud may keep refusing), never sooner than the
+                // link's next probe when the cloud was unreachable.
+                let wait = backoff.next_delay().max(s.link_wait(&e).unwrap_or_default());
                 log::warn!("registration failed ({e}); retrying in {} ms", wait.as_millis());
                 s.note_error(&format!("registration: {e}"));
                 crate::clock::watchdog_ping();

@@ -1,8 +1,14 @@
 //! The scheduler thread: register, then run every enabled service at its interval.
 //!
 //! Each service has a next-due time; the thread sleeps (a blocking wait that shutdown
-//! interrupts) until the earliest one. A poll that returned a command is polled again at once,
-//! up to [`MAX_BURST`] times in a row, so a long queue of commands drains at network speed.
+//! interrupts) until the earliest one. A poll that returned a command is due again at once, for
+//! as long as the cloud streams commands: a long queue drains at network speed. Fairness
+//! between services comes from serving the due ones in the order they fell due (a service
+//! polled again at once queues behind those already waiting), not from making a busy one
+//! wait. What is slowed down is a cloud re-sending the same command (the same msgID)
+//! [`STUCK_REPEATS`] times in a row: that service is then polled at its interval until the
+//! cloud moves on, and the log and `facegate status` say so. While the link is down the
+//! services wait for its next probe (see [`crate::cloud::link`]).
 
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
@@ -16,8 +22,8 @@ use crate::cloud::{
 use crate::protocol::services::{Service, ServiceTable};
 use crate::store::Store;
 
-/// Immediate re-polls after commands before the service waits its interval again.
-pub const MAX_BURST: u32 = 10_000;
+/// The same msgID received this many times in a row marks a cloud stuck on one command.
+pub(crate) const STUCK_REPEATS: u32 = 3;
 
 /// The interval of a service without one of its own (never used by the spec's services).
 const FALLBACK_INTERVAL: Duration = Duration::from_secs(30);
@@ -85,7 +91,8 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
             (*s, first)
         })
         .collect();
-    let mut burst: HashMap<Service, u32> = HashMap::new();
+    // Per service: the last command's msgID and how many times in a row it came.
+    let mut repeats: HashMap<Service, (String, u32)> = HashMap::new();
     loop {
         watchdog_ping();
         if session.handles.lifecycle.is_stopping() {
@@ -111,18 +118,18 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
             session.interval_override(service).or_else(|| table.interval(service)).unwrap_or(FALLBACK_INTERVAL);
         let next = match outcome {
             Ok(Outcome::Reregister) => return Some(()),
-            Ok(Outcome::Command) => {
-                let n = burst.entry(service).or_insert(0);
-                *n += 1;
-                if *n < MAX_BURST { Instant::now() } else { Instant::now() + interval }
-            }
+            Ok(Outcome::Command) => match session.take_last_command() {
+                Some(id) if is_stuck(&mut repeats, service, &id, session) => Instant::now() + interval,
+                _ => Instant::now(),
+            },
             Ok(Outcome::Idle) => {
-                burst.insert(service, 0);
+                repeats.remove(&service);
                 Instant::now() + interval
             }
             Err(PollError::Shutdown) => return None,
+            // Nothing was sent: the link's probe is pending.
+            Err(PollError::Offline(at)) => at,
             Err(e) => {
-                burst.insert(service, 0);
                 log::warn!("{}: {e}", service.path());
                 session.note_error(&format!("{}: {e}", service.path()));
                 Instant::now() + interval
@@ -130,6 +137,32 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
         };
         due.insert(service, next);
     }
+}
+
+/// Counts a command's msgID for `service`; true when the cloud has sent the same one
+/// [`STUCK_REPEATS`] times in a row (said once in the log and noted for `facegate status`).
+fn is_stuck(
+    repeats: &mut HashMap<Service, (String, u32)>,
+    service: Service,
+    id: &str,
+    session: &mut Session<'_>,
+) -> bool {
+    let entry = repeats.entry(service).or_insert_with(|| (String::new(), 0));
+    if entry.0 == id && !id.is_empty() {
+        entry.1 += 1;
+    } else {
+        *entry = (id.to_string(), 1);
+    }
+    if entry.1 == STUCK_REPEATS {
+        let what = format!(
+            "{}: the cloud re-sends command msgID {:?}; polling it at its interval until it moves on",
+            service.path(),
+            entry.0
+        );
+        log::warn!("{what}");
+        session.note_error(&what);
+    }
+    entry.1 >= STUCK_REPEATS
 }
 
 fn poll_once(session: &mut Session<'_>, service: Service) -> Result<Outcome, PollError> {

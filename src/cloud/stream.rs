@@ -66,6 +66,37 @@ pub fn send_acked<A: Ack>(s: &mut Session<'_>, path: &str, item: &impl Serialize
     Err(PollError::Malformed(format!("item {index} abandoned after {MAX_ITEM_ATTEMPTS} attempts: {last}")))
 }
 
+/// The answer to an extraction that matched nothing: the command's `msgType` with a fresh
+/// token, the total ("0", in `total_field`: `personNum` / `recordNum`) and an empty index, so
+/// the cloud can tell "nothing matched" from a broken answer (spec 2.3.4: token and total are
+/// required). There is no item, so no index for the cloud to acknowledge: it is reported like
+/// a result, until the cloud answers 2xx.
+pub fn report_empty(
+    s: &mut Session<'_>,
+    service: Service,
+    msg_type: &str,
+    msg_id: &str,
+    what: &str,
+) -> Result<Outcome, PollError> {
+    let total_field = if service == Service::PersonInfo { "personNum" } else { "recordNum" };
+    let mut msg = serde_json::Map::new();
+    for (k, v) in [
+        ("msgType", msg_type),
+        ("msgID", msg_id),
+        ("deviceNo", s.device_no()),
+        ("token", &new_token()),
+        ("errorCode", crate::protocol::ErrorCode::Ok.code()),
+        ("msg", &format!("0 {what}")),
+        (total_field, "0"),
+        ("index", ""),
+    ] {
+        msg.insert(k.to_string(), serde_json::Value::String(v.to_string()));
+    }
+    s.report(service.path(), &msg)?;
+    s.last_command = Some(msg_id.trim().to_string());
+    Ok(Outcome::Command)
+}
+
 /// Streams `total` items of one run to `service`: one token, `index` 0..total-1, each item
 /// built by `next` (from the store, one at a time, so memory stays flat) and sent until the
 /// cloud acknowledges its index. The run ends early when `next` has no more (the store
@@ -98,5 +129,6 @@ pub fn upload_run<'a, A: Ack, T: Serialize>(
         crate::clock::watchdog_ping();
     }
     log::info!("{path} {msg_id}: {} of {total} items uploaded", header.index);
+    s.last_command = Some(msg_id.trim().to_string());
     Ok(Outcome::Command)
 }

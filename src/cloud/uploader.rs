@@ -11,7 +11,7 @@
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crate::clock::now_ms;
 use crate::cloud::{Backoff, Handles, Lifecycle, PollError, Session, Transport};
@@ -77,9 +77,15 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         }
     };
     let mut session = Session::new(handles, transport, store);
+    session.gated = false;
     let cfg = &handles.cfg.cloud;
     let (signal, lifecycle) = (&handles.uploader, &handles.lifecycle);
+    // For the cloud's refusals (a status, a malformed answer); an unreachable cloud is the
+    // link's business.
     let mut backoff = Backoff::new(cfg.retry_initial_ms, cfg.retry_max_ms);
+    // No try before this instant; after an unreachable cloud (true) the link coming up ends
+    // the wait (a success anywhere wakes us).
+    let mut retry_at: Option<(Instant, bool)> = None;
     let mut was_offline = false;
     // Records up to this msgID are backlog even if never tried: those found at start and those
     // made while records could not be sent. Without it, a backlog of never-tried records would
@@ -93,7 +99,16 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             signal.wait(Duration::from_secs(5), lifecycle);
             continue;
         }
-        let online = handles.online.load(Ordering::Relaxed);
+        let online = handles.link.view().up;
+        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(online && *unreachable)) {
+            let now = Instant::now();
+            if now < at {
+                // A new record does not shorten the wait: it goes with the next try, as part of
+                // the live batch. The link coming up does.
+                signal.wait(at - now, lifecycle);
+                continue;
+            }
+        }
         if online && was_offline && handles.settings.get().retransmission {
             // Back online with retransmission on: records held while offline go out too, as
             // backlog.
@@ -138,25 +153,31 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
                 Ok(()) => {
                     acked.push(rec.msg_id);
                     backoff.reset();
+                    retry_at = None;
                 }
                 Err(PollError::Shutdown) => break 'outer,
                 Err(e) => {
                     commit_marks(&mut session.store, &mut acked);
-                    if let Err(e) = session.store.note_attempt(rec.msg_id) {
-                        // Unmarked, it is taken for live once more and tried again first.
-                        log::warn!("record {}: attempt not noted: {e}", rec.msg_id);
-                    }
                     // What this batch could see waits its turn behind older records now; records
                     // made since, or still waiting for their snapshot, get their own first try.
                     let mut upto = newest;
                     if let Ok(Some(waiting)) = session.store.oldest_snapshot_wait_id() {
                         upto = upto.min(waiting.saturating_sub(1));
                     }
+                    // This try was the try of every live record it could see (the live batch):
+                    // each is counted, none stays untried behind the backlog.
+                    let tried =
+                        if live { session.store.note_live_attempts(backlog_end, upto, rec.msg_id) } else { Ok(0) };
+                    match tried.and_then(|_| session.store.note_attempt(rec.msg_id)) {
+                        Ok(_) => {}
+                        // Unmarked, it is taken for live once more and tried again first.
+                        Err(e) => log::warn!("record {}: attempt not noted: {e}", rec.msg_id),
+                    }
                     backlog_end = backlog_end.max(upto);
-                    let wait = backoff.next_delay();
+                    let unreachable = session.link_wait(&e);
+                    let wait = unreachable.unwrap_or_else(|| backoff.next_delay());
+                    retry_at = Some((Instant::now() + wait, unreachable.is_some()));
                     log::warn!("record {} not delivered ({e}); retrying in {} ms", rec.msg_id, wait.as_millis());
-                    // A new live record wakes us early: it goes first and may find the cloud back.
-                    signal.wait(wait, lifecycle);
                     continue 'outer;
                 }
             }

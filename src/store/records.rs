@@ -306,6 +306,22 @@ impl Store {
         })
     }
 
+    /// Counts one try for every live record (never tried) with a msgID in `(after, upto]` but
+    /// `except`: the uploader's failed try of a live batch was the try of every record it could
+    /// see. Unsynced like [`Store::note_attempt`]; returns how many were counted.
+    pub fn note_live_attempts(&mut self, after: u64, upto: u64, except: u64) -> Result<usize> {
+        let (after, upto, except) = (to_sql_id(after), to_sql_id(upto), to_sql_id(except));
+        self.write_unsynced("counting the tries of a live batch", |tx| {
+            let n = tx
+                .prepare_cached(
+                    "UPDATE records SET attempts = 1 \
+                     WHERE msg_id > ?1 AND msg_id <= ?2 AND msg_id <> ?3 AND state = 0 AND attempts = 0",
+                )?
+                .execute([after, upto, except])?;
+            Ok(n)
+        })
+    }
+
     /// Marks a record delivered once the cloud echoed its msgID; false if the msgID is unknown
     /// or was already delivered (a duplicate echo).
     #[cfg(test)]
