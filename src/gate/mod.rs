@@ -233,9 +233,10 @@ impl Gate {
             );
         }
         drop(d);
-        // The record is durable: now the door and the network may hear of it.
+        // The record is durable: now the door and the network may hear of it. The snapshot
+        // below must show who passed, so it is queued only once the relay has switched.
         if decision.open {
-            self.door().pulse(settings.open_door);
+            self.door().pulse_and_wait(settings.open_door, Duration::from_secs(1));
             self.wiegand_forward(&credential, settings.wiegand_out);
         }
         if decision.await_cloud {

@@ -28,7 +28,8 @@ pub struct DoorState {
 pub const MAX_PULSE: Duration = Duration::from_secs(60);
 
 enum Command {
-    Pulse(Duration),
+    /// A pulse; the sender, if any, hears once the relay was switched for it.
+    Pulse(Duration, Option<Sender<()>>),
     EndPulse,
     Hold(bool),
     Shutdown,
@@ -58,7 +59,19 @@ impl Door {
     /// caps what slips through); a pulse while open extends the opening, never shortens it.
     pub fn pulse(&self, duration: Duration) {
         // The thread only stops in shutdown(), after which commands have no effect by design.
-        let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE)));
+        let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE), None));
+    }
+
+    /// [`Door::pulse`], returning once the door thread has switched the relay for it (or after
+    /// `patience`, should the thread be stuck): what follows the opening — the camera frame of
+    /// who passed — then comes after it, however the threads are scheduled.
+    pub fn pulse_and_wait(&self, duration: Duration, patience: Duration) {
+        let (tx, rx) = mpsc::channel();
+        if self.commands.send(Command::Pulse(duration.min(MAX_PULSE), Some(tx))).is_ok()
+            && rx.recv_timeout(patience).is_err()
+        {
+            log::warn!("door relay: not switched within {} ms of a pulse", patience.as_millis());
+        }
     }
 
     /// Ends a running pulse now; hold-open (`alwaysOpenDoor`) stays as it is.
@@ -99,6 +112,8 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
     // None: unknown, so the first pass always switches (releases) the relay.
     let mut energised: Option<bool> = None;
     let mut shutting_down = false;
+    // Told once the relay was switched for the pulse that asked (see Door::pulse_and_wait).
+    let mut switched: Vec<Sender<()>> = Vec::new();
     loop {
         let now = Instant::now();
         if pulse_until.is_some_and(|t| t <= now) {
@@ -121,6 +136,9 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
             }
         }
         state.lock().unwrap_or_else(|p| p.into_inner()).held = hold;
+        for tx in switched.drain(..) {
+            let _ = tx.send(());
+        }
         if shutting_down {
             return;
         }
@@ -133,9 +151,10 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
             None => commands.recv().unwrap_or(Command::Shutdown),
         };
         match command {
-            Command::Pulse(d) => {
+            Command::Pulse(d, ack) => {
                 let until = Instant::now() + d;
                 pulse_until = Some(pulse_until.map_or(until, |t| t.max(until)));
+                switched.extend(ack);
             }
             Command::EndPulse => pulse_until = None,
             Command::Hold(h) => hold = h,
@@ -183,6 +202,30 @@ mod tests {
             true => "open",
             false => "closed",
         }
+    }
+
+    /// A relay that takes its time to switch, as a loaded board's GPIO thread may.
+    struct SlowRelay(Arc<Mutex<bool>>);
+    impl Relay for SlowRelay {
+        fn set(&mut self, open: bool) -> Result<()> {
+            std::thread::sleep(Duration::from_millis(50));
+            *self.0.lock().unwrap() = open;
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn pulse_and_wait_returns_once_the_relay_is_switched() {
+        let relay = Arc::new(Mutex::new(false));
+        let door = Door::new(Box::new(SlowRelay(Arc::clone(&relay)))).unwrap();
+        door.pulse_and_wait(Duration::from_secs(5), Duration::from_secs(30));
+        assert!(*relay.lock().unwrap(), "the relay is energised when pulse_and_wait returns");
+        assert!(door.state().open);
+        // Already open: a second pulse returns at once, and a plain pulse between does not
+        // swallow the waiter's answer.
+        door.pulse(Duration::from_secs(5));
+        door.pulse_and_wait(Duration::from_secs(5), Duration::from_secs(30));
+        assert!(*relay.lock().unwrap());
     }
 
     #[test]
