@@ -65,18 +65,26 @@ pub fn run(cfg: Config) -> Result<()> {
     // or bad board profile or an unreadable root_ca leaves no database behind.
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
     let transport = Transport::new(&cfg.cloud)?;
+    // The hardware is claimed before the database is created: a board whose lines cannot be
+    // had (a wrong chip, a line a kernel driver holds) leaves no database behind. A store that
+    // already exists gives the stored device parameters the claim is made with.
+    let stored = if Store::db_path(&cfg.storage.dir).is_file() {
+        Store::open(&cfg.storage.dir)?.params()?
+    } else {
+        Default::default()
+    };
+    let settings = Arc::new(SettingsCell::new(Settings::initial(&cfg, &stored)));
+    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, settings.hw_handle()))?;
     let mut store = Store::open(&cfg.storage.dir)?;
     crate::firmware::log_policy(&cfg.update, cfg.path.parent());
     // A download cut short by a crash or power cut is never resumed into an install.
     cloud::update::remove_stale_download(&cfg.storage.dir);
-    let settings = Arc::new(SettingsCell::new(Settings::initial(&cfg, &store.params()?)));
     match store.release_snapshot_waits() {
         Ok(0) => {}
         Ok(n) => log::warn!("{n} record(s) lost their camera snapshot in a crash or power cut: sent without it"),
         Err(e) => log::error!("{e}"),
     }
     drop(store);
-    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, settings.hw_handle()))?;
     log::info!("board {} claimed, store {} open", board.name, cfg.storage.dir.display());
     let door = Door::new(board.relay)?;
     let gate_store = open_outbox(&cfg)?;
