@@ -55,12 +55,17 @@ pub(crate) fn board_options(cfg: &Config, hw: SharedParams) -> BoardOptions {
 fn open_outbox(cfg: &Config) -> Result<Store> {
     let mut store = Store::open(&cfg.storage.dir)?;
     store.set_caps(cfg.storage.max_records, cfg.storage.max_record_photo_bytes);
+    store.set_reserve(cfg.storage.reserve_bytes);
     Ok(store)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (or an installed update asks for a restart).
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
+    // A write past the file size limit (RLIMIT_FSIZE) must fail with EFBIG, as a full disk
+    // fails with ENOSPC, instead of killing the daemon with SIGXFSZ: the door keeps working.
+    signal_hook::flag::register(signal_hook::consts::SIGXFSZ, Arc::new(AtomicBool::new(false)))
+        .map_err(|e| Error::io("installing the SIGXFSZ handler", e))?;
     // Everything that can be refused is checked before the first file is created: a missing
     // or bad board profile or an unreadable root_ca leaves no database behind.
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
@@ -110,6 +115,7 @@ pub fn run(cfg: Config) -> Result<()> {
             cloud_online: online.clone(),
             control_wait: Duration::from_millis(cfg.cloud.control_wait_ms),
             on_record: Box::new(move || wake.wake()),
+            on_full: cfg.storage.on_full,
         },
     );
     let gate = Arc::new(gate);
@@ -239,6 +245,12 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
                 "wiegand_noise": stats.wiegand_noise,
                 "wiegand_unknown_length": stats.wiegand_unknown_length,
             });
+            // Counted in memory too: the counter file may have been impossible to write.
+            let mut data = data;
+            match gate.unrecorded_passes() {
+                0 => {}
+                n => data["passes_not_recorded"] = n.into(),
+            }
             Response { ok: true, data, ..Response::default() }
         }
         Request::Snap => match gate.snap(SnapSize::Full, Duration::from_secs(5)) {
