@@ -10,6 +10,7 @@
 //! the network hears of it.
 
 mod snapshot;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,7 +22,9 @@ use crate::access::{self, Engine};
 use crate::hw::door::{Door, MAX_PULSE};
 use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::{WideCards, WiegandFormat};
-use crate::hw::{Announcer, Camera, Rs485Out, WiegandOut};
+use crate::access::doorwatch::Input as DoorInput;
+use crate::hw::command::AlarmCommand;
+use crate::hw::{AlarmOutput, Announcer, Camera, Rs485Out, WiegandOut};
 use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::WiegandOutMode;
 use crate::settings::{Settings, SettingsCell};
@@ -50,6 +53,12 @@ pub struct Actuators {
     pub camera: Option<Box<dyn Camera>>,
     /// Voice and display.
     pub announcer: Box<dyn Announcer>,
+    /// The door's input lines the board has.
+    pub door_lines: Vec<DoorInput>,
+    /// The alarm output (siren, buzzer), if the board has one.
+    pub alarm_output: Option<Box<dyn AlarmOutput>>,
+    /// The `[alarm] command`, if one is configured.
+    pub alarm_command: Option<AlarmCommand>,
 }
 
 /// What the gate needs besides its actuators.
@@ -99,6 +108,8 @@ pub struct Gate {
     control_wait: Duration,
     snapshots: Sender<snapshot::Job>,
     on_record: RecordNotify,
+    /// The door's own inputs and alarms.
+    watch: watch::Watch,
 }
 
 /// The state a decision needs, under one lock.
@@ -112,10 +123,13 @@ impl Gate {
     /// caller runs on a thread of its own with a store connection of its own.
     pub fn new(actuators: Actuators, wiring: Wiring) -> (Gate, SnapshotQueue) {
         let (tx, queue) = snapshot::queue();
-        actuators.door.set_hold(wiring.settings.get().always_open);
+        let watch = watch::Watch::new(actuators.door_lines, actuators.alarm_output, actuators.alarm_command);
+        let mut door = actuators.door;
+        door.observe(watch.sender());
+        door.set_hold(wiring.settings.get().always_open);
         let gate = Gate {
             settings: wiring.settings,
-            door: Mutex::new(actuators.door),
+            door: Mutex::new(door),
             wiegand_out: Mutex::new(actuators.wiegand_out),
             wiegand_format: actuators.wiegand_format,
             wiegand_wide: actuators.wiegand_wide,
@@ -130,13 +144,16 @@ impl Gate {
             control_wait: wiring.control_wait,
             snapshots: tx,
             on_record: wiring.on_record,
+            watch,
         };
         (gate, queue)
     }
 
     /// Puts new settings in force: the next credential, pulse and frame follow them, and the
-    /// door holds open or closes with `alwaysOpenDoor`.
+    /// door holds open or closes with `alwaysOpenDoor`. The door watch's timing comes from
+    /// the configuration and stays.
     pub fn apply_settings(&self, settings: Settings) {
+        let settings = settings.keeping_door_of(&self.settings.get());
         let hold = settings.always_open;
         self.settings.replace(settings);
         self.door().set_hold(hold);
@@ -346,13 +363,14 @@ impl Gate {
         }
     }
 
-    /// Whether the door is open now (`facegate status`).
+    /// Whether the relay is energised now, door unlocked (`facegate status`).
     pub fn door_is_open(&self) -> bool {
         self.door().state().open
     }
 
-    /// Releases the relay for good (the daemon is stopping).
+    /// Releases the relay for good and switches the alarm output off (the daemon is stopping).
     pub fn shutdown(&self) {
+        self.stop_watch();
         self.door().shutdown();
     }
 
@@ -438,6 +456,14 @@ mod tests {
         }
     }
 
+    struct RecordingAlarm(Log);
+    impl AlarmOutput for RecordingAlarm {
+        fn set(&mut self, on: bool) -> Result<()> {
+            lock(&self.0).push(format!("alarm {on}"));
+            Ok(())
+        }
+    }
+
     struct Rig {
         gate: Gate,
         log: Log,
@@ -460,6 +486,9 @@ mod tests {
                 rs485_out: None,
                 camera: None,
                 announcer: Box::new(RecordingAnnouncer(log.clone())),
+                door_lines: DoorInput::ALL.to_vec(),
+                alarm_output: Some(Box::new(RecordingAlarm(log.clone()))),
+                alarm_command: None,
             },
             Wiring {
                 settings: Arc::new(SettingsCell::new(Settings::new(params))),

@@ -17,7 +17,8 @@ use crate::hw::wiegand::{DecoderTiming, OutTiming};
 use crate::hw::{Announcer, Board, BoardOptions, DoctorLine, InputHandles, InputStats, Rs485Out, WiegandOut};
 use crate::{Error, Result};
 
-use gpio::{GpioRelay, GpioWiegandOut, OutputLine, WiegandInLines};
+use crate::access::doorwatch::Input as DoorInput;
+use gpio::{DoorInputLine, GpioAlarmOutput, GpioRelay, GpioWiegandOut, OutputLine, WiegandInLines};
 use serial::{Rs485Port, SerialInput};
 
 /// How long `doctor` waits for a camera frame.
@@ -57,6 +58,17 @@ pub fn open(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
         None => None,
     };
 
+    let mut door_lines = Vec::new();
+    for (name, l) in profile.door_inputs() {
+        let input = DoorInput::from_name(name).ok_or_else(|| Error::Config(format!("no door input {name}")))?;
+        door_lines.push(DoorInputLine::request(input, l)?);
+    }
+    let alarm_output = match &profile.alarm_output {
+        Some(a) => Some(Box::new(GpioAlarmOutput(OutputLine::request(&a.chip, a.line, a.active_low, "alarm output")?))
+            as Box<dyn crate::hw::AlarmOutput>),
+        None => None,
+    };
+
     let announcer: Box<dyn Announcer> = match &opts.announcer_command {
         Some(argv) => Box::new(CommandAnnouncer::new(argv.clone())?),
         None => Box::new(LogAnnouncer),
@@ -86,6 +98,14 @@ pub fn open(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
                 serial::spawn_reader(port, SerialInput::QrReader, params, events)?;
             }
             Ok(InputHandles { stats })
+        }),
+        door_lines: profile.door_inputs().iter().filter_map(|(name, _)| DoorInput::from_name(name)).collect(),
+        alarm_output,
+        door_inputs: Box::new(move |events| {
+            for line in door_lines {
+                gpio::spawn_door_input(line, events.clone())?;
+            }
+            Ok(())
         }),
     })
 }
@@ -160,6 +180,12 @@ pub fn doctor(profile: &BoardProfile) -> Vec<DoctorLine> {
         if let (Some(chip), Some(l)) = (&r.de_chip, r.de_line) {
             lines.push(line(format!("rs485 driver-enable {chip} line {l}"), gpio::check_line(chip, l)));
         }
+    }
+    for (name, l) in profile.door_inputs() {
+        lines.push(line(format!("{name} {} line {}", l.chip, l.line), gpio::check_line(&l.chip, l.line)));
+    }
+    if let Some(a) = &profile.alarm_output {
+        lines.push(line(format!("alarm output {} line {}", a.chip, a.line), gpio::check_line(&a.chip, a.line)));
     }
     if let Some(q) = &profile.qr_reader {
         lines.push(line(format!("QR reader {}", q.tty), check_port(&q.tty, q.baud, "QR reader", false)));
