@@ -288,8 +288,13 @@ impl DoorWatch {
         let local = self.fire || (timing.exit_hold && self.exit_pressed);
         if local != self.local_hold {
             self.local_hold = local;
-            // First: the door is released before the alarm is told.
-            out.insert(0, Action::LocalHold(local));
+            if local {
+                // First: the door is released before the alarm is told.
+                out.insert(0, Action::LocalHold(true));
+            } else {
+                // Last: after the release's own pulse, so the relay never drops in between.
+                out.push(Action::LocalHold(false));
+            }
         }
         // Held open: timed while the door is open and nothing is meant to hold it open.
         let timed = self.contact == Some(true) && !self.holding() && !timing.held_open.is_zero();
@@ -453,9 +458,10 @@ mod tests {
             &[
                 (0, Level(DoorContact, false), &[]),
                 (1000, Level(ExitButton, true), &[LocalHold(true), ExitPulse(Duration::from_millis(3000))]),
-                // Held 40 s with the door open: no held-open alarm, the button holds it.
+                // Held 40 s with the door open: no held-open alarm, the button holds it. On
+                // release the pulse comes before the hold ends, so the relay never drops between.
                 (2000, Level(DoorContact, true), &[]),
-                (41_000, Level(ExitButton, false), &[LocalHold(false), ExitPulse(Duration::from_millis(3000))]),
+                (41_000, Level(ExitButton, false), &[ExitPulse(Duration::from_millis(3000)), LocalHold(false)]),
                 (42_000, Level(DoorContact, false), &[Relock]),
             ],
         );
@@ -594,7 +600,7 @@ mod tests {
         // Fire clears with the door still open: the hold goes, the held-open clock starts.
         assert_eq!(
             w.handle(200_000, Level(Fire, false), &timing()),
-            [LocalHold(false), AlarmEnd(Alarm::Fire), AlarmOutput(false)]
+            [AlarmEnd(Alarm::Fire), LocalHold(false), AlarmOutput(false)]
         );
         assert_eq!(w.deadline(), Some(230_000));
     }
@@ -613,7 +619,7 @@ mod tests {
                 // Opening during the fire is never forced.
                 (60_000, Level(DoorContact, true), &[]),
                 (60_500, Level(DoorContact, false), &[]),
-                (70_000, Level(Fire, false), &[LocalHold(false), AlarmEnd(Alarm::Fire), AlarmOutput(false)]),
+                (70_000, Level(Fire, false), &[AlarmEnd(Alarm::Fire), LocalHold(false), AlarmOutput(false)]),
             ],
         );
         assert!(w.alarms().is_empty());
