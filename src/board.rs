@@ -326,7 +326,9 @@ impl BoardProfile {
         }
         let relay = self.relay.as_ref().map(|r| (r.chip.as_str(), r.line));
         let alarm = self.alarm_output.as_ref().map(|r| (r.chip.as_str(), r.line));
-        let input = |name: &str| self.door_inputs().into_iter().find(|(n, _)| *n == name).map(|(_, l)| (l.chip.as_str(), l.line));
+        let input = |name: &str| {
+            self.door_inputs().into_iter().find(|(n, _)| *n == name).map(|(_, l)| (l.chip.as_str(), l.line))
+        };
         let lines: Vec<(&str, Option<(&str, u32)>)> = LINE_KEYS
             .iter()
             .map(|(name, _)| {
@@ -553,7 +555,11 @@ mod tests {
         let all = ["exit_button", "door_contact", "fire_input", "tamper", "alarm_output"];
         assert_eq!(names("rv1126"), all);
         assert_eq!(names("rk3568"), all);
-        assert_eq!(names("rpi4"), ["exit_button", "door_contact", "alarm_output"], "the bench has no fire panel or tamper");
+        assert_eq!(
+            names("rpi4"),
+            ["exit_button", "door_contact", "alarm_output"],
+            "the bench has no fire panel or tamper"
+        );
         assert!(names("sim").is_empty(), "the sim board's inputs need no lines");
         let rpi = load_profile("rpi4", None).unwrap();
         let exit = rpi.exit_button.unwrap();
@@ -570,13 +576,23 @@ mod tests {
         let past = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\ndebounce_ms = 1001\n");
         assert_eq!(error(&past), "x.toml:17:1: key `door_contact.debounce_ms`: 1001 ms is outside 0..=1000 ms");
         let shared = with("[exit_button]\nchip = \"gpiochip0\"\nline = 17\n");
-        assert_eq!(error(&shared), "x.toml:16:1: key `exit_button.line`: exit_button is line 17 of gpiochip0, already used by relay");
+        assert_eq!(
+            error(&shared),
+            "x.toml:16:1: key `exit_button.line`: exit_button is line 17 of gpiochip0, already used by relay"
+        );
         let alarm = with("[tamper]\nchip = \"gpiochip1\"\nline = 3\n[alarm_output]\nchip = \"gpiochip1\"\nline = 3\n");
-        assert_eq!(error(&alarm), "x.toml:19:1: key `alarm_output.line`: alarm_output is line 3 of gpiochip1, already used by tamper");
+        assert_eq!(
+            error(&alarm),
+            "x.toml:19:1: key `alarm_output.line`: alarm_output is line 3 of gpiochip1, already used by tamper"
+        );
         // The same offset on another chip is another line.
         parse_profile(&with("[tamper]\nchip = \"gpiochip1\"\nline = 17\n"), "x.toml").unwrap();
         let unknown = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\nnormally = \"open\"\n");
-        assert!(error(&unknown).starts_with("x.toml:17:1: key `door_contact.normally`: unknown field"), "{}", error(&unknown));
+        assert!(
+            error(&unknown).starts_with("x.toml:17:1: key `door_contact.normally`: unknown field"),
+            "{}",
+            error(&unknown)
+        );
     }
 
     #[test]

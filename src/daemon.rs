@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use base64::Engine as _;
 
+use crate::access::doorwatch::{self, Input as DoorInput};
 use crate::board::{self, BoardKind};
 use crate::cloud::{self, Handles, Lifecycle, Transport};
 use crate::config::Config;
 use crate::ctl::{self, Request, Response};
 use crate::gate::{Actuators, Gate, Passage, Wiring};
-use crate::access::doorwatch::{self, Input as DoorInput};
 use crate::hw::BoardOptions;
 use crate::hw::command::AlarmCommand;
 use crate::hw::door::Door;

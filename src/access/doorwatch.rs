@@ -504,7 +504,10 @@ mod tests {
         assert_eq!(w.deadline(), None);
         assert_eq!(w.handle(40_000, Tick, &timing()), Vec::<Action>::new());
         assert_eq!(w.alarms(), [Alarm::HeldOpen]);
-        assert_eq!(w.handle(50_000, Level(DoorContact, false), &timing()), [AlarmEnd(Alarm::HeldOpen), AlarmOutput(false)]);
+        assert_eq!(
+            w.handle(50_000, Level(DoorContact, false), &timing()),
+            [AlarmEnd(Alarm::HeldOpen), AlarmOutput(false)]
+        );
         // Zero turns it off.
         let off = Timing { held_open: Duration::ZERO, ..timing() };
         let w = table(&off, &[(0, Level(DoorContact, true), &[]), (10_000_000, Tick, &[])]);
@@ -638,7 +641,10 @@ mod tests {
             ],
         );
         assert_eq!(w.alarms(), [Alarm::ForcedOpen]);
-        assert_eq!(w.handle(50, Level(DoorContact, false), &timing()), [AlarmEnd(Alarm::ForcedOpen), AlarmOutput(false)]);
+        assert_eq!(
+            w.handle(50, Level(DoorContact, false), &timing()),
+            [AlarmEnd(Alarm::ForcedOpen), AlarmOutput(false)]
+        );
     }
 
     #[test]

@@ -18,12 +18,12 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::access::doorwatch::Input as DoorInput;
 use crate::access::{self, Engine};
+use crate::hw::command::AlarmCommand;
 use crate::hw::door::{Door, MAX_PULSE};
 use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::{WideCards, WiegandFormat};
-use crate::access::doorwatch::Input as DoorInput;
-use crate::hw::command::AlarmCommand;
 use crate::hw::{AlarmOutput, Announcer, Camera, Rs485Out, WiegandOut};
 use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::WiegandOutMode;

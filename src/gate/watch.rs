@@ -6,9 +6,9 @@
 //! hold-open change) send [`Event`]s to one channel; the thread stamps them with its monotonic
 //! clock, so the rules see them in the order they happened.
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, Sender};
-use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::{Gate, lock};
@@ -77,7 +77,10 @@ impl Gate {
         if !self.watch.lines.contains(&input) {
             return Err(Error::Control(format!("this board has no {}", input.name())));
         }
-        self.watch.events.send(Event::Level(input, active)).map_err(|_| Error::Control("the door watch has stopped".into()))
+        self.watch
+            .events
+            .send(Event::Level(input, active))
+            .map_err(|_| Error::Control("the door watch has stopped".into()))
     }
 
     /// What `status` shows: door position, active alarms, fire mode.

@@ -12,9 +12,7 @@ use serde_json::{Value, json};
 
 use super::jpeg::{self, PixelFormat, RawFrame, SnapSize};
 use super::wiegand::bit_string;
-use super::{
-    AlarmOutput, Announcer, Board, Camera, InputHandles, Relay, Rs485Out, System, WiegandBits, WiegandOut,
-};
+use super::{AlarmOutput, Announcer, Board, Camera, InputHandles, Relay, Rs485Out, System, WiegandBits, WiegandOut};
 use crate::access::doorwatch::Input;
 use crate::{Error, Result};
 
