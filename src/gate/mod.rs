@@ -590,6 +590,51 @@ mod tests {
         r.gate.shutdown();
     }
 
+    /// Waits (bounded) until `cond` holds for the actuator log.
+    fn logged(log: &Log, cond: impl Fn(&[String]) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if cond(&lock(log)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn the_door_watch_relocks_on_close_and_raises_forced_open_until_shutdown() {
+        let r = rig(&[("openDoorTimeDelayMs", "60000")]);
+        let log = r.log.clone();
+        let gate = Arc::new(r.gate);
+        let g = gate.clone();
+        let watch = std::thread::spawn(move || g.run_door_watch());
+        gate.door_input(DoorInput::DoorContact, false).unwrap();
+        gate.door_input(DoorInput::ExitButton, true).unwrap();
+        gate.door_input(DoorInput::ExitButton, false).unwrap();
+        assert!(opened(&log, 1), "{:?}", lock(&log));
+        gate.door_input(DoorInput::DoorContact, true).unwrap();
+        gate.door_input(DoorInput::DoorContact, false).unwrap();
+        // The minute-long pulse ends as the door closes.
+        assert!(logged(&log, |l| l.last().map(String::as_str) == Some("relay false")), "{:?}", lock(&log));
+        gate.door_input(DoorInput::DoorContact, true).unwrap();
+        assert!(logged(&log, |l| l.iter().any(|e| e == "alarm true")), "{:?}", lock(&log));
+        assert!(lock(&log).contains(&"say Door forced open/Door forced open".to_string()), "{:?}", lock(&log));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gate.door_view().alarms.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(gate.door_view(), watch::DoorView { door: "open", alarms: vec!["forced_open"], fire: false });
+        assert_eq!(opens(&log), 1, "a forced door is not opened by the relay: {:?}", lock(&log));
+        // Stopping switches the siren off and ends the watch.
+        gate.shutdown();
+        watch.join().unwrap();
+        assert_eq!(
+            lock(&log).iter().filter(|e| e.starts_with("alarm")).collect::<Vec<_>>(),
+            ["alarm true", "alarm false"]
+        );
+    }
+
     #[test]
     fn new_settings_reach_the_next_pulse_and_the_hold() {
         let r = rig(&[]);

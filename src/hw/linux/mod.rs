@@ -209,6 +209,17 @@ mod tests {
         let p = crate::board::parse_profile(text, "ghost.toml").unwrap();
         let lines = crate::hw::doctor(&p, std::path::Path::new("/tmp"));
         assert_eq!(lines.len(), 3, "{lines:?}");
+        // Each door line gets its own doctor line, and claiming names the first that fails.
+        let door = format!(
+            "{text}[door_contact]\nchip = \"/dev/gpiochip-facegate-door\"\nline = 4\n\
+             [alarm_output]\nchip = \"/dev/gpiochip-facegate-door\"\nline = 5\n"
+        );
+        let with_door = crate::board::parse_profile(&door, "ghost.toml").unwrap();
+        let door_lines = crate::hw::doctor(&with_door, std::path::Path::new("/tmp"));
+        let items: Vec<&str> = door_lines.iter().map(|l| l.item.as_str()).collect();
+        assert!(items.contains(&"door_contact /dev/gpiochip-facegate-door line 4"), "{items:?}");
+        assert!(items.contains(&"alarm output /dev/gpiochip-facegate-door line 5"), "{items:?}");
+        assert!(door_lines.iter().all(|l| !l.ok && l.detail.contains("missing")), "{door_lines:?}");
         for l in &lines {
             assert!(!l.ok, "{l}");
             assert!(l.detail.contains("missing"), "{l}");
