@@ -104,6 +104,10 @@ fn exit_button_pulses_and_the_door_relocks_as_soon_as_it_closes() {
     // A granted pass through the door, no alarm at any point.
     assert_eq!(live(&d)["alarms"], "none");
     assert!(states(&d, "alarm_output").is_empty());
+    // The press was used by that pass: opening again is forced.
+    input(&d, "door_contact", "open");
+    live_is(&d, "alarms", "forced_open");
+    log_is(&d, "relay", &["closed", "open", "closed"]);
 }
 
 #[test]

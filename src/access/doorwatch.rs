@@ -647,6 +647,69 @@ mod tests {
         );
     }
 
+    /// 200,000 random events (a day of a busy door, ten times over) keep the invariants: alarms
+    /// start and end in turn, the alarm output is on exactly while one is active, the local
+    /// hold follows the fire input (and a held exit button when configured), and held-open is
+    /// timed only while the door is open.
+    #[test]
+    fn random_events_keep_the_invariants() {
+        for exit_hold in [false, true] {
+            let t = Timing { exit_hold, ..timing() };
+            let mut w = DoorWatch::new();
+            let mut seed: u64 = 0x2545_f491_4f6c_dd1d;
+            let mut next = move || {
+                seed ^= seed << 13;
+                seed ^= seed >> 7;
+                seed ^= seed << 17;
+                seed
+            };
+            let (mut now, mut output, mut hold) = (0u64, false, false);
+            let mut active = std::collections::BTreeSet::new();
+            let (mut fire, mut pressed) = (false, false);
+            for _ in 0..200_000 {
+                now += next() % 20_000;
+                let r = next();
+                let event = match r % 8 {
+                    0 => Level(ExitButton, r & 8 != 0),
+                    1 | 2 => Level(DoorContact, r & 8 != 0),
+                    3 => Level(Fire, r & 8 != 0),
+                    4 => Level(Tamper, r & 8 != 0),
+                    5 => Opened(Duration::from_millis(r % 60_000)),
+                    6 => AlwaysOpen(r & 8 != 0),
+                    _ => Tick,
+                };
+                if let Level(Fire, f) = event {
+                    fire = f;
+                }
+                if let Level(ExitButton, p) = event {
+                    pressed = p;
+                }
+                for a in w.handle(now, event, &t) {
+                    match a {
+                        AlarmStart(k) => assert!(active.insert(k), "{k:?} started twice"),
+                        AlarmEnd(k) => assert!(active.remove(&k), "{k:?} ended without a start"),
+                        AlarmOutput(on) => {
+                            assert_ne!(on, output, "the output switched to the state it had");
+                            output = on;
+                        }
+                        LocalHold(on) => {
+                            assert_ne!(on, hold);
+                            hold = on;
+                        }
+                        ExitPulse(_) | Relock => {}
+                    }
+                }
+                assert_eq!(output, !active.is_empty());
+                assert_eq!(w.alarms(), active.iter().copied().collect::<Vec<_>>());
+                assert_eq!(hold, fire || (exit_hold && pressed));
+                assert_eq!(w.fire(), fire);
+                if w.deadline().is_some() {
+                    assert_eq!(w.door_open(), Some(true));
+                }
+            }
+        }
+    }
+
     #[test]
     fn technician_words() {
         assert_eq!(levels_of(ExitButton, "press"), Ok(&[true, false][..]));

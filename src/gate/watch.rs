@@ -133,7 +133,7 @@ impl Gate {
         match action {
             Action::ExitPulse(length) => {
                 log::info!("exit button: local open for {} ms", length.as_millis());
-                self.door().pulse(length);
+                self.door().pulse_local(length);
             }
             Action::Relock => {
                 log::info!("door closed after the pass: relay released (relock on close)");

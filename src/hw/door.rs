@@ -99,6 +99,13 @@ impl Door {
         }
     }
 
+    /// [`Door::pulse`] for the door watch's own exit-button pulse, which it is not told of: it
+    /// already knows, and an echo arriving after the door closed again would authorise the
+    /// next opening.
+    pub fn pulse_local(&self, duration: Duration) {
+        let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE), None));
+    }
+
     /// Ends a running pulse now; hold-open (`alwaysOpenDoor`) stays as it is.
     pub fn end_pulse(&self) {
         let _ = self.commands.send(Command::EndPulse);
@@ -360,6 +367,9 @@ mod tests {
         settled(&door, |s| !s.local_hold && s.open);
         door.end_pulse();
         assert_eq!(next(&rx), "closed");
+        // The watch's own exit pulse is not echoed back to it.
+        door.pulse_local(Duration::from_millis(1));
+        assert_eq!(next(&rx), "open");
         let events: Vec<DoorEvent> = told.try_iter().collect();
         assert_eq!(
             events,
