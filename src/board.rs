@@ -55,6 +55,16 @@ pub struct BoardProfile {
     pub qr_reader: Option<QrReaderProfile>,
     /// The camera for snapshots.
     pub camera: Option<CameraProfile>,
+    /// The exit button (request to exit): active while pressed.
+    pub exit_button: Option<InputLineProfile>,
+    /// The door contact: active while the door is open.
+    pub door_contact: Option<InputLineProfile>,
+    /// The fire panel's release input: active while the fire alarm runs.
+    pub fire_input: Option<InputLineProfile>,
+    /// The tamper switch: active while the housing is open.
+    pub tamper: Option<InputLineProfile>,
+    /// The alarm output (siren or buzzer relay): active while an alarm runs.
+    pub alarm_output: Option<RelayProfile>,
     /// Where the profile was read from, for messages.
     #[serde(skip)]
     pub source: String,
@@ -71,6 +81,29 @@ pub struct RelayProfile {
     /// The relay is energised by a low level.
     #[serde(default)]
     pub active_low: bool,
+}
+
+/// A GPIO input line of the door (exit button, door contact, fire input, tamper).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputLineProfile {
+    /// The gpiochip (path, name or label).
+    pub chip: String,
+    /// The line offset on that chip.
+    pub line: u32,
+    /// The input is active at a low level (a contact to ground with a pull-up).
+    #[serde(default)]
+    pub active_low: bool,
+    /// A new level counts once it has held this long (0..=[`MAX_DEBOUNCE_MS`]).
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+}
+
+/// The longest debounce of an input line: a second would make an exit button feel broken.
+pub const MAX_DEBOUNCE_MS: u64 = 1000;
+
+fn default_debounce_ms() -> u64 {
+    50
 }
 
 /// The end-of-frame silence of a Wiegand input without `end_gap_bit_times`, in measured bit
@@ -256,11 +289,72 @@ impl BoardProfile {
         self.wiegand_out.as_ref().map(|w| w.wide_cards).unwrap_or_default()
     }
 
+    /// The door's input lines the profile has, with their tables' names.
+    pub fn door_inputs(&self) -> Vec<(&'static str, &InputLineProfile)> {
+        [
+            ("exit_button", &self.exit_button),
+            ("door_contact", &self.door_contact),
+            ("fire_input", &self.fire_input),
+            ("tamper", &self.tamper),
+        ]
+        .into_iter()
+        .filter_map(|(name, l)| l.as_ref().map(|l| (name, l)))
+        .collect()
+    }
+
+    /// Checks the door's lines: bounded debounce, and no line claimed twice among the relay,
+    /// the inputs and the alarm output.
+    fn validate_door_lines(&self) -> std::result::Result<(), (&'static str, String)> {
+        const LINE_KEYS: [(&str, &str); 6] = [
+            ("relay", "relay.line"),
+            ("exit_button", "exit_button.line"),
+            ("door_contact", "door_contact.line"),
+            ("fire_input", "fire_input.line"),
+            ("tamper", "tamper.line"),
+            ("alarm_output", "alarm_output.line"),
+        ];
+        for (name, l) in self.door_inputs() {
+            if l.debounce_ms > MAX_DEBOUNCE_MS {
+                let key = match name {
+                    "exit_button" => "exit_button.debounce_ms",
+                    "door_contact" => "door_contact.debounce_ms",
+                    "fire_input" => "fire_input.debounce_ms",
+                    _ => "tamper.debounce_ms",
+                };
+                return Err((key, format!("{} ms is outside 0..={MAX_DEBOUNCE_MS} ms", l.debounce_ms)));
+            }
+        }
+        let relay = self.relay.as_ref().map(|r| (r.chip.as_str(), r.line));
+        let alarm = self.alarm_output.as_ref().map(|r| (r.chip.as_str(), r.line));
+        let input = |name: &str| {
+            self.door_inputs().into_iter().find(|(n, _)| *n == name).map(|(_, l)| (l.chip.as_str(), l.line))
+        };
+        let lines: Vec<(&str, Option<(&str, u32)>)> = LINE_KEYS
+            .iter()
+            .map(|(name, _)| {
+                let at = match *name {
+                    "relay" => relay,
+                    "alarm_output" => alarm,
+                    other => input(other),
+                };
+                (*name, at)
+            })
+            .collect();
+        for (i, (name, at)) in lines.iter().enumerate() {
+            let Some(at) = at else { continue };
+            if let Some((first, _)) = lines[..i].iter().find(|(_, other)| *other == Some(*at)) {
+                return Err((LINE_KEYS[i].1, format!("{name} is line {} of {}, already used by {first}", at.1, at.0)));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks what serde cannot: returns the offending key (`table.key`) and why.
     fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.kind == BoardKind::Linux && self.relay.is_none() {
             return Err(("relay", "a linux board needs a [relay] table (chip, line)".into()));
         }
+        self.validate_door_lines()?;
         if let Some(w) = &self.wiegand_in {
             if w.d0 == w.d1 {
                 return Err(("wiegand_in.d1", format!("D1 is line {}, the same as D0", w.d1)));
@@ -446,6 +540,59 @@ mod tests {
         let rk = load_profile("rk3568", None).unwrap();
         assert_eq!(rk.kind, BoardKind::Linux);
         assert!(rk.relay.is_some());
+    }
+
+    #[test]
+    fn builtin_profiles_say_which_door_lines_they_have() {
+        let names = |p: &str| {
+            let p = load_profile(p, None).unwrap();
+            let mut n: Vec<&str> = p.door_inputs().into_iter().map(|(n, _)| n).collect();
+            if p.alarm_output.is_some() {
+                n.push("alarm_output");
+            }
+            n
+        };
+        let all = ["exit_button", "door_contact", "fire_input", "tamper", "alarm_output"];
+        assert_eq!(names("rv1126"), all);
+        assert_eq!(names("rk3568"), all);
+        assert_eq!(
+            names("rpi4"),
+            ["exit_button", "door_contact", "alarm_output"],
+            "the bench has no fire panel or tamper"
+        );
+        assert!(names("sim").is_empty(), "the sim board's inputs need no lines");
+        let rpi = load_profile("rpi4", None).unwrap();
+        let exit = rpi.exit_button.unwrap();
+        assert!(exit.active_low);
+        assert_eq!(exit.debounce_ms, 50);
+    }
+
+    #[test]
+    fn door_lines_are_bounded_and_never_shared() {
+        let with = |extra: &str| format!("{GOOD}\n{extra}");
+        let ok = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\ndebounce_ms = 1000\n");
+        let p = parse_profile(&ok, "x.toml").unwrap();
+        assert_eq!(p.door_contact.as_ref().map(|l| l.debounce_ms), Some(1000), "at the bound");
+        let past = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\ndebounce_ms = 1001\n");
+        assert_eq!(error(&past), "x.toml:17:1: key `door_contact.debounce_ms`: 1001 ms is outside 0..=1000 ms");
+        let shared = with("[exit_button]\nchip = \"gpiochip0\"\nline = 17\n");
+        assert_eq!(
+            error(&shared),
+            "x.toml:16:1: key `exit_button.line`: exit_button is line 17 of gpiochip0, already used by relay"
+        );
+        let alarm = with("[tamper]\nchip = \"gpiochip1\"\nline = 3\n[alarm_output]\nchip = \"gpiochip1\"\nline = 3\n");
+        assert_eq!(
+            error(&alarm),
+            "x.toml:19:1: key `alarm_output.line`: alarm_output is line 3 of gpiochip1, already used by tamper"
+        );
+        // The same offset on another chip is another line.
+        parse_profile(&with("[tamper]\nchip = \"gpiochip1\"\nline = 17\n"), "x.toml").unwrap();
+        let unknown = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\nnormally = \"open\"\n");
+        assert!(
+            error(&unknown).starts_with("x.toml:17:1: key `door_contact.normally`: unknown field"),
+            "{}",
+            error(&unknown)
+        );
     }
 
     #[test]

@@ -58,6 +58,14 @@ pub enum Request {
     },
     /// End a running pulse (the door closes unless held open).
     RelayClose,
+    /// Drive one of the sim board's door inputs (`exit_button`, `door_contact`, `fire_input`,
+    /// `tamper`) to a state (`press`, `open`, `closed`, `active`, `clear`...).
+    Input {
+        /// The input's name.
+        line: String,
+        /// The state's word.
+        state: String,
+    },
     /// Live status of the running daemon.
     Status,
     /// One camera frame as base64 JPEG.
