@@ -102,6 +102,11 @@ pub struct InputLineProfile {
 /// The longest debounce of an input line: a second would make an exit button feel broken.
 pub const MAX_DEBOUNCE_MS: u64 = 1000;
 
+/// The largest line offset a profile may name. SoC GPIO controllers have tens to a few hundred
+/// lines per chip; a number beyond this is a global (sysfs) GPIO number or a typo, which would
+/// only fail at the claim, on the board.
+pub const MAX_LINE_OFFSET: u32 = 1023;
+
 fn default_debounce_ms() -> u64 {
     50
 }
@@ -302,17 +307,10 @@ impl BoardProfile {
         .collect()
     }
 
-    /// Checks the door's lines: bounded debounce, and no line claimed twice among the relay,
-    /// the inputs and the alarm output.
-    fn validate_door_lines(&self) -> std::result::Result<(), (&'static str, String)> {
-        const LINE_KEYS: [(&str, &str); 6] = [
-            ("relay", "relay.line"),
-            ("exit_button", "exit_button.line"),
-            ("door_contact", "door_contact.line"),
-            ("fire_input", "fire_input.line"),
-            ("tamper", "tamper.line"),
-            ("alarm_output", "alarm_output.line"),
-        ];
+    /// Checks the door inputs' debounce, and every GPIO line of the profile (relay, Wiegand
+    /// in and out, the RS485 DE line, the door inputs and the alarm output): an offset below
+    /// [`MAX_LINE_OFFSET`], and no line claimed twice.
+    fn validate_lines(&self) -> std::result::Result<(), (&'static str, String)> {
         for (name, l) in self.door_inputs() {
             if l.debounce_ms > MAX_DEBOUNCE_MS {
                 let key = match name {
@@ -324,26 +322,46 @@ impl BoardProfile {
                 return Err((key, format!("{} ms is outside 0..={MAX_DEBOUNCE_MS} ms", l.debounce_ms)));
             }
         }
-        let relay = self.relay.as_ref().map(|r| (r.chip.as_str(), r.line));
-        let alarm = self.alarm_output.as_ref().map(|r| (r.chip.as_str(), r.line));
-        let input = |name: &str| {
-            self.door_inputs().into_iter().find(|(n, _)| *n == name).map(|(_, l)| (l.chip.as_str(), l.line))
-        };
-        let lines: Vec<(&str, Option<(&str, u32)>)> = LINE_KEYS
-            .iter()
-            .map(|(name, _)| {
-                let at = match *name {
-                    "relay" => relay,
-                    "alarm_output" => alarm,
-                    other => input(other),
-                };
-                (*name, at)
-            })
-            .collect();
-        for (i, (name, at)) in lines.iter().enumerate() {
-            let Some(at) = at else { continue };
-            if let Some((first, _)) = lines[..i].iter().find(|(_, other)| *other == Some(*at)) {
-                return Err((LINE_KEYS[i].1, format!("{name} is line {} of {}, already used by {first}", at.1, at.0)));
+        // (key, chip, offset) of every line, in the order the profile's tables are read.
+        let mut lines: Vec<(&'static str, &str, u32)> = Vec::new();
+        if let Some(r) = &self.relay {
+            lines.push(("relay.line", &r.chip, r.line));
+        }
+        if let Some(w) = &self.wiegand_in {
+            lines.extend([("wiegand_in.d0", w.chip.as_str(), w.d0), ("wiegand_in.d1", w.chip.as_str(), w.d1)]);
+        }
+        if let Some(w) = &self.wiegand_out {
+            lines.extend([("wiegand_out.d0", w.chip.as_str(), w.d0), ("wiegand_out.d1", w.chip.as_str(), w.d1)]);
+        }
+        if let Some(Rs485Profile { de_chip: Some(chip), de_line: Some(line), .. }) = &self.rs485 {
+            lines.push(("rs485.de_line", chip, *line));
+        }
+        for (name, l) in self.door_inputs() {
+            let key = match name {
+                "exit_button" => "exit_button.line",
+                "door_contact" => "door_contact.line",
+                "fire_input" => "fire_input.line",
+                _ => "tamper.line",
+            };
+            lines.push((key, &l.chip, l.line));
+        }
+        if let Some(a) = &self.alarm_output {
+            lines.push(("alarm_output.line", &a.chip, a.line));
+        }
+        for (i, &(key, chip, line)) in lines.iter().enumerate() {
+            if line > MAX_LINE_OFFSET {
+                return Err((
+                    key,
+                    format!(
+                        "line {line} is beyond {MAX_LINE_OFFSET}: the offset on the chip is wanted (`gpioinfo {chip}`), \
+                         not a global GPIO number"
+                    ),
+                ));
+            }
+            if let Some((first, _, _)) = lines[..i].iter().find(|(_, c, l)| *c == chip && *l == line) {
+                let name = key.split('.').next().unwrap_or(key);
+                let first = first.split('.').next().unwrap_or(first);
+                return Err((key, format!("{name} is line {line} of {chip}, already used by {first}")));
             }
         }
         Ok(())
@@ -354,7 +372,6 @@ impl BoardProfile {
         if self.kind == BoardKind::Linux && self.relay.is_none() {
             return Err(("relay", "a linux board needs a [relay] table (chip, line)".into()));
         }
-        self.validate_door_lines()?;
         if let Some(w) = &self.wiegand_in {
             if w.d0 == w.d1 {
                 return Err(("wiegand_in.d1", format!("D1 is line {}, the same as D0", w.d1)));
@@ -377,6 +394,7 @@ impl BoardProfile {
                 ));
             }
         }
+        self.validate_lines()?;
         if let Some(r) = &self.rs485 {
             let gpio = r.driver_enable == DriverEnable::Gpio;
             if gpio && r.de_chip.is_none() {
@@ -592,6 +610,37 @@ mod tests {
             error(&unknown).starts_with("x.toml:17:1: key `door_contact.normally`: unknown field"),
             "{}",
             error(&unknown)
+        );
+    }
+
+    #[test]
+    fn every_gpio_line_is_bounded_and_claimed_once() {
+        // GOOD: relay gpiochip0 17, wiegand_out gpiochip0 23/24.
+        let at_bound = GOOD.replace("line = 17", &format!("line = {MAX_LINE_OFFSET}"));
+        parse_profile(&at_bound, "x.toml").unwrap();
+        let past = GOOD.replace("line = 17", &format!("line = {}", MAX_LINE_OFFSET + 1));
+        assert_eq!(
+            error(&past),
+            "x.toml:6:1: key `relay.line`: line 1024 is beyond 1023: the offset on the chip is wanted \
+             (`gpioinfo gpiochip0`), not a global GPIO number"
+        );
+        let wiegand_on_relay = GOOD.replace("d0 = 23", "d0 = 17");
+        assert_eq!(
+            error(&wiegand_on_relay),
+            "x.toml:10:1: key `wiegand_out.d0`: wiegand_out is line 17 of gpiochip0, already used by relay"
+        );
+        let de_on_wiegand = format!(
+            "{GOOD}\n[rs485]\ntty = \"/dev/ttyS1\"\ndriver_enable = \"gpio\"\nde_chip = \"gpiochip0\"\nde_line = 24\n"
+        );
+        assert_eq!(
+            error(&de_on_wiegand),
+            "x.toml:18:1: key `rs485.de_line`: rs485 is line 24 of gpiochip0, already used by wiegand_out"
+        );
+        let input_past = format!("{GOOD}\n[exit_button]\nchip = \"gpiochip2\"\nline = 4096\n");
+        assert!(
+            error(&input_past).starts_with("x.toml:16:1: key `exit_button.line`: line 4096 is beyond"),
+            "{}",
+            error(&input_past)
         );
     }
 
