@@ -15,7 +15,8 @@
 //!    Goal: no thread wakes more often than the watchdog needs (a ping every 15 s) plus the
 //!    polls the cloud asked for.
 //!
-//! `cargo bench --bench startup`; `FACEGATE_BENCH_PERSONS`, `FACEGATE_BENCH_RECORDS`,
+//! `cargo bench --bench startup`; `FACEGATE_BENCH_BIN` (another daemon binary to measure),
+//! `FACEGATE_BENCH_PERSONS`, `FACEGATE_BENCH_RECORDS`,
 //! `FACEGATE_BENCH_ROUNDS` (default 5), `FACEGATE_BENCH_IDLE_S`, `FACEGATE_BENCH_PARTS`
 //! (`startup,idle`). Without `--bench` (`cargo test --benches`) a small smoke run.
 
@@ -39,6 +40,11 @@ const WAIT: Duration = Duration::from_secs(300);
 
 /// systemd's watchdog timeout in the shipped unit (`systemd/facegate.service`).
 const WATCHDOG_SEC: u64 = 30;
+
+/// The daemon binary: this build's, or `FACEGATE_BENCH_BIN` (another build to compare with).
+fn daemon_bin() -> PathBuf {
+    std::env::var_os("FACEGATE_BENCH_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_facegate")), PathBuf::from)
+}
 
 fn env_usize(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.trim().parse().ok()).unwrap_or(default)
@@ -204,8 +210,12 @@ impl Run {
         // WATCHDOG_PID must be the daemon's own pid: a shell that execs the daemon keeps it.
         let mut cmd = Command::new("/bin/sh");
         cmd.arg("-c")
-            .arg(if watchdog { "WATCHDOG_PID=$$ exec \"$0\" run --config \"$1\"" } else { "exec \"$0\" run --config \"$1\"" })
-            .arg(env!("CARGO_BIN_EXE_facegate"))
+            .arg(if watchdog {
+                "WATCHDOG_PID=$$ exec \"$0\" run --config \"$1\""
+            } else {
+                "exec \"$0\" run --config \"$1\""
+            })
+            .arg(daemon_bin())
             .arg(&config)
             .env("NOTIFY_SOCKET", &notify_path)
             .stdin(Stdio::null())
@@ -271,7 +281,7 @@ fn start_once(dir: &Path, cloud_url: &str, card: String) -> (Duration, Duration)
 /// Spawning and reaping `facegate --version`: the floor of any start.
 fn exec_floor() -> Duration {
     let t0 = Instant::now();
-    let out = Command::new(env!("CARGO_BIN_EXE_facegate")).arg("--version").output().expect("facegate --version");
+    let out = Command::new(daemon_bin()).arg("--version").output().expect("facegate --version");
     let d = t0.elapsed();
     assert!(out.status.success());
     d

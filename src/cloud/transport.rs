@@ -252,7 +252,8 @@ impl<R: Resolver> Resolver for CloudResolver<R> {
         }
         // Not under the lock: a slow lookup must not hold up another thread's cached answer.
         let addrs = self.0.system.resolve(uri, config, timeout)?;
-        *self.0.cached.lock().unwrap_or_else(|e| e.into_inner()) = Some((key, Instant::now() + LOOKUP_TTL, addrs.clone()));
+        *self.0.cached.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((key, Instant::now() + LOOKUP_TTL, addrs.clone()));
         Ok(addrs)
     }
 }

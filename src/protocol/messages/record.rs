@@ -764,7 +764,9 @@ mod tests {
         let jpeg: Vec<u8> = (0..6_899u32).map(|i| (i * 131 % 256) as u8).collect();
         for record in [every, escapes, example, UploadRecord::default(), UploadRecord::new("1", "d", "V1.0")] {
             assert_eq!(encoded(&record), String::from_utf8(record.encode_with_photos(None, None)).unwrap());
-            for (recognition, compare) in [(Some(&jpeg[..]), None), (None, Some(&jpeg[..10])), (Some(&[][..]), Some(&[][..]))] {
+            for (recognition, compare) in
+                [(Some(&jpeg[..]), None), (None, Some(&jpeg[..10])), (Some(&[][..]), Some(&[][..]))]
+            {
                 let mut expected = record.clone();
                 if let Some(p) = recognition {
                     expected.body.recognition_photo = crate::protocol::binary::encode_base64(p);
