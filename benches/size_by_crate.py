@@ -19,6 +19,10 @@ import sys
 
 C_PREFIXES = [
     ("sqlite3", "libsqlite3-sys (SQLite, C)"),
+    ("fts3", "libsqlite3-sys (SQLite, C)"),
+    ("fts5", "libsqlite3-sys (SQLite, C)"),
+    ("yy_", "libsqlite3-sys (SQLite, C)"),
+    ("ecp_nistz256", "ring (C/asm)"),
     ("ring_core_", "ring (C/asm)"),
     ("ring_", "ring (C/asm)"),
     ("GFp_", "ring (C/asm)"),
@@ -44,7 +48,8 @@ def crate_of(name: str) -> str:
     for prefix, crate in C_PREFIXES:
         if n.startswith(prefix):
             return crate
-    return "C / libc (musl) / other"
+    # Mostly SQLite's static functions (balance, whereLoop…, resolveExprStep…), then musl.
+    return "other C: SQLite statics, musl, runtime"
 
 
 def main() -> None:
