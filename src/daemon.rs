@@ -5,7 +5,7 @@
 //! Each part is built here and handed only the handles it needs: the gate owns the door and the
 //! other actuators, the cloud session sees the gate, the settings and its own lifecycle.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -157,9 +157,15 @@ pub fn run(cfg: Config) -> Result<()> {
         Err(e) => log::error!("snapshot worker cannot open the store (records go after a restart): {e}"),
     })?;
 
-    let term = Arc::new(AtomicBool::new(false));
+    // SIGTERM and SIGINT each write a byte into this pair: the signals thread sleeps in `read`
+    // until one comes, instead of waking to look at a flag.
+    let (mut signalled, signal_pipe) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("installing signal handlers", e))?;
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, term.clone()).map_err(|e| Error::io("installing signal handlers", e))?;
+        signal_pipe
+            .try_clone()
+            .and_then(|end| signal_hook::low_level::pipe::register(sig, end))
+            .map_err(|e| Error::io("installing signal handlers", e))?;
     }
 
     let h = handles.clone();
@@ -174,8 +180,17 @@ pub fn run(cfg: Config) -> Result<()> {
     let scheduler = spawn("scheduler", move || cloud::scheduler::run(&h, &transport))?;
     let h = handles.clone();
     spawn("signals", move || {
-        while !term.load(Ordering::Relaxed) && !h.lifecycle.is_stopping() {
-            std::thread::sleep(Duration::from_millis(200));
+        use std::io::Read as _;
+        let mut byte = [0u8; 1];
+        loop {
+            match signalled.read(&mut byte) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::error!("waiting for SIGTERM: {e}; SIGTERM and SIGINT no longer stop the daemon");
+                    return;
+                }
+                Ok(_) => break,
+            }
         }
         h.stop();
     })?;
