@@ -284,7 +284,8 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     stream.write_all(&line).map_err(|e| Error::io("writing to the control socket", e))?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).map_err(|e| Error::io("reading from the control socket", e))?;
-    serde_json::from_str(&answer).map_err(|e| Error::Control(format!("unreadable answer from the daemon: {e}")))
+    serde_json::from_str(&answer)
+        .map_err(|e| Error::caused(crate::ErrorKind::Control, "unreadable answer from the daemon", e))
 }
 
 #[cfg(test)]

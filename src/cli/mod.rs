@@ -145,7 +145,7 @@ pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
         let b64 = r.data.as_str().unwrap_or_default();
         return base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| Error::Control(format!("bad snapshot from the daemon: {e}")));
+            .map_err(|e| Error::caused(crate::ErrorKind::Control, "bad snapshot from the daemon", e));
     }
     let settings = stored_settings(cfg);
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;

@@ -181,7 +181,11 @@ fn load_roots(path: &std::path::Path) -> Result<RootCerts> {
             Ok(PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
             Err(e) => {
-                return Err(Error::Config(format!("{}: not a PEM certificate file: {e}", path.display())));
+                return Err(Error::caused(
+                    crate::ErrorKind::Config,
+                    format!("{}: not a PEM certificate file", path.display()),
+                    e,
+                ));
             }
         }
     }

@@ -42,7 +42,7 @@ impl SimLog {
             object.extend(fields);
         }
         let mut line = serde_json::to_vec(&Value::Object(object))
-            .map_err(|e| Error::Hardware(format!("sim log entry unserialisable: {e}")))?;
+            .map_err(|e| Error::hardware("sim log entry unserialisable", e))?;
         line.push(b'\n');
         let mut file = OpenOptions::new()
             .append(true)
