@@ -66,6 +66,9 @@ pub const DEFAULT_MAX_PHOTO_BYTES: u64 = 256 << 20;
 /// How long a connection waits for another one's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the checkpoint before a retried insert waits for readers (a door is waiting).
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
+
 /// After a write failed for want of space, how long every insert makes room first without
 /// asking the filesystem (a file size limit is invisible to statvfs).
 const LOW_SPACE_HOLD: Duration = Duration::from_secs(60);
@@ -219,10 +222,14 @@ impl Store {
 
     /// Moves what the WAL holds into the database and lets the next commit write the WAL from
     /// its start, in blocks the file already owns. Best effort: on a full disk it may fail.
+    ///
+    /// RESTART waits for readers of the old WAL; a door waits behind this, so for a moment only.
     fn checkpoint_restart(&self) {
+        let _ = self.conn.busy_timeout(CHECKPOINT_WAIT);
         if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
             log::debug!("checkpoint before making room: {e}");
         }
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
     }
 
     /// Device parameters the cloud has set (`setDevInfo`), by the spec's key.
