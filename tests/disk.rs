@@ -50,8 +50,12 @@ fn recorded_card(d: &Daemon, number: &str) -> String {
     r.msg_id
 }
 
+fn relay_count(d: &Daemon, state: &str) -> usize {
+    d.actuator_log().iter().filter(|v| v["kind"] == "relay" && v["state"] == state).count()
+}
+
 fn relay_opens(d: &Daemon) -> usize {
-    d.actuator_log().iter().filter(|v| v["kind"] == "relay" && v["state"] == "open").count()
+    relay_count(d, "open")
 }
 
 fn uploaded_ids(cloud: &MockCloud) -> HashSet<String> {
@@ -192,9 +196,12 @@ fn a_full_disk_admits_valid_cards_denies_others_and_loses_nothing_acknowledged()
             // A commit that still fitted is acknowledged like any other.
             acknowledged.push(r.msg_id);
         }
+        // The relay really switched (and the 1 ms pulse ended) before the next card: each pass
+        // is its own opening, not an extension of the last one.
+        let switched = |d: &Daemon| relay_opens(d) > i && relay_count(d, "closed") > i;
+        assert!(d.wait_until(DEADLINE, switched), "pass {i}: {:?}", d.actuator_log());
     }
     assert!(unrecorded >= 8, "only {unrecorded} of 10 passes met the full disk\n{}", d.log_tail(40));
-    assert!(d.wait_until(DEADLINE, |d| relay_opens(d) >= 10), "{:?}", d.actuator_log());
     let denied = card(&d, "4242");
     assert!(!denied.ok && !denied.open, "{denied:?}");
     assert!(denied.error.contains("disk full") && denied.error.contains("file size limit"), "{denied:?}");
