@@ -314,7 +314,9 @@ impl Gate {
         now: i64,
     ) -> Result<Passage> {
         let full = crate::store::is_out_of_space(&e);
-        let why = if full { format!("disk full: {e}") } else { e.to_string() };
+        let text = e.to_string();
+        let text = text.trim_start_matches("storage error: ");
+        let why = if full { format!("disk full: {text}") } else { text.to_string() };
         if !decision.open || self.on_full == OnFull::Deny {
             if decision.open {
                 log::error!("{}: door kept shut ([storage] on_full = \"deny\")", describe(credential));
