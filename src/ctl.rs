@@ -281,9 +281,17 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     stream.set_read_timeout(Some(timeout)).ok();
     let mut line = serde_json::to_vec(req).map_err(|e| Error::Control(e.to_string()))?;
     line.push(b'\n');
-    stream.write_all(&line).map_err(|e| Error::io("writing to the control socket", e))?;
     let mut answer = String::new();
-    BufReader::new(stream).read_line(&mut answer).map_err(|e| Error::io("reading from the control socket", e))?;
+    if let Err(e) = stream.write_all(&line) {
+        // A daemon at its connection limit answers `busy` and closes without reading the
+        // request, so the write may fail (broken pipe) with that answer waiting to be read:
+        // the technician is told the daemon is busy, not about a pipe.
+        if BufReader::new(&stream).read_line(&mut answer).map_or(true, |n| n == 0) {
+            return Err(Error::io("writing to the control socket", e));
+        }
+    } else {
+        BufReader::new(stream).read_line(&mut answer).map_err(|e| Error::io("reading from the control socket", e))?;
+    }
     serde_json::from_str(&answer)
         .map_err(|e| Error::caused(crate::ErrorKind::Control, "unreadable answer from the daemon", e))
 }

@@ -277,6 +277,11 @@ fn held_connections_are_bounded_and_a_card_works_after_they_close() {
     let refusal = lines.next().expect("one line").unwrap();
     assert!(refusal.contains("busy"), "{refusal}");
     assert!(lines.next().is_none(), "and closed");
+    // The CLI says the daemon is busy (whether its write got through before the close or not).
+    for _ in 0..5 {
+        let (ok, out, err) = card(&d, "8899");
+        assert!(!ok && err.contains("busy") && !err.contains("pipe"), "{out}{err}");
+    }
     let peak_threads = threads(&d);
     println!("threads: {base_threads} before, {peak_threads} with 17 connections");
     assert!(peak_threads <= base_threads + 16, "{base_threads} -> {peak_threads}");
