@@ -227,6 +227,57 @@ def relay_trace_ms(emu, label):
     return out
 
 
+def alarm_trace_ms(emu, label):
+    """The alarm output's pulses of the step `label` as the gpio_value trace timed them, in ms."""
+    return [float(m.group(1)) for line in lines_with(emu, label + " |")
+            for m in [re.match(r"alarm trace level 1 for ([\d.]+) ms$", line)] if m]
+
+
+def alarm_quiet(emu, label):
+    """Whether the alarm output stayed off through the step `label`, sampled and traced."""
+    lines = lines_with(emu, label + " |")
+    return "alarm never went to level 1" in lines and not alarm_trace_ms(emu, label)
+
+
+def door_open_ms(emu, label):
+    """How long the step `label` held the door contact open, as the player timed it."""
+    m = next((re.match(r"door was open for (\d+) ms$", x) for x in lines_with(emu, label + " |")
+              if x.startswith("door was open")), None)
+    return int(m.group(1)) if m else None
+
+
+def check_door_inputs(emu, v):
+    """Issue 19 on the emulated board: the exit button and door contact are played on gpio-sim
+    lines 6 and 7; the relay (line 0) and alarm output (line 8) say what the daemon did."""
+    # The guest's openDoorTimeDelayMs and [door] held_open_secs (emu/guest/facegate.toml).
+    open_door_ms, held_open_ms = 3000, 2000
+    t = relay_trace_ms(emu, "exit button")
+    v.check(len(t) == 1 and open_door_ms <= t[0] <= open_door_ms + 1500 and alarm_quiet(emu, "exit button"),
+            f"exit button (gpio-sim line 6) pulses the relay for openDoorTimeDelayMs, no alarm (relay traced {t} ms)")
+    label = "door pass relock"
+    t = relay_trace_ms(emu, label)
+    opened = door_open_ms(emu, label)
+    made = re.findall(r"^door opened; record (\d+);", "\n".join(lines_with(emu, label + " |")), re.M)
+    # The card's pulse would last 3 s; the door opened 0.3 s after the card and closed about
+    # 0.7 s later, and the relay must fall with it: well before the pulse's own end.
+    v.check(len(made) == 1 and opened is not None and len(t) == 1 and 300 + opened <= t[0] + 100
+            and t[0] <= open_door_ms - 500 and alarm_quiet(emu, label),
+            f"relock on close: the door contact (line 7) closing after a card's pass releases the relay "
+            f"before its {open_door_ms} ms pulse ends (relay traced {t} ms, door open {opened} ms), no alarm")
+    label = "door held open"
+    a = alarm_trace_ms(emu, label)
+    opened = door_open_ms(emu, label)
+    sampled = [x for x in lines_with(emu, label + " |") if x.startswith("alarm level 1 for ")]
+    # On held_open_secs after the door opened, off when it closed: the traced pulse is the time
+    # the door stayed open past held_open_secs, give or take the input debounce and wake-ups.
+    ok = (opened is not None and len(a) == 1 and len(sampled) == 1
+          and opened - held_open_ms - 1500 <= a[0] <= opened - held_open_ms + 500)
+    v.check(ok, f"held open: the door contact open {opened} ms switches the alarm output (line 8) on after "
+                f"held_open_secs = {held_open_ms // 1000} until the door closes (alarm traced {a} ms, sampled {sampled})")
+    v.check(any(x == "status door closed" for x in emu),
+            "status shows the door closed again: " + ", ".join(lines_with(emu, "status door")))
+
+
 def wiegand_out(emu, label):
     """The Wiegand output frame of the step `label` (of its last attempt, if it was replayed)."""
     out = None
@@ -272,7 +323,7 @@ def run_scenario(args, v):
         if re.match(r"(kernel |v4l2 card |uart roundtrip|doctor (before start|daemon running) |status wiegand_)", line):
             log(f"guest: {line}")
     v.check(has(r"^kernel 6\.1\.\S+ mode scenario"), "kernel 6.1 booted in scenario mode")
-    v.check(has(r"^gpio-sim gpiochip\d+ label facegate-emu lines 8"), "gpio-sim chip live")
+    v.check(has(r"^gpio-sim gpiochip\d+ label facegate-emu lines 9 "), "gpio-sim chip live with 9 lines")
     v.check(has(r"^v4l2 card vivid"), "V4L2 vivid camera present")
     v.check(has(r"^uart ttyS0 "), "8250 UART present as ttyS0")
     v.check(has(r"^uart roundtrip ok"), "UART round trip through the host pty")
@@ -309,6 +360,7 @@ def run_scenario(args, v):
             f"bad-parity frame does not open the door (relay {p})")
     v.check(has(r"^status wiegand_parity_errors 1$"),
             "status --json counts 1 Wiegand parity error: " + ", ".join(lines_with(emu, "status ")))
+    check_door_inputs(emu, v)
     v.check(has(r"^snap jpeg \d+x\d+ 3 components"), "snap: a valid JPEG from the V4L2 camera")
     v.check(has(r"^snap jpeg 640x360 "), "snap: at the profile's resolution, 640x360: "
             + ", ".join(lines_with(emu, "snap ")))
