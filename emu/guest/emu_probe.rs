@@ -280,7 +280,9 @@ fn watch(args: &[String]) -> Result<(), String> {
             Some((_, d0, d1)) => quiet(events.iter().rev().find(|e| e.gpio == d0 || e.gpio == d1), monotonic_now()),
             None => true,
         };
-        if child_status.is_some() && relay_settled && alarm_settled && wg_settled && now - last_trace_read < Duration::from_millis(50) {
+        // With a trace, the last read must be fresh: it decides whether the outputs are quiet.
+        let trace_fresh = gpios.is_none() || now - last_trace_read < Duration::from_millis(50);
+        if child_status.is_some() && relay_settled && alarm_settled && wg_settled && trace_fresh {
             break;
         }
         if now - start > timeout {
