@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The emulated ARM board test bed, in one command:
 #
-#   emu/run.sh [--arch arm64|arm] [--cuts N] [--seed S] [--skip-scenario] [--workdir DIR] [--standin]
+#   emu/run.sh [--arch arm64|arm] [--cuts N] [--full-cuts N] [--seed S] [--skip-scenario]
+#              [--workdir DIR] [--standin]
 #
 # Installs what is missing (Debian and PyPI packages), builds the kernel (cached), the static
 # facegate, mock cloud and emu-probe, the initramfs (no C library), then boots the board: the
-# scenario boot, N power cuts (default 10) and a final boot. --arch arm64 (default): aarch64
-# Cortex-A53; --arch arm: armv7 Cortex-A7. Exit status 0 when every check passed.
+# scenario boot, N power cuts (default 10) and a final boot, then the full disk: --full-cuts
+# power cuts (default 3, 0 skips it) while a small partition is full, and a final boot.
+# --arch arm64 (default): aarch64 Cortex-A53; --arch arm: armv7 Cortex-A7. Exit status 0 when
+# every check passed.
 # FACEGATE_GUEST_DIR: a directory already holding `facegate` and `mock_cloud` for the board
 # (skips building them). --standin boots shell stand-ins for both instead, to check the test
 # bed itself (the checks of the daemon's own behaviour then fail).
@@ -14,16 +17,17 @@ set -euo pipefail
 # shellcheck source=emu/common.sh
 . "$(dirname "$0")/common.sh"
 
-cuts=10 seed="" skip_scenario="" workdir="" arch=arm64 guest_dir=${FACEGATE_GUEST_DIR:-}
+cuts=10 full_cuts=3 seed="" skip_scenario="" workdir="" arch=arm64 guest_dir=${FACEGATE_GUEST_DIR:-}
 while [ $# -gt 0 ]; do
     case $1 in
         --arch) arch=$2; shift 2 ;;
         --cuts) cuts=$2; shift 2 ;;
+        --full-cuts) full_cuts=$2; shift 2 ;;
         --seed) seed=$2; shift 2 ;;
         --skip-scenario) skip_scenario=--skip-scenario; shift ;;
         --workdir) workdir=$2; shift 2 ;;
         --standin) guest_dir=$EMU_DIR/selftest; shift ;;
-        -h|--help) sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        -h|--help) sed -n '2,15p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
         *) emu_die "unknown argument $1 (see emu/run.sh --help)" ;;
     esac
 done
@@ -52,7 +56,7 @@ t_initrd=$(date +%s)
 
 rc=0
 python3 "$EMU_DIR/driver.py" --arch "$arch" --kernel "$image" --initrd "$workdir/initrd.gz" \
-    --workdir "$workdir" --cuts "$cuts" ${seed:+--seed "$seed"} $skip_scenario || rc=$?
+    --workdir "$workdir" --cuts "$cuts" --full-cuts "$full_cuts" ${seed:+--seed "$seed"} $skip_scenario || rc=$?
 t_end=$(date +%s)
 emu_log "times ($arch): kernel $((t_kernel - t0)) s, $target build $((t_build - t_kernel)) s," \
     "initramfs $((t_initrd - t_build)) s, emulation $((t_end - t_initrd)) s, total $((t_end - t0)) s"

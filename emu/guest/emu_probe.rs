@@ -1,8 +1,8 @@
 //! emu-probe: the guest-side instrument of the emulated board test bed.
 //!
-//! It plays the hardware around the terminal: it watches the relay and Wiegand output lines of
-//! the gpio-sim chip (by sampling their sysfs `value`), drives the Wiegand input lines (by
-//! writing their sysfs `pull`), checks JPEG files and forwards log lines to /dev/kmsg so that
+//! It plays the hardware around the terminal: it watches the relay, alarm and Wiegand output
+//! lines of the gpio-sim chip (by sampling their sysfs `value`), drives the Wiegand input lines
+//! (by writing their sysfs `pull`), checks JPEG files and forwards log lines to /dev/kmsg so that
 //! they reach the console whole. std only: it is built with plain `rustc` for the guest.
 
 use std::fs::{File, OpenOptions};
@@ -12,8 +12,8 @@ use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
 
 const USAGE: &str = "usage:
-  emu-probe watch [--relay VALUE_FILE] [--trace-gpio RELAY,D0,D1] [--wg-active 0|1]
-                  [--timeout-ms N] -- COMMAND [ARGS...]
+  emu-probe watch [--relay VALUE_FILE] [--alarm VALUE_FILE] [--trace-gpio RELAY,D0,D1[,ALARM]]
+                  [--wg-active 0|1] [--timeout-ms N] -- COMMAND [ARGS...]
   emu-probe wiegand-send D0_PULL D1_PULL BITS NUMBER [--bad-parity] [--period-us N]
                   [--pulse-us N] [--inverted]
   emu-probe wiegand-frame BITS NUMBER [--bad-parity]
@@ -60,6 +60,52 @@ impl Level {
             Some(b'1') => Ok(true),
             Some(b'0') => Ok(false),
             _ => Err(format!("{}: unexpected {:?}", self.path, &buf[..n])),
+        }
+    }
+}
+
+/// An output line sampled while a command runs: its pulses to level 1, as a meter sees them.
+struct Sampled {
+    name: &'static str,
+    level: Level,
+    prev: bool,
+    rise: Option<Instant>,
+    pulses: Vec<Duration>,
+}
+
+impl Sampled {
+    fn open(name: &'static str, path: &str) -> Result<Sampled, String> {
+        let level = Level::open(path)?;
+        let prev = level.read()?;
+        if prev {
+            println!("{name} already at level 1 before the command");
+        }
+        Ok(Sampled { name, level, prev, rise: None, pulses: Vec::new() })
+    }
+
+    fn sample(&mut self, now: Instant) -> Result<(), String> {
+        let level = self.level.read()?;
+        if level && !self.prev {
+            self.rise = Some(now);
+        }
+        if !level && self.prev {
+            if let Some(rise) = self.rise.take() {
+                self.pulses.push(now - rise);
+            }
+        }
+        self.prev = level;
+        Ok(())
+    }
+
+    fn report(&self) {
+        if let Some(rise) = self.rise {
+            println!("{} level 1 for more than {} ms (still high at the timeout)", self.name, rise.elapsed().as_millis());
+        }
+        if self.pulses.is_empty() && self.rise.is_none() {
+            println!("{} never went to level 1", self.name);
+        }
+        for p in &self.pulses {
+            println!("{} level 1 for {} ms", self.name, p.as_millis());
         }
     }
 }
@@ -151,26 +197,38 @@ fn range_us(d: &[Duration]) -> String {
     format!("{min}..{max} us")
 }
 
-/// Runs COMMAND and reports what the outputs did meanwhile: the relay level sampled from the
-/// simulator's sysfs `value` (as a meter on the relay coil would see it), and, from the
-/// gpio_value trace, the exact relay pulse and the frame on the Wiegand output.
+/// Runs COMMAND and reports what the outputs did meanwhile: the relay and alarm levels sampled
+/// from the simulator's sysfs `value` (as a meter on the relay coil would see it), and, from the
+/// gpio_value trace, the exact relay and alarm pulses and the frame on the Wiegand output.
+/// It waits for the relay's pulse to end and for the alarm output to be off again.
 fn watch(args: &[String]) -> Result<(), String> {
     let mut relay = None;
+    let mut alarm = None;
     let mut gpios: Option<(u32, u32, u32)> = None;
+    let mut alarm_gpio = None;
     let mut wg_active = true;
     let mut timeout = Duration::from_millis(5000);
     let mut i = 0;
     while i < args.len() {
         match args[i].as_str() {
             "--relay" => {
-                relay = Some(Level::open(arg(args, i + 1)?)?);
+                relay = Some(Sampled::open("relay", arg(args, i + 1)?)?);
+                i += 2;
+            }
+            "--alarm" => {
+                alarm = Some(Sampled::open("alarm", arg(args, i + 1)?)?);
                 i += 2;
             }
             "--trace-gpio" => {
                 let v: Vec<u32> =
                     arg(args, i + 1)?.split(',').map(|x| number(x).map(|n| n as u32)).collect::<Result<_, _>>()?;
-                let [r, d0, d1] = v[..] else {
-                    return Err("--trace-gpio wants RELAY,D0,D1".into());
+                let (r, d0, d1) = match v[..] {
+                    [r, d0, d1] => (r, d0, d1),
+                    [r, d0, d1, a] => {
+                        alarm_gpio = Some(a);
+                        (r, d0, d1)
+                    }
+                    _ => return Err("--trace-gpio wants RELAY,D0,D1[,ALARM]".into()),
                 };
                 gpios = Some((r, d0, d1));
                 i += 2;
@@ -199,32 +257,14 @@ fn watch(args: &[String]) -> Result<(), String> {
         File::create(TRACE).map_err(|e| format!("{TRACE}: {e}"))?;
     }
     let start = Instant::now();
-    let mut relay_prev = match &relay {
-        Some(r) => r.read()?,
-        None => false,
-    };
-    if relay_prev {
-        println!("relay already at level 1 before the command");
-    }
     let mut child = Command::new(&cmd[0]).args(&cmd[1..]).spawn().map_err(|e| format!("cannot run {}: {e}", cmd[0]))?;
     let mut child_status = None;
-    let mut relay_rise: Option<Instant> = None;
-    let mut relay_pulses: Vec<Duration> = Vec::new();
     let mut events = Vec::new();
     let mut last_trace_read = Instant::now();
     loop {
         let now = Instant::now();
-        if let Some(r) = &relay {
-            let level = r.read()?;
-            if level && !relay_prev {
-                relay_rise = Some(now);
-            }
-            if !level && relay_prev {
-                if let Some(rise) = relay_rise.take() {
-                    relay_pulses.push(now - rise);
-                }
-            }
-            relay_prev = level;
+        for s in [&mut relay, &mut alarm].into_iter().flatten() {
+            s.sample(now)?;
         }
         if child_status.is_none() {
             child_status = child.try_wait().map_err(|e| e.to_string())?;
@@ -233,13 +273,16 @@ fn watch(args: &[String]) -> Result<(), String> {
             events = parse_trace(&std::fs::read_to_string(TRACE).unwrap_or_default());
             last_trace_read = now;
         }
-        let relay_settled = relay.is_none() || (!relay_pulses.is_empty() && !relay_prev);
+        let relay_settled = relay.as_ref().map_or(true, |r| !r.pulses.is_empty() && !r.prev);
+        let alarm_settled = alarm.as_ref().map_or(true, |a| !a.prev);
         // The Wiegand output is quiet when its last level change is 300 ms old.
         let wg_settled = match gpios {
             Some((_, d0, d1)) => quiet(events.iter().rev().find(|e| e.gpio == d0 || e.gpio == d1), monotonic_now()),
             None => true,
         };
-        if child_status.is_some() && relay_settled && wg_settled && now - last_trace_read < Duration::from_millis(50) {
+        // With a trace, the last read must be fresh: it decides whether the outputs are quiet.
+        let trace_fresh = gpios.is_none() || now - last_trace_read < Duration::from_millis(50);
+        if child_status.is_some() && relay_settled && alarm_settled && wg_settled && trace_fresh {
             break;
         }
         if now - start > timeout {
@@ -251,21 +294,16 @@ fn watch(args: &[String]) -> Result<(), String> {
         }
         std::thread::sleep(Duration::from_millis(1));
     }
-    if relay.is_some() {
-        if let Some(rise) = relay_rise {
-            println!("relay level 1 for more than {} ms (still high at the timeout)", rise.elapsed().as_millis());
-        }
-        if relay_pulses.is_empty() && relay_rise.is_none() {
-            println!("relay never went to level 1");
-        }
-        for p in &relay_pulses {
-            println!("relay level 1 for {} ms", p.as_millis());
-        }
+    for s in [&relay, &alarm].into_iter().flatten() {
+        s.report();
     }
     if let Some((r, d0, d1)) = gpios {
         let events = parse_trace(&std::fs::read_to_string(TRACE).unwrap_or_default());
         for p in pulses(&events, r) {
             println!("relay trace level 1 for {:.1} ms", p.as_secs_f64() * 1000.0);
+        }
+        for p in alarm_gpio.map(|a| pulses(&events, a)).unwrap_or_default() {
+            println!("alarm trace level 1 for {:.1} ms", p.as_secs_f64() * 1000.0);
         }
         let (bits, widths, periods) = wiegand_from_trace(&events, d0, d1, wg_active);
         if bits.is_empty() {
