@@ -311,8 +311,14 @@ impl<'a> Session<'a> {
         let msg = if msg.is_empty() { code.prompt().to_string() } else { msg.to_string() };
         let result = cmd.result(self.device_no(), code, &msg);
         self.report(service.path(), &result)?;
-        self.last_command = Some(cmd.msg_id().trim().to_string());
+        self.note_command(cmd.msg_id());
         Ok(Outcome::Command)
+    }
+
+    /// Notes the msgID of a command carried out, for the scheduler's repeat check: every poll
+    /// that returns [`Outcome::Command`] calls this (or [`Session::finish`], which does).
+    pub(crate) fn note_command(&mut self, msg_id: &str) {
+        self.last_command = Some(msg_id.trim().to_string());
     }
 
     /// Reports a command's result, retrying with back-off until the cloud answers 2xx: the cloud

@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::clock::now_ms;
 use crate::cloud::{Backoff, Handles, Lifecycle, PollError, Session, Transport};
-use crate::gate::SNAPSHOT_TIMEOUT;
 use crate::protocol::binary::encode_base64;
 use crate::protocol::{Service, UploadRecord, UploadRecordResp};
 use crate::store::{OutboxRecord, Store};
@@ -131,9 +129,11 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         };
         // The live query's condition: a backlog batch never meets it (see next_batch_after).
         let live = batch.first().is_some_and(|r| r.attempts == 0 && r.msg_id > backlog_end);
-        if !live && snapshot_due(&session.store) {
+        if !live && handles.gate.snapshots_in_flight() {
             // A live record waits for its camera snapshot: it goes before the backlog, so wait
-            // for it (the snapshot worker wakes us) rather than start on the backlog.
+            // for it (the snapshot worker wakes us) rather than start on the backlog. The gate
+            // counts the jobs: no patience guessed from the clock, which load outlasted (the
+            // backlog went first) and a clock step fooled.
             signal.wait(Duration::from_millis(100), lifecycle);
             continue;
         }
@@ -185,16 +185,6 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         commit_marks(&mut session.store, &mut acked);
     }
     commit_marks(&mut session.store, &mut acked);
-}
-
-/// Whether a record's camera snapshot is still being taken and may yet come: the snapshot
-/// worker gives up after [`SNAPSHOT_TIMEOUT`]; a record older than that (its
-/// attach failed) is not waited for, and neither is one stamped in the future (a clock step).
-fn snapshot_due(store: &Store) -> bool {
-    let Ok(Some(made)) = store.newest_snapshot_wait() else { return false };
-    let now = now_ms();
-    let patience = SNAPSHOT_TIMEOUT.as_millis() as i64 + 1_000;
-    (0..patience).contains(&(now - made))
 }
 
 /// Commits the delivery marks collected so far (before the outbox is read again, so an

@@ -12,7 +12,7 @@
 mod snapshot;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -28,7 +28,7 @@ use crate::settings::{Settings, SettingsCell};
 use crate::store::{NewRecord, Store};
 use crate::{Error, Result};
 
-pub use snapshot::{SNAPSHOT_TIMEOUT, SnapshotQueue};
+pub use snapshot::SnapshotQueue;
 
 /// Called after a record was committed and is ready to send (the uploader's wake-up); the gate
 /// does not know who listens.
@@ -98,6 +98,10 @@ pub struct Gate {
     cloud_online: Arc<AtomicBool>,
     control_wait: Duration,
     snapshots: Sender<snapshot::Job>,
+    /// Snapshot jobs queued and not yet attached: the uploader holds the backlog while a live
+    /// record's photo is still coming (counted, not guessed from the clock: under load the
+    /// camera and the store can take longer than any fixed patience).
+    snapshots_in_flight: AtomicUsize,
     on_record: RecordNotify,
 }
 
@@ -129,6 +133,7 @@ impl Gate {
             cloud_online: wiring.cloud_online,
             control_wait: wiring.control_wait,
             snapshots: tx,
+            snapshots_in_flight: AtomicUsize::new(0),
             on_record: wiring.on_record,
         };
         (gate, queue)
@@ -246,8 +251,10 @@ impl Gate {
         match snapshot {
             // The worker tells the uploader once the photo is attached.
             Some(size) => {
+                self.snapshots_in_flight.fetch_add(1, Ordering::SeqCst);
                 if self.snapshots.send(snapshot::Job { msg_id: outcome.msg_id, size, queued: Instant::now() }).is_err()
                 {
+                    self.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
                     log::warn!("record {}: no snapshot worker; sent without a photo after restart", outcome.msg_id);
                 }
             }
@@ -328,6 +335,12 @@ impl Gate {
             Some(p) => p.write(data),
             None => Err(Error::Hardware("no RS485 port on this board".into())),
         }
+    }
+
+    /// Whether a record's camera snapshot is queued or being taken: it will be attached (or the
+    /// record let go without one) within the worker's bound, `snapshot::SNAPSHOT_TIMEOUT` per job.
+    pub fn snapshots_in_flight(&self) -> bool {
+        self.snapshots_in_flight.load(Ordering::SeqCst) > 0
     }
 
     /// One camera frame as a JPEG of `size`, if there is a camera.
