@@ -17,8 +17,17 @@ pub fn now_ms() -> i64 {
 /// The device's local wall-clock time for a Unix time in ms and a UTC offset in hours. An
 /// instant outside chrono's range reads as the epoch (the clock never gets there).
 pub fn local_time(unix_ms: i64, tz_hours: i32) -> NaiveDateTime {
-    let utc = chrono::DateTime::from_timestamp_millis(unix_ms).unwrap_or_default().naive_utc();
-    utc.checked_add_signed(chrono::TimeDelta::hours(i64::from(tz_hours))).unwrap_or(utc)
+    checked_local_time(unix_ms, tz_hours).unwrap_or_else(|| {
+        let utc = chrono::DateTime::from_timestamp_millis(unix_ms).unwrap_or_default().naive_utc();
+        utc.checked_add_signed(chrono::TimeDelta::hours(i64::from(tz_hours))).unwrap_or(utc)
+    })
+}
+
+/// [`local_time`], or `None` when the instant or its shift is outside chrono's range (for
+/// callers that must refuse such a time, e.g. a record's `passTime`).
+pub fn checked_local_time(unix_ms: i64, tz_hours: i32) -> Option<NaiveDateTime> {
+    chrono::DateTime::from_timestamp_millis(unix_ms)
+        .and_then(|utc| utc.naive_utc().checked_add_signed(chrono::TimeDelta::hours(i64::from(tz_hours))))
 }
 
 /// Tells systemd's watchdog the agent is alive (a no-op outside systemd, where there is no

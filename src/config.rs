@@ -19,6 +19,12 @@ pub const RETRY_MS: std::ops::RangeInclusive<u64> = 1..=3_600_000;
 /// `cloud.control_wait_ms`: a door waits at most a minute for the cloud's verdict.
 pub const CONTROL_WAIT_MS: std::ops::RangeInclusive<u64> = 1..=60_000;
 
+/// `storage.reserve_bytes` by default: room for SQLite to checkpoint and delete on a full
+/// partition, small next to a terminal's storage.
+pub const DEFAULT_RESERVE_BYTES: u64 = 8 << 20;
+/// `storage.reserve_bytes` at most (1 TiB): a larger value is a typo.
+pub const MAX_RESERVE_BYTES: u64 = 1 << 40;
+
 /// Where `--config` points when it is not given.
 pub const DEFAULT_PATH: &str = "/etc/facegate/facegate.toml";
 
@@ -129,6 +135,26 @@ pub struct StorageSection {
     /// Persons stored at most; beyond it person/operate answers 302.
     #[serde(default = "default_max_persons")]
     pub max_persons: u64,
+    /// Free space kept on the storage filesystem: below it the database makes room in itself
+    /// (delivered records, then photos of pending ones, then the oldest pending records) instead
+    /// of growing, `doctor` fails, and a firmware download that would eat into it is refused.
+    #[serde(default = "default_reserve_bytes")]
+    pub reserve_bytes: u64,
+    /// What the door does for a valid credential whose record cannot be saved (a full disk).
+    #[serde(default)]
+    pub on_full: OnFull,
+}
+
+/// `[storage] on_full`: a valid credential whose record cannot be saved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnFull {
+    /// Open anyway (the default): nobody is locked out by a full disk; the pass is counted in
+    /// a small pre-allocated file and shown by `status` and `doctor`.
+    #[default]
+    Admit,
+    /// Keep the door shut: for sites where an unrecorded pass is worse than a locked door.
+    Deny,
 }
 
 /// `[board]`: the hardware profile.
@@ -270,6 +296,9 @@ fn default_max_record_photo_bytes() -> u64 {
 fn default_max_persons() -> u64 {
     100_000
 }
+fn default_reserve_bytes() -> u64 {
+    DEFAULT_RESERVE_BYTES
+}
 fn default_profile() -> String {
     "sim".into()
 }
@@ -390,6 +419,9 @@ impl Config {
         }
         if self.storage.max_records == 0 {
             return fail("storage.max_records", "must be at least 1");
+        }
+        if self.storage.reserve_bytes > MAX_RESERVE_BYTES {
+            return fail("storage.reserve_bytes", &format!("must be at most {MAX_RESERVE_BYTES} (1 TiB)"));
         }
         if !["error", "warn", "info", "debug", "trace"].contains(&self.log.level.as_str()) {
             return fail("log.level", "must be one of error, warn, info, debug, trace");
@@ -681,6 +713,20 @@ dir = "/tmp/facegate-test"
         // The default socket lives in storage.dir.
         let err = check_err(&GOOD.replace("/tmp/facegate-test", &format!("/tmp/{}", "d".repeat(100))));
         assert!(err.contains("key `storage.dir`"), "{err}");
+    }
+
+    #[test]
+    fn storage_reserve_and_on_full_are_bounded_and_named() {
+        let c = Config::parse(GOOD, Path::new("c.toml")).unwrap();
+        assert_eq!((c.storage.reserve_bytes, c.storage.on_full), (DEFAULT_RESERVE_BYTES, OnFull::Admit));
+        let with = |extra: &str| GOOD.replace("dir = ", &format!("{extra}\ndir = "));
+        let c = Config::parse(&with("on_full = \"deny\"\nreserve_bytes = 1099511627776"), Path::new("c.toml")).unwrap();
+        assert_eq!((c.storage.reserve_bytes, c.storage.on_full), (MAX_RESERVE_BYTES, OnFull::Deny));
+        let err = check_err(&with("reserve_bytes = 1099511627777"));
+        assert!(err.contains("c.toml:9: key `storage.reserve_bytes`: must be at most"), "{err}");
+        let err = check_err(&with("on_full = \"open\""));
+        assert!(err.contains("c.toml:9:") && err.contains("key `storage.on_full`"), "{err}");
+        Config::parse(&with("reserve_bytes = 0"), Path::new("c.toml")).unwrap();
     }
 
     #[test]

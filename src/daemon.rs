@@ -55,28 +55,41 @@ pub(crate) fn board_options(cfg: &Config, hw: SharedParams) -> BoardOptions {
 fn open_outbox(cfg: &Config) -> Result<Store> {
     let mut store = Store::open(&cfg.storage.dir)?;
     store.set_caps(cfg.storage.max_records, cfg.storage.max_record_photo_bytes);
+    store.set_reserve(cfg.storage.reserve_bytes);
     Ok(store)
 }
 
 /// Runs the daemon until SIGTERM or SIGINT (or an installed update asks for a restart).
 pub fn run(cfg: Config) -> Result<()> {
     log::info!("facegate {} starting, device {}", env!("CARGO_PKG_VERSION"), cfg.device.device_no);
+    // A write past the file size limit (RLIMIT_FSIZE) must fail with EFBIG, as a full disk
+    // fails with ENOSPC, instead of killing the daemon with SIGXFSZ: the door keeps working.
+    signal_hook::flag::register(signal_hook::consts::SIGXFSZ, Arc::new(AtomicBool::new(false)))
+        .map_err(|e| Error::io("installing the SIGXFSZ handler", e))?;
     // Everything that can be refused is checked before the first file is created: a missing
     // or bad board profile or an unreadable root_ca leaves no database behind.
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;
     let transport = Transport::new(&cfg.cloud)?;
+    // The hardware is claimed before the database is created: a board whose lines cannot be
+    // had (a wrong chip, a line a kernel driver holds) leaves no database behind. A store that
+    // already exists gives the stored device parameters the claim is made with.
+    let stored = if Store::db_path(&cfg.storage.dir).is_file() {
+        Store::open(&cfg.storage.dir)?.params()?
+    } else {
+        Default::default()
+    };
+    let settings = Arc::new(SettingsCell::new(Settings::initial(&cfg, &stored)));
+    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, settings.hw_handle()))?;
     let mut store = Store::open(&cfg.storage.dir)?;
     crate::firmware::log_policy(&cfg.update, cfg.path.parent());
     // A download cut short by a crash or power cut is never resumed into an install.
     cloud::update::remove_stale_download(&cfg.storage.dir);
-    let settings = Arc::new(SettingsCell::new(Settings::initial(&cfg, &store.params()?)));
     match store.release_snapshot_waits() {
         Ok(0) => {}
         Ok(n) => log::warn!("{n} record(s) lost their camera snapshot in a crash or power cut: sent without it"),
         Err(e) => log::error!("{e}"),
     }
     drop(store);
-    let board = crate::hw::open(&profile, &cfg.storage.dir, &board_options(&cfg, settings.hw_handle()))?;
     log::info!("board {} claimed, store {} open", board.name, cfg.storage.dir.display());
     let door = Door::new(board.relay)?;
     let gate_store = open_outbox(&cfg)?;
@@ -102,6 +115,7 @@ pub fn run(cfg: Config) -> Result<()> {
             cloud_online: online.clone(),
             control_wait: Duration::from_millis(cfg.cloud.control_wait_ms),
             on_record: Box::new(move || wake.wake()),
+            on_full: cfg.storage.on_full,
         },
     );
     let gate = Arc::new(gate);
@@ -231,6 +245,12 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
                 "wiegand_noise": stats.wiegand_noise,
                 "wiegand_unknown_length": stats.wiegand_unknown_length,
             });
+            // Counted in memory too: the counter file may have been impossible to write.
+            let mut data = data;
+            match gate.unrecorded_passes() {
+                0 => {}
+                n => data["passes_not_recorded"] = n.into(),
+            }
             Response { ok: true, data, ..Response::default() }
         }
         Request::Snap => match gate.snap(SnapSize::Full, Duration::from_secs(5)) {

@@ -342,6 +342,19 @@ fn config_check_refuses_what_run_cannot_use_and_run_creates_nothing_first() {
         assert!(!run.status.success() && output(&run).contains(key), "{url} {extra}: {}", output(&run));
         assert!(!db.exists(), "{url} {extra}: run created the database before refusing");
     }
+    // A profile that parses but whose relay chip does not exist: config check cannot know (it
+    // touches no hardware), run's claim fails, and it fails before the database is created.
+    let profile = dir.path().join("nochip.toml");
+    std::fs::write(
+        &profile,
+        "name = \"nochip\"\nkind = \"linux\"\n\n[relay]\nchip = \"/nonexistent/gpiochip7\"\nline = 3\n",
+    )
+    .unwrap();
+    let cfg =
+        config_file(dir.path(), "http://127.0.0.1:9", &format!("\n[board]\nprofile = \"{}\"\n", profile.display()));
+    let run = facegate(&["run"], &cfg);
+    assert!(!run.status.success() && output(&run).contains("gpiochip7"), "{}", output(&run));
+    assert!(!db.exists(), "run created the database before the board's claim failed");
     let cfg = config_file(dir.path(), "http://127.0.0.1:9", "");
     let text = std::fs::read_to_string(&cfg).unwrap().replace("connect_timeout_ms = 500", "connect_timeout_ms = 0");
     std::fs::write(&cfg, text).unwrap();

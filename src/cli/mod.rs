@@ -32,6 +32,21 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
     // directory is made, as the daemon would, so the board checks below can write in it.
     let db = cfg.storage.dir.join(crate::store::DB_FILE);
     let made = std::fs::create_dir_all(&cfg.storage.dir);
+    // Below the reserve the storage line fails whatever the database says: records are being
+    // dropped to make room, and soon a pass may go unrecorded.
+    let disk = status::DiskLine::of(&cfg.storage.dir, cfg.storage.reserve_bytes);
+    let unrecorded = crate::store::Unrecorded::read(&cfg.storage.dir).count;
+    let space = match unrecorded {
+        0 => format!("; {}", disk.describe()),
+        n => format!("; {}; {n} passes admitted without a record (disk full)", disk.describe()),
+    };
+    let mut line = |ok: bool, item: &str, detail: &str| {
+        if item == "storage" {
+            line(ok && !disk.below_reserve(), item, &format!("{detail}{space}"))
+        } else {
+            line(ok, item, detail)
+        }
+    };
     match Store::open_readonly(&cfg.storage.dir) {
         Err(_) if made.is_err() => {
             let why = made.err().map(|e| e.to_string()).unwrap_or_default();

@@ -43,6 +43,59 @@ pub struct Status {
     pub store_error: String,
     /// Which firmware the terminal installs (signed only, none, or INSECURE: unsigned too).
     pub firmware_updates: String,
+    /// The storage filesystem: free bytes, size, the reserve kept (all 0 when unknown).
+    pub disk: DiskLine,
+    /// Photos of undelivered records dropped for disk space.
+    pub photos_dropped: u64,
+    /// Passes admitted although their record could not be saved (a full disk).
+    pub unrecorded_passes: u64,
+}
+
+/// The storage filesystem's space as `status` shows it.
+#[derive(Debug, Clone, Copy, Default, Serialize)]
+pub struct DiskLine {
+    /// Bytes facegate can still write.
+    pub free_bytes: u64,
+    /// The filesystem's size.
+    pub total_bytes: u64,
+    /// `[storage] reserve_bytes`.
+    pub reserve_bytes: u64,
+}
+
+impl DiskLine {
+    /// The space of the filesystem holding `dir` against `reserve` (zeros if unreadable).
+    pub fn of(dir: &std::path::Path, reserve: u64) -> DiskLine {
+        // The directory may not exist yet: its parent tells the same filesystem.
+        let space = dir.ancestors().find_map(|d| crate::hw::disk::space(d).ok());
+        match space {
+            Some(s) => DiskLine { free_bytes: s.available, total_bytes: s.total, reserve_bytes: reserve },
+            None => DiskLine { reserve_bytes: reserve, ..DiskLine::default() },
+        }
+    }
+
+    /// Whether the free space is below the reserve.
+    pub fn below_reserve(&self) -> bool {
+        self.total_bytes > 0 && self.free_bytes < self.reserve_bytes
+    }
+
+    /// "1.2 GB free of 3.9 GB, reserve 8.4 MB", with what happens when below it.
+    pub fn describe(&self) -> String {
+        use crate::hw::disk::human_bytes;
+        if self.total_bytes == 0 {
+            return format!("free space unknown, reserve {}", human_bytes(self.reserve_bytes));
+        }
+        let line = format!(
+            "{} free of {}, reserve {}",
+            human_bytes(self.free_bytes),
+            human_bytes(self.total_bytes),
+            human_bytes(self.reserve_bytes)
+        );
+        if self.below_reserve() {
+            format!("{line}: BELOW THE RESERVE, old records make room for new ones")
+        } else {
+            line
+        }
+    }
 }
 
 impl Status {
@@ -54,8 +107,13 @@ impl Status {
             board: cfg.board.profile.clone(),
             registration: NEVER_REGISTERED.into(),
             firmware_updates: crate::firmware::policy_line(&cfg.update, cfg.path.parent()).1,
+            disk: DiskLine::of(&cfg.storage.dir, cfg.storage.reserve_bytes),
             ..Status::default()
         };
+        // Counted outside the database, which a full disk cannot write; newer than the last
+        // error the database holds, it is the last error.
+        let unrecorded = crate::store::Unrecorded::read(&cfg.storage.dir);
+        s.unrecorded_passes = unrecorded.count;
         if !Store::db_path(&cfg.storage.dir).exists() {
             s.store_error = "no data yet: the daemon creates the database on its first start".into();
             return s.with_live(cfg);
@@ -72,8 +130,16 @@ impl Status {
                 s.records = store.record_count().unwrap_or(0);
                 s.pending_records = store.pending_count().unwrap_or(0);
                 s.evicted_records = store.evicted_count().unwrap_or(0);
+                s.photos_dropped = store.photos_dropped_count().unwrap_or(0);
+                let noted_at: i64 = state(keys::LAST_ERROR_AT).parse().unwrap_or(0);
+                if unrecorded.last_ms > noted_at {
+                    s.last_error = unrecorded.why.clone();
+                }
             }
             Err(e) => s.store_error = e.to_string(),
+        }
+        if s.last_error.is_empty() && unrecorded.count > 0 {
+            s.last_error = unrecorded.why;
         }
         s.with_live(cfg)
     }
@@ -105,8 +171,21 @@ impl Status {
             if self.evicted_records > 0 {
                 line("evicted", format!("{} undelivered records dropped (storage cap)", self.evicted_records));
             }
+            if self.photos_dropped > 0 {
+                line(
+                    "photos dropped",
+                    format!("{} undelivered records go without their photo (disk space)", self.photos_dropped),
+                );
+            }
         } else {
             line("storage", self.store_error.trim_start_matches("storage error: ").to_string());
+        }
+        line("disk", self.disk.describe());
+        if self.unrecorded_passes > 0 {
+            line(
+                "not recorded",
+                format!("{} passes admitted while their record could not be saved", self.unrecorded_passes),
+            );
         }
         line("firmware", self.firmware_updates.clone());
         line("last error", if self.last_error.is_empty() { "none".into() } else { self.last_error.clone() });
@@ -196,6 +275,25 @@ mod tests {
         assert!(s.render(0).contains("registration  registering\n"), "{}", s.render(0));
         let never = Status { registration: NEVER_REGISTERED.into(), ..Status::default() };
         assert!(never.render(0).contains("registration  never registered\n"), "{}", never.render(0));
+    }
+
+    #[test]
+    fn disk_space_below_the_reserve_and_unrecorded_passes_are_said() {
+        let s = Status {
+            disk: DiskLine { free_bytes: 900_000, total_bytes: 3_000_000, reserve_bytes: 1_000_000 },
+            unrecorded_passes: 4,
+            photos_dropped: 2,
+            last_error: "disk full: the disk holding /x is full".into(),
+            ..Status::default()
+        };
+        let text = s.render(0);
+        assert!(text.lines().all(|l| l.chars().count() <= 80), "{text}");
+        assert!(text.contains("900 kB free of 3.0 MB, reserve 1.0 MB: BELOW THE RESERVE"), "{text}");
+        assert!(text.contains("not recorded") && text.contains("4 passes admitted"), "{text}");
+        assert!(text.contains("2 undelivered records go without their photo"), "{text}");
+        let fine = DiskLine { free_bytes: 1_000_000, ..s.disk };
+        assert!(!fine.below_reserve() && !fine.describe().contains("BELOW"));
+        assert!(!DiskLine::default().below_reserve(), "an unreadable disk is not called full");
     }
 
     #[test]

@@ -18,6 +18,9 @@ pub enum DownloadError {
     Failed(String),
     /// The file is larger than `[update] max_bytes`.
     TooLarge(u64),
+    /// The download would eat into the storage reserve (`[storage] reserve_bytes`): the
+    /// space the access records need when the disk fills.
+    NoRoom(String),
     /// The daemon is shutting down.
     Interrupted,
 }
@@ -27,6 +30,7 @@ impl std::fmt::Display for DownloadError {
         match self {
             DownloadError::Failed(m) => write!(f, "download failed: {m}"),
             DownloadError::TooLarge(n) => write!(f, "download larger than the {n}-byte cap"),
+            DownloadError::NoRoom(m) => write!(f, "not enough disk space: {m}"),
             DownloadError::Interrupted => write!(f, "download interrupted by shutdown"),
         }
     }
@@ -43,6 +47,40 @@ pub struct DownloadLimits {
     pub retry_initial_ms: u64,
     /// Longest pause between attempts.
     pub retry_max_ms: u64,
+    /// Free bytes the download must leave on the filesystem (0: no check).
+    pub reserve_bytes: u64,
+}
+
+/// How often, in bytes written, a download checks the free space again.
+const ROOM_CHECK_EVERY: u64 = 1 << 20;
+
+/// The reserve a download must leave free on the filesystem of `dir`.
+struct Room<'a> {
+    dir: &'a Path,
+    reserve: u64,
+}
+
+impl Room<'_> {
+    /// Fails when writing `more` bytes would leave less than the reserve free. A filesystem
+    /// whose space cannot be read is not refused (it is no full one that we know of).
+    fn check(&self, more: u64) -> Result<(), DownloadError> {
+        use crate::hw::disk::human_bytes;
+        if self.reserve == 0 {
+            return Ok(());
+        }
+        let Ok(space) = crate::hw::disk::space(self.dir) else { return Ok(()) };
+        if space.available.saturating_sub(more) < self.reserve {
+            return Err(DownloadError::NoRoom(format!(
+                "{} free on {}, {} more would eat into the {} kept for access records \
+                 ([storage] reserve_bytes)",
+                human_bytes(space.available),
+                self.dir.display(),
+                human_bytes(more),
+                human_bytes(self.reserve)
+            )));
+        }
+        Ok(())
+    }
 }
 
 /// What a finished download produced.
@@ -55,7 +93,9 @@ pub struct Downloaded {
 }
 
 /// Downloads `url` into `dest` (created or truncated; fsynced when complete).
-/// `sleep` waits between attempts and returns true when the daemon is stopping.
+/// `sleep` waits between attempts and returns true when the daemon is stopping. Refused before
+/// the first request when the filesystem is already below `limits.reserve_bytes`, and stopped
+/// as soon as the file's announced size, or what was written, would take it below.
 pub fn download(
     transport: &Transport,
     url: &str,
@@ -63,6 +103,8 @@ pub fn download(
     limits: DownloadLimits,
     sleep: &dyn Fn(Duration) -> bool,
 ) -> Result<Downloaded, DownloadError> {
+    let room = Room { dir: dest.parent().unwrap_or(Path::new(".")), reserve: limits.reserve_bytes };
+    room.check(0)?;
     let mut file = OpenOptions::new()
         .create(true)
         .write(true)
@@ -77,7 +119,8 @@ pub fn download(
     let mut failures: u32 = 0;
     let mut resumes: u32 = 0;
     loop {
-        let result = attempt(transport, url, &mut file, &mut offset, &mut validator, &mut total, limits.max_bytes);
+        let result =
+            attempt(transport, url, &mut file, &mut offset, &mut validator, &mut total, limits.max_bytes, &room);
         match result {
             Ok(true) => break,
             Ok(false) | Err(Attempt::Retry(_)) if failures < limits.retries => {
@@ -111,6 +154,7 @@ enum Attempt {
 }
 
 /// One GET; Ok(true) when the file is complete.
+#[allow(clippy::too_many_arguments)]
 fn attempt(
     transport: &Transport,
     url: &str,
@@ -119,6 +163,7 @@ fn attempt(
     validator: &mut Option<String>,
     total: &mut Option<u64>,
     max_bytes: u64,
+    room: &Room<'_>,
 ) -> Result<bool, Attempt> {
     let dl = transport.get_from(url, *offset).map_err(|e: ExchangeError| Attempt::Retry(e.to_string()))?;
     let restart = |file: &mut File, offset: &mut u64| -> Result<(), Attempt> {
@@ -167,7 +212,9 @@ fn attempt(
         if t > max_bytes {
             return Err(Attempt::Fatal(DownloadError::TooLarge(max_bytes)));
         }
+        room.check(t.saturating_sub(*offset)).map_err(Attempt::Fatal)?;
     }
+    let mut checked_at = *offset;
     let mut reader = dl.reader;
     let mut buf = vec![0u8; 64 * 1024];
     loop {
@@ -178,6 +225,10 @@ fn attempt(
         };
         if *offset + n as u64 > max_bytes {
             return Err(Attempt::Fatal(DownloadError::TooLarge(max_bytes)));
+        }
+        if *offset + n as u64 - checked_at >= ROOM_CHECK_EVERY {
+            room.check(n as u64).map_err(Attempt::Fatal)?;
+            checked_at = *offset;
         }
         file.write_all(&buf[..n])
             .map_err(|e| Attempt::Fatal(DownloadError::Failed(format!("cannot write the download: {e}"))))?;
@@ -200,6 +251,20 @@ fn parse_content_range(v: Option<&str>) -> Option<(u64, Option<u64>)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reserve_is_checked_against_the_filesystem() {
+        let dir = tempfile::tempdir().unwrap();
+        let free = crate::hw::disk::space(dir.path()).unwrap().available;
+        let room = |reserve| Room { dir: dir.path(), reserve };
+        room(0).check(u64::MAX).unwrap();
+        room(1).check(0).unwrap();
+        match room(free.saturating_add(1 << 30)).check(0) {
+            Err(DownloadError::NoRoom(m)) => assert!(m.contains("reserve_bytes"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(room(1 << 20).check(free), Err(DownloadError::NoRoom(_))));
+    }
 
     #[test]
     fn content_range_parses() {

@@ -140,6 +140,7 @@ fn fetch_verify_install(
         retries: cfg.update.download_retries,
         retry_initial_ms: cfg.cloud.retry_initial_ms,
         retry_max_ms: cfg.cloud.retry_max_ms,
+        reserve_bytes: cfg.storage.reserve_bytes,
     };
     let handles = s.handles;
     let got =

@@ -17,7 +17,8 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
-use crate::access::{self, Engine};
+use crate::access::{self, Decision, Engine};
+use crate::config::OnFull;
 use crate::hw::door::{Door, MAX_PULSE};
 use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::{WideCards, WiegandFormat};
@@ -25,7 +26,7 @@ use crate::hw::{Announcer, Camera, Rs485Out, WiegandOut};
 use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::WiegandOutMode;
 use crate::settings::{Settings, SettingsCell};
-use crate::store::{NewRecord, Store};
+use crate::store::{NewRecord, Store, UnrecordedPasses};
 use crate::{Error, Result};
 
 pub use snapshot::SnapshotQueue;
@@ -65,6 +66,8 @@ pub struct Wiring {
     pub control_wait: Duration,
     /// Told about every record ready to send.
     pub on_record: RecordNotify,
+    /// What a valid credential does when its record cannot be saved (`[storage] on_full`).
+    pub on_full: OnFull,
 }
 
 /// What happened to one presented credential.
@@ -103,12 +106,15 @@ pub struct Gate {
     /// camera and the store can take longer than any fixed patience).
     snapshots_in_flight: AtomicUsize,
     on_record: RecordNotify,
+    on_full: OnFull,
 }
 
 /// The state a decision needs, under one lock.
 struct Decider {
     store: Store,
     engine: Engine,
+    /// Passes admitted although their record could not be saved.
+    unrecorded: UnrecordedPasses,
 }
 
 impl Gate {
@@ -127,7 +133,11 @@ impl Gate {
             has_camera: actuators.camera.is_some(),
             camera: Mutex::new(actuators.camera),
             announcer: Mutex::new(actuators.announcer),
-            decider: Mutex::new(Decider { store: wiring.store, engine: Engine::default() }),
+            decider: Mutex::new(Decider {
+                unrecorded: UnrecordedPasses::open(wiring.store.path().parent().unwrap_or(std::path::Path::new("."))),
+                store: wiring.store,
+                engine: Engine::default(),
+            }),
             awaiting: Mutex::new(HashMap::new()),
             last_face_photo: Mutex::new(None),
             cloud_online: wiring.cloud_online,
@@ -135,6 +145,7 @@ impl Gate {
             snapshots: tx,
             snapshots_in_flight: AtomicUsize::new(0),
             on_record: wiring.on_record,
+            on_full: wiring.on_full,
         };
         (gate, queue)
     }
@@ -173,7 +184,7 @@ impl Gate {
         };
         let now = crate::clock::now_ms();
         let local = settings.local_time(now);
-        let Decider { engine, store } = &mut *d;
+        let Decider { engine, store, .. } = &mut *d;
         let policy = &settings.policy;
         let decision = engine.decide(&credential, person.as_ref(), policy, local, now);
         log::info!(
@@ -222,18 +233,29 @@ impl Gate {
             Some((p.id_number.clone(), slot))
         });
         let held = !self.cloud_online.load(Ordering::Relaxed) && !settings.retransmission;
-        let outcome = store.insert_record(&NewRecord {
+        let inserted = store.insert_record(&NewRecord {
             created_ms: now,
             fields,
             recognition_photo,
             compare_ref,
             held,
             awaiting_snapshot: snapshot.is_some(),
-        })?;
+        });
+        let outcome = match inserted {
+            Ok(outcome) => outcome,
+            Err(e) => return self.pass_without_record(d, e, &decision, &credential, &settings, now),
+        };
         if outcome.evicted > 0 {
             log::warn!(
                 "storage cap reached: {} undelivered record(s) dropped to keep record {}",
                 outcome.evicted,
+                outcome.msg_id
+            );
+        }
+        if outcome.photos_dropped > 0 {
+            log::warn!(
+                "disk short of space: the photos of {} undelivered record(s) dropped to keep record {}",
+                outcome.photos_dropped,
                 outcome.msg_id
             );
         }
@@ -266,6 +288,49 @@ impl Gate {
             decision.reason.to_string()
         };
         Ok(Passage { open: decision.open, msg_id: Some(outcome.msg_id), detail })
+    }
+
+    /// The record of a decided credential could not be saved (a full disk, mostly). A valid
+    /// credential still opens the door under `[storage] on_full = "admit"` (the default: a
+    /// full disk must not lock everybody out), and the pass is counted where no new space is
+    /// needed ([`UnrecordedPasses`]); anything else fails as before, the door shut.
+    fn pass_without_record(
+        &self,
+        mut d: MutexGuard<'_, Decider>,
+        e: Error,
+        decision: &Decision,
+        credential: &Credential,
+        settings: &Settings,
+        now: i64,
+    ) -> Result<Passage> {
+        let full = crate::store::is_out_of_space(&e);
+        let why = if full { format!("disk full: {e}") } else { e.to_string() };
+        if !decision.open || self.on_full == OnFull::Deny {
+            if decision.open {
+                log::error!("{}: door kept shut ([storage] on_full = \"deny\")", describe(credential));
+            }
+            return Err(if full { Error::Store(why) } else { e });
+        }
+        let n = d.unrecorded.add(now, &why);
+        log::error!(
+            "{} admitted WITHOUT a record ({n} such passes so far, see `facegate status`): {why}",
+            describe(credential)
+        );
+        if let Err(e2) = d.store.note_error(&why) {
+            log::debug!("the error could not be noted in the database either: {e2}");
+        }
+        drop(d);
+        self.door().pulse_and_wait(settings.open_door, Duration::from_secs(1));
+        self.wiegand_forward(credential, settings.wiegand_out);
+        self.announce(&decision.voice, &decision.display);
+        let cause = if full { "the disk is full" } else { "the store failed" };
+        Ok(Passage { open: true, msg_id: None, detail: format!("{}; NOT RECORDED: {cause}", decision.reason) })
+    }
+
+    /// Passes admitted without a record, as counted in memory (it includes any the counter
+    /// file could not take).
+    pub fn unrecorded_passes(&self) -> u64 {
+        self.decider().unrecorded.current().count
     }
 
     /// The cloud's answer to record `msg_id`: `open` is its controlState (`None` when it gave
@@ -482,6 +547,7 @@ mod tests {
                 on_record: Box::new(move || {
                     told2.fetch_add(1, Ordering::SeqCst);
                 }),
+                on_full: OnFull::Admit,
             },
         );
         Rig { gate, log, told, _dir: dir }

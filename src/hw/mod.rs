@@ -199,6 +199,7 @@ pub fn sim_actuator_log(storage_dir: &Path) -> PathBuf {
 pub(crate) mod sim;
 
 pub(crate) mod command;
+pub mod disk;
 pub(crate) mod door;
 pub(crate) mod jpeg;
 // The Linux backend; its libc calls and ioctls are all in `linux::sys`, the one module that

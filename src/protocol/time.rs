@@ -5,7 +5,7 @@
 //! the device's local time, i.e. UTC shifted by the `timeZone` device parameter in whole hours.
 //! Person validity dates and pass windows are parsed by `crate::access`, not here.
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime, TimeDelta};
 
 use crate::{Error, Result};
 
@@ -137,10 +137,10 @@ pub fn parse_time_zone(text: &str) -> Result<i32> {
     Ok(value)
 }
 
-/// The device's local time for a Unix time in milliseconds and a zone offset in hours.
+/// The device's local time for a Unix time in milliseconds and a zone offset in hours
+/// ([`crate::clock::checked_local_time`]), refused when out of range.
 pub fn local_time(unix_ms: i64, tz_hours: i32) -> Result<NaiveDateTime> {
-    DateTime::from_timestamp_millis(unix_ms)
-        .and_then(|utc| utc.naive_utc().checked_add_signed(TimeDelta::hours(i64::from(tz_hours))))
+    crate::clock::checked_local_time(unix_ms, tz_hours)
         .ok_or_else(|| Error::Protocol(format!("Unix time {unix_ms} ms is out of range")))
 }
 

@@ -24,6 +24,9 @@
 mod persons;
 mod records;
 mod schema;
+mod unrecorded;
+
+pub use unrecorded::{UNRECORDED_FILE, Unrecorded, UnrecordedPasses};
 
 pub use records::{InsertOutcome, LIVE_WINDOW_MS, NewRecord, OutboxRecord, RecordFilter, RecordState, RecordSummary};
 
@@ -31,7 +34,7 @@ use std::collections::BTreeMap;
 use std::fs;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, Transaction, TransactionBehavior};
 
@@ -63,8 +66,35 @@ pub const DEFAULT_MAX_PHOTO_BYTES: u64 = 256 << 20;
 /// How long a connection waits for another one's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Bounds the WAL left on flash after a checkpoint (a 10,000-person sync can grow it a lot).
-const JOURNAL_SIZE_LIMIT: i64 = 64 << 20;
+/// After a write failed for want of space, how long every insert makes room first without
+/// asking the filesystem (a file size limit is invisible to statvfs).
+const LOW_SPACE_HOLD: Duration = Duration::from_secs(60);
+
+/// How the database file is laid out and checkpointed. Only benchmarks choose one
+/// ([`Store::open_tuned`]); everything else gets [`Tuning::CURRENT`].
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tuning {
+    /// `page_size` of a new database (an existing one keeps its own).
+    pub page_size: u32,
+    /// `journal_size_limit`: the WAL is cut back to this after a checkpoint.
+    pub journal_size_limit: i64,
+    /// `wal_autocheckpoint`: the committing connection checkpoints once the WAL has this many
+    /// pages.
+    pub wal_autocheckpoint: u32,
+}
+
+impl Tuning {
+    /// The WAL is checkpointed every 1 MiB and cut back to 1 MiB: on a small partition it never
+    /// holds more than that (it had grown to 2 MB of a 3 MB disk), and its file is reused in
+    /// place rather than regrown. A bulk person sync still grows it inside one transaction;
+    /// the next checkpoint cuts it back.
+    pub const CURRENT: Tuning = Tuning { page_size: 4096, journal_size_limit: 1 << 20, wal_autocheckpoint: 256 };
+    /// Before issue 16 (64 MiB WAL limit, SQLite's checkpoint every 1,000 pages), for
+    /// benchmarks that compare.
+    pub const BEFORE_ISSUE_16: Tuning =
+        Tuning { page_size: 4096, journal_size_limit: 64 << 20, wal_autocheckpoint: 1000 };
+}
 
 /// One connection to the facegate database. Open one per thread; they share the file safely.
 #[derive(Debug)]
@@ -72,6 +102,8 @@ pub struct Store {
     conn: Connection,
     path: PathBuf,
     caps: Caps,
+    /// Until when inserts make room first, after a write failed for want of space.
+    low_until: Option<Instant>,
 }
 
 /// Outbox limits enforced by [`Store::insert_record`].
@@ -79,11 +111,19 @@ pub struct Store {
 struct Caps {
     max_records: u64,
     max_photo_bytes: u64,
+    /// Free bytes kept on the filesystem (0: none).
+    reserve_bytes: u64,
 }
 
 impl Store {
     /// Opens (creating if needed) the store in `dir` and brings its schema up to date.
     pub fn open(dir: &Path) -> Result<Store> {
+        Store::open_tuned(dir, Tuning::CURRENT)
+    }
+
+    /// [`Store::open`] with another layout and checkpoint policy (for benchmarks).
+    #[doc(hidden)]
+    pub fn open_tuned(dir: &Path, tuning: Tuning) -> Result<Store> {
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -103,7 +143,7 @@ impl Store {
             Connection::open_with_flags(&path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| open_error(&path, e))?;
         let mut store = Store::with_conn(conn, path);
-        retry_busy(|| store.configure()).map_err(|e| open_error(&store.path, e))?;
+        retry_busy(|| store.configure(tuning)).map_err(|e| open_error(&store.path, e))?;
         store.migrate()?;
         store.tighten_mode();
         Ok(store)
@@ -151,7 +191,34 @@ impl Store {
 
     /// Sets the outbox limits for this connection's inserts (see [`Store::insert_record`]).
     pub fn set_caps(&mut self, max_records: u64, max_photo_bytes: u64) {
-        self.caps = Caps { max_records, max_photo_bytes };
+        self.caps = Caps { max_records, max_photo_bytes, ..self.caps };
+    }
+
+    /// Sets the free space kept on the storage filesystem (`[storage] reserve_bytes`, 0 for
+    /// none): below it, [`Store::insert_record`] makes room inside the database instead of
+    /// growing it.
+    pub fn set_reserve(&mut self, reserve_bytes: u64) {
+        self.caps.reserve_bytes = reserve_bytes;
+    }
+
+    /// Whether inserts should make room first: the filesystem is below the reserve, or a write
+    /// failed for want of space a moment ago.
+    fn space_is_low(&mut self) -> bool {
+        if self.low_until.is_some_and(|t| Instant::now() < t) {
+            return true;
+        }
+        self.low_until = None;
+        let reserve = self.caps.reserve_bytes;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        reserve > 0 && crate::hw::disk::space(dir).is_ok_and(|s| s.available < reserve)
+    }
+
+    /// Moves what the WAL holds into the database and lets the next commit write the WAL from
+    /// its start, in blocks the file already owns. Best effort: on a full disk it may fail.
+    fn checkpoint_restart(&self) {
+        if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
+            log::debug!("checkpoint before making room: {e}");
+        }
     }
 
     /// Device parameters the cloud has set (`setDevInfo`), by the spec's key.
@@ -225,12 +292,16 @@ impl Store {
     fn with_conn(conn: Connection, path: PathBuf) -> Store {
         // Enough room for every statement of this module, so hot paths never re-prepare.
         conn.set_prepared_statement_cache_capacity(64);
-        Store { conn, path, caps: Caps { max_records: DEFAULT_MAX_RECORDS, max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES } }
+        let caps =
+            Caps { max_records: DEFAULT_MAX_RECORDS, max_photo_bytes: DEFAULT_MAX_PHOTO_BYTES, reserve_bytes: 0 };
+        Store { conn, path, caps, low_until: None }
     }
 
-    fn configure(&self) -> rusqlite::Result<()> {
+    fn configure(&self, tuning: Tuning) -> rusqlite::Result<()> {
         let c = &self.conn;
         c.busy_timeout(BUSY_TIMEOUT)?;
+        // Takes effect only on a new, empty database (before WAL mode writes its first page).
+        c.pragma_update(None, "page_size", tuning.page_size)?;
         let mode: String = c.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0))?;
         if !mode.eq_ignore_ascii_case("wal") {
             // Without WAL, readers would block the writer; better to say so than to limp along.
@@ -244,7 +315,8 @@ impl Store {
         }
         c.pragma_update(None, "synchronous", "FULL")?;
         c.pragma_update(None, "foreign_keys", true)?;
-        c.pragma_update(None, "journal_size_limit", JOURNAL_SIZE_LIMIT)?;
+        c.pragma_update(None, "journal_size_limit", tuning.journal_size_limit)?;
+        c.pragma_update(None, "wal_autocheckpoint", tuning.wal_autocheckpoint)?;
         Ok(())
     }
 
@@ -374,12 +446,61 @@ fn describe(path: &Path, what: &str, e: rusqlite::Error) -> Error {
             "{file} cannot be opened: check that the directory and its -wal/-shm files belong to \
              the user running facegate"
         ),
+        Some(ErrorCode::SystemIoFailure) if is_write_failure(&e) => match out_of_room(path) {
+            Some(why) => format!("{why}: free some space"),
+            None => format!(
+                "writing {file} failed: the disk may be full or the storage medium failing \
+                 (`facegate doctor` shows the free space)"
+            ),
+        },
         Some(ErrorCode::SystemIoFailure) => {
             format!("I/O error on {file}: the storage medium may be failing")
         }
         _ => format!("database {file}"),
     };
     Error::Sqlite { context: what.to_string(), advice, source: e }
+}
+
+/// Whether a store error is a write that found no room: SQLITE_FULL (ENOSPC), or an I/O error
+/// writing, growing or syncing a file (EFBIG past the file size limit comes as one). The gate
+/// tells a full disk from other failures with it.
+pub fn is_out_of_space(e: &Error) -> bool {
+    match e {
+        Error::Sqlite { source, .. } => match source.sqlite_error_code() {
+            Some(ErrorCode::DiskFull) => true,
+            Some(ErrorCode::SystemIoFailure) => is_write_failure(source),
+            _ => false,
+        },
+        _ => false,
+    }
+}
+
+/// An I/O error of SQLite's that a full disk or a file size limit causes.
+fn is_write_failure(e: &rusqlite::Error) -> bool {
+    use rusqlite::ffi;
+    match e {
+        rusqlite::Error::SqliteFailure(err, _) => matches!(
+            err.extended_code,
+            ffi::SQLITE_IOERR_WRITE | ffi::SQLITE_IOERR_TRUNCATE | ffi::SQLITE_IOERR_SHMSIZE | ffi::SQLITE_IOERR_FSYNC
+        ),
+        _ => false,
+    }
+}
+
+/// Says why a write found no room, if it can tell: a file size limit on this process, or a
+/// filesystem with (next to) nothing free.
+fn out_of_room(path: &Path) -> Option<String> {
+    if let Some(limit) = crate::hw::disk::file_size_limit() {
+        return Some(format!(
+            "the disk is full for facegate: its file size limit (RLIMIT_FSIZE) of {limit} bytes is reached"
+        ));
+    }
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let space = crate::hw::disk::space(dir).ok()?;
+    // A few pages: what SQLite could not find.
+    (space.available < 1 << 20).then(|| {
+        format!("the disk holding {} is full ({} free)", path.display(), crate::hw::disk::human_bytes(space.available))
+    })
 }
 
 /// Retries `f` while SQLite answers "busy" without waiting: some lock steps of a connection

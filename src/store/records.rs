@@ -115,8 +115,10 @@ pub struct RecordSummary {
 pub struct InsertOutcome {
     /// The new record's msgID.
     pub msg_id: u64,
-    /// Undelivered records dropped by the caps to make room (the caller must log this).
+    /// Undelivered records dropped by the caps or for disk space (the caller must log this).
     pub evicted: u64,
+    /// Photos of undelivered records dropped for disk space (the records themselves are kept).
+    pub photos_dropped: u64,
 }
 
 /// The condition of a `face/get` extraction; the spec makes its conditions exclusive.
@@ -177,7 +179,30 @@ impl Store {
     /// the caps of [`Store::set_caps`]: delivered records go first, oldest first; only when none
     /// is left are the oldest undelivered ones dropped, counted in `evicted`. The record just
     /// inserted is always kept, even if it alone exceeds a cap.
+    ///
+    /// Below the filesystem's reserve ([`Store::set_reserve`]) the database makes room in itself
+    /// first, so the record reuses freed pages instead of growing the file: delivered records
+    /// go first, then the photos of undelivered ones, then the oldest undelivered records
+    /// (counted as the caps count them). A write that still finds no room (SQLITE_FULL, or
+    /// EFBIG past a file size limit) is retried once after a checkpoint and making room.
     pub fn insert_record(&mut self, record: &NewRecord) -> Result<InsertOutcome> {
+        // Below the reserve, room is made from what may go without loss (delivered records,
+        // photos); an undelivered record goes only once a write actually found no room.
+        let low = self.space_is_low();
+        match self.insert_once(record, low.then_some(false)) {
+            Err(e) if super::is_out_of_space(&e) => {
+                log::warn!("{e}; making room in the database and trying once more");
+                self.low_until = Some(std::time::Instant::now() + super::LOW_SPACE_HOLD);
+                self.checkpoint_restart();
+                self.insert_once(record, Some(true))
+            }
+            other => other,
+        }
+    }
+
+    /// One try of [`Store::insert_record`]; `make_room` first when set, dropping undelivered
+    /// records too when it is `Some(true)`.
+    fn insert_once(&mut self, record: &NewRecord, make_room_first: Option<bool>) -> Result<InsertOutcome> {
         let fields = serde_json::to_string(&record.fields)
             .map_err(|e| Error::Store(format!("access record fields not storable: {e}")))?;
         let name = record.fields.get("name").map_or("", String::as_str);
@@ -190,7 +215,13 @@ impl Store {
         };
         let state = if record.held { 2 } else { 0 };
         let caps = self.caps;
+        // What the record takes, with a few pages for the indexes and counters it touches.
+        let need = (fields.len() + photo.map_or(0, <[u8]>::len)) as u64 + ROOM_SLACK_PAGES * 4096;
         self.write("saving an access record", |tx| {
+            let room = match make_room_first {
+                Some(drop_undelivered) => make_room(tx, need, None, drop_undelivered)?,
+                None => Room::default(),
+            };
             tx.prepare_cached(
                 "INSERT INTO records (created_ms, name, id_number, state, fields, compare_id,
                      compare_slot, photo_bytes)
@@ -214,8 +245,8 @@ impl Store {
             if record.awaiting_snapshot {
                 tx.prepare_cached("INSERT INTO record_snaps (msg_id) VALUES (?1)")?.execute([msg_id])?;
             }
-            let evicted = enforce_caps(tx, caps, msg_id)?;
-            Ok(InsertOutcome { msg_id: msg_id as u64, evicted })
+            let evicted = enforce_caps(tx, caps, msg_id)? + room.evicted;
+            Ok(InsertOutcome { msg_id: msg_id as u64, evicted, photos_dropped: room.photos_dropped })
         })
     }
 
@@ -372,11 +403,22 @@ impl Store {
         let id = to_sql_id(msg_id);
         let photo = photo.filter(|p| !p.is_empty());
         let caps = self.caps;
+        let low = self.space_is_low();
         self.write_unsynced("attaching a record's snapshot", |tx| {
             if tx.prepare_cached("DELETE FROM record_snaps WHERE msg_id = ?1")?.execute([id])? == 0 {
                 return Ok(0);
             }
             let Some(photo) = photo else { return Ok(0) };
+            // Short of space a photo may take the room of delivered records, never of a record.
+            if low {
+                let need = photo.len() as u64 + ROOM_SLACK_PAGES * 4096;
+                if make_room(tx, need, Some(id), false)?.short {
+                    log::warn!("record {msg_id}: the disk is short of space; its snapshot is dropped");
+                    tx.prepare_cached("UPDATE outbox_stats SET photos_dropped = photos_dropped + 1 WHERE id = 1")?
+                        .execute([])?;
+                    return Ok(0);
+                }
+            }
             tx.prepare_cached("INSERT OR REPLACE INTO record_photos (msg_id, jpeg) VALUES (?1, ?2)")?
                 .execute(params![id, photo])?;
             tx.prepare_cached("UPDATE records SET photo_bytes = ?2 WHERE msg_id = ?1")?
@@ -428,6 +470,11 @@ impl Store {
     /// Undelivered records dropped by the caps over the device's life.
     pub fn evicted_count(&self) -> Result<u64> {
         self.stat("SELECT evicted FROM outbox_stats WHERE id = 1")
+    }
+
+    /// Photos of undelivered records dropped for disk space over the device's life.
+    pub fn photos_dropped_count(&self) -> Result<u64> {
+        self.stat("SELECT photos_dropped FROM outbox_stats WHERE id = 1")
     }
 
     /// Total bytes of recognition photos stored with records (what the photo cap limits).
@@ -544,6 +591,81 @@ impl Store {
 /// taken for live events and go ahead of the older backlog. Longer than any door wait for the cloud's
 /// controlState, the reason live events go first.
 pub const LIVE_WINDOW_MS: i64 = 10_000;
+
+/// Pages beyond a record's own bytes that making room frees for it: the index leaves and the
+/// counters an insert touches.
+const ROOM_SLACK_PAGES: u64 = 2;
+
+/// Bounds one [`make_room`]: a database short of space gives up at most this many rows per
+/// insert (the first insert below the reserve; later ones find the pages already free).
+const MAX_ROOM_STEPS: u32 = 10_000;
+
+/// What [`make_room`] did.
+#[derive(Debug, Default, Clone, Copy)]
+struct Room {
+    evicted: u64,
+    photos_dropped: u64,
+    /// Still less free than asked for: nothing left that may go.
+    short: bool,
+}
+
+/// Frees pages inside the database until `need` bytes are free in it (its freelist), so what
+/// comes next reuses them instead of growing the file on a disk short of space. In order:
+/// delivered records (oldest first), then photos of undelivered records (oldest first; the
+/// records stay), then — if `drop_undelivered` — the oldest undelivered records, counted in
+/// `evicted` like the caps' evictions. `keep` (a record being completed) is never touched.
+fn make_room(tx: &Transaction<'_>, need: u64, keep: Option<i64>, drop_undelivered: bool) -> rusqlite::Result<Room> {
+    let keep = keep.unwrap_or(0);
+    let page: u64 = tx.query_row("PRAGMA page_size", [], |r| r.get(0))?;
+    let mut room = Room::default();
+    for _ in 0..MAX_ROOM_STEPS {
+        let free_pages: u64 = tx.query_row("PRAGMA freelist_count", [], |r| r.get(0))?;
+        if free_pages * page >= need {
+            return Ok(room);
+        }
+        let delivered: Option<i64> = tx
+            .prepare_cached("SELECT msg_id FROM records WHERE state = 1 ORDER BY msg_id LIMIT 1")?
+            .query_row([], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = delivered {
+            tx.prepare_cached("DELETE FROM record_photos WHERE msg_id = ?1")?.execute([id])?;
+            tx.prepare_cached("DELETE FROM records WHERE msg_id = ?1")?.execute([id])?;
+            continue;
+        }
+        let with_photo: Option<i64> = tx
+            .prepare_cached(
+                "SELECT msg_id FROM records INDEXED BY records_with_photo
+                 WHERE state <> 1 AND photo_bytes > 0 AND msg_id <> ?1 ORDER BY msg_id LIMIT 1",
+            )?
+            .query_row([keep], |r| r.get(0))
+            .optional()?;
+        if let Some(id) = with_photo {
+            tx.prepare_cached("DELETE FROM record_photos WHERE msg_id = ?1")?.execute([id])?;
+            tx.prepare_cached("UPDATE records SET photo_bytes = 0 WHERE msg_id = ?1")?.execute([id])?;
+            tx.prepare_cached("UPDATE outbox_stats SET photos_dropped = photos_dropped + 1 WHERE id = 1")?
+                .execute([])?;
+            room.photos_dropped += 1;
+            continue;
+        }
+        let oldest: Option<i64> = if drop_undelivered {
+            tx.prepare_cached("SELECT msg_id FROM records WHERE state <> 1 AND msg_id <> ?1 ORDER BY msg_id LIMIT 1")?
+                .query_row([keep], |r| r.get(0))
+                .optional()?
+        } else {
+            None
+        };
+        match oldest {
+            Some(id) => {
+                tx.prepare_cached("DELETE FROM records WHERE msg_id = ?1")?.execute([id])?;
+                tx.prepare_cached("UPDATE outbox_stats SET evicted = evicted + 1 WHERE id = 1")?.execute([])?;
+                room.evicted += 1;
+            }
+            None => break,
+        }
+    }
+    room.short = true;
+    Ok(room)
+}
 
 /// Drops records until both caps hold again, never `keep` (the record just inserted).
 fn enforce_caps(tx: &Transaction<'_>, caps: Caps, keep: i64) -> rusqlite::Result<u64> {
@@ -976,6 +1098,99 @@ mod tests {
         let o2 = store.insert_record(&rec(9, "1", "a")).unwrap();
         assert_eq!(store.record_count().unwrap(), 1);
         assert_eq!(store.next_to_send().unwrap().unwrap().msg_id, o2.msg_id);
+    }
+
+    fn page_count(store: &Store) -> i64 {
+        store.conn.pragma_query_value(None, "page_count", |r| r.get(0)).unwrap()
+    }
+
+    fn kept(store: &Store) -> Vec<RecordSummary> {
+        let mut list = store.records_list(false, 10_000, 0).unwrap();
+        list.reverse();
+        list
+    }
+
+    #[test]
+    fn below_the_reserve_delivered_records_then_pending_photos_make_room_and_pending_records_stay() {
+        let (_tmp, mut store) = open();
+        let delivered: Vec<u64> =
+            (0..12).map(|i| store.insert_record(&with_photo(rec(i, "1", "a"), 9_000)).unwrap().msg_id).collect();
+        for id in &delivered {
+            store.mark_delivered(*id).unwrap();
+        }
+        let pending: Vec<u64> =
+            (12..18).map(|i| store.insert_record(&with_photo(rec(i, "2", "b"), 9_000)).unwrap().msg_id).collect();
+        let pages = page_count(&store);
+        // Below the reserve, whatever this disk has free.
+        store.set_reserve(u64::MAX);
+        let o = store.insert_record(&with_photo(rec(20, "3", "c"), 20_000)).unwrap();
+        assert_eq!((o.evicted, o.photos_dropped), (0, 0), "delivered records were enough");
+        assert!(page_count(&store) <= pages, "the file grew: {} pages, was {pages}", page_count(&store));
+        let ids: Vec<u64> = kept(&store).iter().map(|r| r.msg_id).collect();
+        let gone: Vec<u64> = delivered.iter().copied().filter(|id| !ids.contains(id)).collect();
+        assert!(!gone.is_empty(), "nothing made room");
+        assert_eq!(gone, delivered[..gone.len()], "the oldest delivered go first");
+        assert!(pending.iter().all(|id| ids.contains(id)) && ids.contains(&o.msg_id), "{ids:?}");
+
+        // Once no delivered record is left, the photos of pending ones go, oldest first; the
+        // records themselves stay (no write failed: nothing undelivered is dropped).
+        let mut photos_dropped = 0;
+        for i in 0..40 {
+            let o = store.insert_record(&with_photo(rec(30 + i, "4", "d"), 20_000)).unwrap();
+            assert_eq!(o.evicted, 0);
+            photos_dropped += o.photos_dropped;
+        }
+        let list = kept(&store);
+        assert!(list.iter().all(|r| r.state != RecordState::Delivered), "every delivered record went first");
+        assert!(photos_dropped > 0);
+        assert_eq!(store.photos_dropped_count().unwrap(), photos_dropped);
+        assert_eq!(store.evicted_count().unwrap(), 0);
+        assert_eq!(list.len(), 6 + 1 + 40, "no record was dropped");
+        // Oldest first: the photos still kept are those of the newest records.
+        let with_photo: Vec<bool> = list.iter().map(|r| r.photo_bytes > 0).collect();
+        let first_kept = with_photo.iter().position(|p| *p).unwrap();
+        assert!(with_photo[first_kept..].iter().all(|p| *p), "{with_photo:?}");
+        assert!(first_kept > 0, "{with_photo:?}");
+        let stats = store.record_photo_bytes().unwrap();
+        assert_eq!(stats, list.iter().map(|r| r.photo_bytes).sum::<u64>(), "the photo counter follows");
+    }
+
+    #[test]
+    fn a_full_database_makes_room_and_retries_dropping_pending_records_last() {
+        let (_tmp, mut store) = open();
+        let pending: Vec<u64> =
+            (0..30).map(|i| store.insert_record(&with_photo(rec(i, "1", "a"), 10_000)).unwrap().msg_id).collect();
+        // The disk is full: not one page more.
+        let pages = page_count(&store);
+        store.conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let o = store.insert_record(&with_photo(rec(40, "2", "b"), 6_000)).unwrap();
+        assert_eq!(o.evicted, 0, "photos go before records");
+        assert!(o.photos_dropped > 0);
+        assert_eq!(kept(&store)[0].photo_bytes, 0, "the oldest photo went first");
+        // Keep going: once every photo is gone, the oldest pending records go, counted.
+        let mut evicted = 0;
+        for i in 0..5_000 {
+            let o = store.insert_record(&rec(50 + i, "3", "c")).unwrap();
+            evicted += o.evicted;
+            if evicted > 0 {
+                break;
+            }
+        }
+        assert!(evicted > 0, "no record was ever dropped");
+        let list = kept(&store);
+        assert!(list.iter().all(|r| r.photo_bytes == 0), "a photo outlived a record");
+        assert!(!list.iter().any(|r| r.msg_id == pending[0]), "the oldest pending record goes first");
+        assert_eq!(store.evicted_count().unwrap(), evicted);
+        assert!(page_count(&store) <= pages);
+
+        // Nothing left that may go: the error says the disk is full.
+        let (_tmp2, mut empty) = open();
+        let pages = page_count(&empty);
+        empty.conn.pragma_update(None, "max_page_count", pages).unwrap();
+        let e = empty.insert_record(&with_photo(rec(1, "1", "a"), 50_000)).unwrap_err();
+        assert!(crate::store::is_out_of_space(&e), "{e}");
+        assert!(e.to_string().contains("is full"), "{e}");
+        assert!(!e.to_string().contains("failing"), "{e}");
     }
 
     #[test]

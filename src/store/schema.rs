@@ -6,7 +6,7 @@ use rusqlite::Transaction;
 /// The schema version this build writes.
 pub(super) const LATEST: u32 = MIGRATIONS.len() as u32;
 
-const MIGRATIONS: &[&str] = &[V1, V2, V3];
+const MIGRATIONS: &[&str] = &[V1, V2, V3, V4];
 
 /// Applies migration `version` inside `tx` (the caller bumps `user_version` and commits).
 pub(super) fn apply(tx: &Transaction<'_>, version: u32) -> rusqlite::Result<()> {
@@ -175,4 +175,10 @@ const V3: &str = "
 ALTER TABLE persons ADD COLUMN card_key TEXT NOT NULL DEFAULT '';
 DROP INDEX persons_card;
 CREATE INDEX persons_card_key ON persons(card_key) WHERE card_key <> '';
+";
+
+/// Photos of undelivered records dropped to make room on a disk short of space, counted for
+/// `facegate status` as the caps count evicted records.
+const V4: &str = "
+ALTER TABLE outbox_stats ADD COLUMN photos_dropped INTEGER NOT NULL DEFAULT 0;
 ";

@@ -5,7 +5,7 @@
 pub mod camera;
 pub mod gpio;
 pub mod serial;
-mod sys;
+pub(super) mod sys;
 pub mod system;
 
 use std::sync::{Arc, Mutex};

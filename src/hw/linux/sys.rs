@@ -128,6 +128,37 @@ pub(crate) fn kernel_rs485_supported(tty: BorrowedFd<'_>) -> io::Result<()> {
     if r < 0 { Err(io::Error::last_os_error()) } else { Ok(()) }
 }
 
+/// Space on the filesystem holding `path` (statvfs): bytes available to an unprivileged process
+/// (what facegate, not root, can still write) and the filesystem's size.
+// The counts are 32-bit on some 32-bit ARM C libraries and 64-bit here.
+#[allow(clippy::unnecessary_cast)]
+pub(crate) fn fs_space(path: &std::path::Path) -> io::Result<(u64, u64)> {
+    use std::os::unix::ffi::OsStrExt;
+    let c_path = std::ffi::CString::new(path.as_os_str().as_bytes())
+        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, "the path holds a NUL byte"))?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::zeroed();
+    // SAFETY: `c_path` is a NUL-terminated string alive for the call; `st` points to writable
+    // memory the size of a `struct statvfs`, which statvfs fills on success.
+    if unsafe { libc::statvfs(c_path.as_ptr(), st.as_mut_ptr()) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: statvfs returned 0, so it wrote the whole struct (and it was zeroed before).
+    let st = unsafe { st.assume_init() };
+    let unit = if st.f_frsize > 0 { st.f_frsize as u64 } else { st.f_bsize as u64 };
+    Ok(((st.f_bavail as u64).saturating_mul(unit), (st.f_blocks as u64).saturating_mul(unit)))
+}
+
+/// This process's soft RLIMIT_FSIZE (the largest file it may write), `None` when unlimited.
+#[allow(clippy::unnecessary_cast)] // rlim_t is 32-bit on some 32-bit C libraries
+pub(crate) fn file_size_limit() -> Option<u64> {
+    let mut lim = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+    // SAFETY: `lim` is a valid, writable rlimit alive for the call; getrlimit only writes it.
+    if unsafe { libc::getrlimit(libc::RLIMIT_FSIZE, &mut lim) } != 0 || lim.rlim_cur == libc::RLIM_INFINITY {
+        return None;
+    }
+    Some(lim.rlim_cur as u64)
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -166,5 +197,14 @@ mod tests {
         let e = kernel_rs485_supported(tty_fd(&slave)).unwrap_err();
         assert!(e.raw_os_error().is_some(), "{e}");
         assert!(enable_kernel_rs485(tty_fd(&slave)).is_err());
+    }
+
+    #[test]
+    fn fs_space_reads_the_filesystem_and_names_a_missing_path() {
+        let dir = tempfile::tempdir().unwrap();
+        let (available, total) = fs_space(dir.path()).unwrap();
+        assert!(total > 0 && available <= total, "{available} of {total}");
+        assert!(fs_space(&dir.path().join("missing")).is_err());
+        assert!(fs_space(std::path::Path::new("a\0b")).is_err());
     }
 }
