@@ -271,6 +271,7 @@ impl<'a> Session<'a> {
                 } else {
                     // The cloud answered, even if badly: it is reachable.
                     self.contact_ok();
+                    self.handles.link.answered_badly();
                 }
                 Err(PollError::Exchange(e))
             }
@@ -280,10 +281,22 @@ impl<'a> Session<'a> {
     /// POSTs `msg` and decodes the answer as `T`.
     pub fn exchange<T: DeserializeOwned>(&mut self, path: &str, msg: &impl Serialize) -> Result<T, PollError> {
         let answer = self.post_raw(path, msg)?;
-        protocol::decode::<T>(&answer).map_err(|e| {
+        let decoded = protocol::decode::<T>(&answer).map_err(|e| {
             let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
             PollError::Malformed(format!("{e} (answer began: {preview:?})"))
-        })
+        });
+        self.note_answer(decoded.is_ok());
+        decoded
+    }
+
+    /// Tells the link whether the cloud's answer was a proper message; the first proper one
+    /// after bad ones wakes the uploader.
+    fn note_answer(&mut self, proper: bool) {
+        if !proper {
+            self.handles.link.answered_badly();
+        } else if self.handles.link.answered_well() {
+            self.handles.uploader.wake();
+        }
     }
 
     /// Polls `service` and decodes the cloud's command, checking its msgType.
@@ -294,10 +307,12 @@ impl<'a> Session<'a> {
         let req = protocol::PollReq::for_service(service, self.device_no(), self.version())
             .ok_or_else(|| PollError::Malformed(format!("{} is not a polled service", service.path())))?;
         let answer = self.post_raw(service.path(), &req)?;
-        protocol::decode_message::<C>(&answer).map_err(|e| {
+        let decoded = protocol::decode_message::<C>(&answer).map_err(|e| {
             let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
             PollError::Malformed(format!("{e} (answer began: {preview:?})"))
-        })
+        });
+        self.note_answer(decoded.is_ok());
+        decoded
     }
 
     /// Reports the result of `cmd` with `code` and `msg` (the code's prompt when empty).

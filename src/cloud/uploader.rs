@@ -84,6 +84,9 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
     // No try before this instant; after an unreachable cloud (true) the link coming up ends
     // the wait (a success anywhere wakes us).
     let mut retry_at: Option<(Instant, bool)> = None;
+    // The link's count of recoveries from bad answers when the last try failed: a recovery
+    // since (a poll answered properly after an HTTP 500 or garbage outage) ends the wait too.
+    let mut recoveries_at_failure = 0;
     let mut was_offline = false;
     // Records up to this msgID are backlog even if never tried: those found at start and those
     // made while records could not be sent. Without it, a backlog of never-tried records would
@@ -98,7 +101,8 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             continue;
         }
         let online = handles.link.view().up;
-        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(online && *unreachable)) {
+        let recovered = handles.link.recoveries() != recoveries_at_failure;
+        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(online && *unreachable) && !recovered) {
             let now = Instant::now();
             if now < at {
                 // A new record does not shorten the wait: it goes with the next try, as part of
@@ -174,6 +178,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
                         Err(e) => log::warn!("record {}: attempt not noted: {e}", rec.msg_id),
                     }
                     backlog_end = backlog_end.max(upto);
+                    recoveries_at_failure = handles.link.recoveries();
                     let unreachable = session.link_wait(&e);
                     let wait = unreachable.unwrap_or_else(|| backoff.next_delay());
                     retry_at = Some((Instant::now() + wait, unreachable.is_some()));
@@ -219,6 +224,8 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64)
     let msg = upload_message(session, rec, off_line_record_num);
     let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
+        // A message, but not this record's answer: as broken as garbage for the link.
+        session.handles.link.answered_badly();
         return Err(PollError::Malformed(format!(
             "uploadRecordResp echoed msgID {:?}, expected {}",
             resp.msg_id, rec.msg_id
