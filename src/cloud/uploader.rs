@@ -84,8 +84,9 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
     // No try before this instant; after an unreachable cloud (true) the link coming up ends
     // the wait (a success anywhere wakes us).
     let mut retry_at: Option<(Instant, bool)> = None;
-    // The link's count of recoveries from bad answers when the last try failed: a recovery
-    // since (a poll answered properly after an HTTP 500 or garbage outage) ends the wait too.
+    // The link's count of recoveries from bad answers when the last failed try began: a
+    // recovery since (a poll answered properly after an HTTP 500, garbage or wrong-msgID
+    // outage) ends the wait too. Read before the try, so a recovery during it is not missed.
     let mut recoveries_at_failure = 0;
     let mut was_offline = false;
     // Records up to this msgID are backlog even if never tried: those found at start and those
@@ -153,6 +154,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             }
             // offLineRecordNum: the records still waiting besides this one.
             let waiting = pending.saturating_sub(1 + i as u64);
+            let recoveries_before = handles.link.recoveries();
             match send(&mut session, rec, waiting) {
                 Ok(()) => {
                     acked.push(rec.msg_id);
@@ -178,7 +180,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
                         Err(e) => log::warn!("record {}: attempt not noted: {e}", rec.msg_id),
                     }
                     backlog_end = backlog_end.max(upto);
-                    recoveries_at_failure = handles.link.recoveries();
+                    recoveries_at_failure = recoveries_before;
                     let unreachable = session.link_wait(&e);
                     let wait = unreachable.unwrap_or_else(|| backoff.next_delay());
                     retry_at = Some((Instant::now() + wait, unreachable.is_some()));
