@@ -103,7 +103,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         }
         let online = handles.link.view().up;
         let recovered = handles.link.recoveries() != recoveries_at_failure;
-        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(online && *unreachable) && !recovered) {
+        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(recovered || (online && *unreachable))) {
             let now = Instant::now();
             if now < at {
                 // A new record does not shorten the wait: it goes with the next try, as part of
