@@ -11,7 +11,8 @@
 //! 3. backlog drain rate of the uploader to the mock cloud, next to a bare ureq POST loop of the
 //!    same payloads on one keep-alive connection.
 //!
-//! Environment: `FACEGATE_BENCH_SAMPLES` (latency samples, default 1000),
+//! Environment: `FACEGATE_BENCH_BIN` (the daemon binary to measure, default this build's),
+//! `FACEGATE_BENCH_SAMPLES` (latency samples, default 1000),
 //! `FACEGATE_BENCH_RECORDS` (commits and backlog size, default 2000), `FACEGATE_BENCH_PARTS`
 //! (any of `latency,commits,drain`, default all).
 
@@ -23,6 +24,8 @@ use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use facegate::ctl::{self, Request};
@@ -89,9 +92,23 @@ fn main() {
 }
 
 fn print_latency(latency: &Latency) {
+    let (relay, bare) = (&latency.to_relay, &latency.bare_commit);
     println!(
-        "| card to relay \"open\" line, p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | | |",
-        latency.to_relay.p50, latency.to_relay.p99, latency.to_relay.max
+        "| card to relay \"open\" line (seen by inotify), p50 / p99 / max | {:.2} / {:.2} / {:.2} ms | \
+         {:.2} / {:.2} / {:.2} ms (one bare durable commit) | overhead p50 {:.2}, p99 {:.2} ms | p99 overhead <= 0.5 ms: {} |",
+        relay.p50,
+        relay.p99,
+        relay.max,
+        bare.p50,
+        bare.p99,
+        bare.max,
+        relay.p50 - bare.p50,
+        relay.p99 - bare.p99,
+        if relay.p99 - bare.p99 <= 0.5 { "met" } else { "**missed**" }
+    );
+    println!(
+        "| card to relay \"open\" line (its own `t`, ±1 ms), p50 / p99 / max | {:.1} / {:.1} / {:.1} ms | | | |",
+        latency.to_relay_t.p50, latency.to_relay_t.p99, latency.to_relay_t.max
     );
     println!(
         "| control request round trip, p50 / p99 / max | {:.2} / {:.2} / {:.2} ms | | | |",
@@ -102,6 +119,12 @@ fn print_latency(latency: &Latency) {
         latency.cli.p50, latency.cli.p99
     );
     println!("| cards through the daemon (sequential) | {:.0} /s | | | |", latency.cards_per_s);
+}
+
+/// The daemon binary: this build's, or `FACEGATE_BENCH_BIN` (another build to compare with
+/// in the same run, e.g. the one before a change).
+fn daemon_bin() -> PathBuf {
+    std::env::var_os("FACEGATE_BENCH_BIN").map_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_facegate")), PathBuf::from)
 }
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -144,7 +167,7 @@ impl Daemon {
         );
         std::fs::write(&config, text).expect("writing the config");
         let log = File::create(dir.join("daemon.log")).expect("creating the log");
-        let child = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        let child = Command::new(daemon_bin())
             .arg("run")
             .arg("--config")
             .arg(&config)
@@ -181,51 +204,102 @@ impl Drop for Daemon {
     }
 }
 
-/// Reads the sim actuator log as it grows.
+/// Reads the sim actuator log as it grows, on a thread of its own woken by inotify when the
+/// daemon writes it: each line comes with the instant it was seen, a finer clock than the
+/// line's own `t` (whole milliseconds). The instant is late by the watcher's wake-up only.
 struct ActuatorTail {
-    file: Option<File>,
-    path: PathBuf,
-    pending: String,
+    lines: mpsc::Receiver<(Instant, Value)>,
+    backlog: Vec<(Instant, Value)>,
+    stop: Arc<AtomicBool>,
 }
 
 impl ActuatorTail {
     fn new(dir: &Path) -> ActuatorTail {
-        ActuatorTail { file: None, path: dir.join("sim-actuators.jsonl"), pending: String::new() }
+        let (tx, lines) = mpsc::channel();
+        let stop = Arc::new(AtomicBool::new(false));
+        let path = dir.join("sim-actuators.jsonl");
+        let quit = stop.clone();
+        std::thread::spawn(move || watch_lines(&path, &tx, &quit));
+        ActuatorTail { lines, backlog: Vec::new(), stop }
     }
 
-    /// The complete lines written since the last call.
-    fn lines(&mut self) -> Vec<Value> {
-        if self.file.is_none() {
-            self.file = File::open(&self.path).ok();
-        }
-        let Some(f) = self.file.as_mut() else { return Vec::new() };
-        let mut buf = String::new();
-        let _ = f.read_to_string(&mut buf);
-        self.pending.push_str(&buf);
-        let Some(end) = self.pending.rfind('\n') else { return Vec::new() };
-        let complete: String = self.pending.drain(..=end).collect();
-        complete.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()
-    }
-
-    /// Waits for the next relay line with this state and returns its `t` (Unix ms).
-    fn wait_relay(&mut self, state: &str, backlog: &mut Vec<Value>) -> i64 {
+    /// Waits for the next relay line with this state: when it was seen, and its `t` (Unix ms).
+    fn wait_relay(&mut self, state: &str) -> (Instant, i64) {
         let end = Instant::now() + WAIT;
         loop {
-            backlog.extend(self.lines());
-            if let Some(i) = backlog.iter().position(|v| v["kind"] == "relay" && v["state"] == state) {
-                let t = backlog[i]["t"].as_i64().expect("t is Unix ms");
-                backlog.drain(..=i);
-                return t;
+            if let Some(i) = self.backlog.iter().position(|(_, v)| v["kind"] == "relay" && v["state"] == state) {
+                let (seen, line) = self.backlog[i].clone();
+                self.backlog.drain(..=i);
+                return (seen, line["t"].as_i64().expect("t is Unix ms"));
             }
-            assert!(Instant::now() < end, "no relay {state} line");
-            std::thread::sleep(Duration::from_millis(1));
+            let left = end.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => self.backlog.push(line),
+                Err(_) => panic!("no relay {state} line"),
+            }
         }
     }
 }
 
+impl Drop for ActuatorTail {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+/// The watcher thread of [`ActuatorTail`]: sends every complete line of `path` with the
+/// instant it was read, until `stop`.
+fn watch_lines(path: &Path, tx: &mpsc::Sender<(Instant, Value)>, stop: &AtomicBool) {
+    while !path.exists() {
+        if stop.load(Ordering::Relaxed) {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    let c_path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes()).expect("a path without NUL");
+    // SAFETY: inotify_init1 has no preconditions; the watch takes a valid C string.
+    let fd = unsafe { libc::inotify_init1(libc::IN_CLOEXEC | libc::IN_NONBLOCK) };
+    assert!(fd >= 0, "inotify_init1");
+    // SAFETY: as above.
+    let wd = unsafe { libc::inotify_add_watch(fd, c_path.as_ptr(), libc::IN_MODIFY) };
+    assert!(wd >= 0, "inotify_add_watch");
+    let mut file = File::open(path).expect("opening the actuator log");
+    let mut pending = String::new();
+    let mut events = [0u8; 4096];
+    while !stop.load(Ordering::Relaxed) {
+        // Read what is there, then sleep until the next write (the watch was set before the
+        // read, so no write is missed in between).
+        let mut buf = String::new();
+        let _ = file.read_to_string(&mut buf);
+        let seen = Instant::now();
+        pending.push_str(&buf);
+        if let Some(end) = pending.rfind('\n') {
+            let complete: String = pending.drain(..=end).collect();
+            for line in complete.lines().filter_map(|l| serde_json::from_str::<Value>(l).ok()) {
+                if tx.send((seen, line)).is_err() {
+                    return;
+                }
+            }
+        }
+        let mut pfd = libc::pollfd { fd, events: libc::POLLIN, revents: 0 };
+        // SAFETY: one valid pollfd; then a read into a buffer of the given length.
+        unsafe {
+            libc::poll(&mut pfd, 1, 100);
+            libc::read(fd, events.as_mut_ptr().cast(), events.len());
+        }
+    }
+    // SAFETY: our own descriptor, closed once.
+    unsafe { libc::close(fd) };
+}
+
 struct Latency {
+    /// Request sent to the relay's "open" line, as the watcher saw it (µs clock).
     to_relay: Spread,
+    /// The same from the line's own `t` (whole milliseconds, ±1 ms).
+    to_relay_t: Spread,
     round_trip: Spread,
+    /// One bare durable commit (rusqlite, the store's pragmas) after each card, same run.
+    bare_commit: Spread,
     cli: Spread,
     cards_per_s: f64,
 }
@@ -233,6 +307,42 @@ struct Latency {
 /// Card number of person `i`.
 fn card_of(i: usize) -> String {
     (10_000_000 + i).to_string()
+}
+
+/// A plain table in a database of its own next to the store, with the store's pragmas: one
+/// `BEGIN IMMEDIATE … COMMIT` of a card record's columns is the floor of the record's commit.
+fn bare_db(dir: &Path) -> rusqlite::Connection {
+    let conn = rusqlite::Connection::open(dir.join("bare.db")).expect("bare db");
+    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).expect("WAL");
+    assert!(mode.eq_ignore_ascii_case("wal"));
+    conn.pragma_update(None, "synchronous", "FULL").expect("synchronous");
+    conn.pragma_update(None, "foreign_keys", true).expect("foreign_keys");
+    conn.pragma_update(None, "journal_size_limit", 64i64 << 20).expect("journal_size_limit");
+    conn.busy_timeout(Duration::from_secs(5)).expect("busy_timeout");
+    conn.execute_batch(
+        "CREATE TABLE IF NOT EXISTS records (
+            msg_id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,
+            name TEXT NOT NULL, id_number TEXT NOT NULL, state INTEGER NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, fields TEXT NOT NULL, compare_id TEXT,
+            compare_slot INTEGER, photo_bytes INTEGER NOT NULL DEFAULT 0)",
+    )
+    .expect("bare table");
+    conn
+}
+
+/// One bare durable commit of record `i`'s columns.
+fn bare_commit(conn: &mut rusqlite::Connection, i: usize) {
+    let fields = card_record_fields(i);
+    let json = serde_json::to_string(&fields).expect("json");
+    let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).expect("tx");
+    tx.prepare_cached(
+        "INSERT INTO records (created_ms, name, id_number, state, fields, compare_id, compare_slot,
+             photo_bytes) VALUES (?1, ?2, ?3, 0, ?4, NULL, NULL, 0)",
+    )
+    .expect("prepare")
+    .execute(rusqlite::params![1_700_000_000_000 + i as i64, &fields["name"], &fields["idNumber"], json])
+    .expect("insert");
+    tx.commit().expect("commit");
 }
 
 fn card_to_relay(persons: usize, samples: usize) -> Latency {
@@ -268,10 +378,10 @@ fn card_to_relay(persons: usize, samples: usize) -> Latency {
         &cloud.url(),
         "[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"1\"\nrecogIntervalTime = \"0\"\n",
     );
+    let mut bare = bare_db(dir.path());
     let mut tail = ActuatorTail::new(dir.path());
-    let mut seen = Vec::new();
     // The release line of start-up, then a warm-up.
-    tail.wait_relay("closed", &mut seen);
+    tail.wait_relay("closed");
     let present = |i: usize| {
         let r = ctl::request(&d.socket(), &Request::Card { number: card_of(i) }, Duration::from_secs(30))
             .expect("control request");
@@ -279,11 +389,14 @@ fn card_to_relay(persons: usize, samples: usize) -> Latency {
     };
     for i in 0..50 {
         present(i * 1_999 % persons);
-        tail.wait_relay("open", &mut seen);
-        tail.wait_relay("closed", &mut seen);
+        tail.wait_relay("open");
+        tail.wait_relay("closed");
+        bare_commit(&mut bare, i);
     }
     let mut to_relay = Vec::with_capacity(samples);
+    let mut to_relay_t = Vec::with_capacity(samples);
     let mut round_trip = Vec::with_capacity(samples);
+    let mut bare_commits = Vec::with_capacity(samples);
     let started = Instant::now();
     let mut busy = Duration::ZERO;
     for k in 0..samples {
@@ -295,29 +408,36 @@ fn card_to_relay(persons: usize, samples: usize) -> Latency {
         let rtt = t0.elapsed();
         busy += rtt;
         round_trip.push(rtt.as_secs_f64() * 1000.0);
-        let opened_ms = tail.wait_relay("open", &mut seen) as f64;
+        let (seen, opened_ms) = tail.wait_relay("open");
+        to_relay.push(seen.saturating_duration_since(t0).as_secs_f64() * 1000.0);
         // `t` is whole milliseconds, truncated: the true time is up to 1 ms later.
-        to_relay.push(opened_ms - sent_ms.floor());
-        tail.wait_relay("closed", &mut seen);
+        to_relay_t.push(opened_ms as f64 - sent_ms.floor());
+        tail.wait_relay("closed");
+        // The floor of the same moment: one bare durable commit, between two cards.
+        let t = Instant::now();
+        bare_commit(&mut bare, 1_000 + k);
+        bare_commits.push(t.elapsed().as_secs_f64() * 1000.0);
     }
     let wall = started.elapsed();
-    eprintln!("{samples} cards in {:.1} s (door pulses included)", wall.as_secs_f64());
+    eprintln!("{samples} cards in {:.1} s (door pulses and bare commits included)", wall.as_secs_f64());
     let mut cli = Vec::new();
     for k in 0..samples.min(100) {
         let t0 = Instant::now();
-        let out = Command::new(env!("CARGO_BIN_EXE_facegate"))
+        let out = Command::new(daemon_bin())
             .args(["card", &card_of(k * 997 % persons), "--config"])
             .arg(&d.config)
             .output()
             .expect("facegate card");
         cli.push(t0.elapsed().as_secs_f64() * 1000.0);
         assert!(String::from_utf8_lossy(&out.stdout).starts_with("door opened"), "{out:?}");
-        tail.wait_relay("closed", &mut seen);
+        tail.wait_relay("closed");
     }
     drop(d);
     Latency {
         to_relay: spread(to_relay),
+        to_relay_t: spread(to_relay_t),
         round_trip: spread(round_trip),
+        bare_commit: spread(bare_commits),
         cli: spread(cli),
         cards_per_s: samples as f64 / busy.as_secs_f64(),
     }
@@ -372,35 +492,10 @@ fn record_commits(n: usize) -> Commits {
     let store_rate = n as f64 / t0.elapsed().as_secs_f64();
     drop(store);
 
-    let conn = rusqlite::Connection::open(dir.path().join("bare.db")).expect("bare db");
-    let mode: String = conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get(0)).expect("WAL");
-    assert!(mode.eq_ignore_ascii_case("wal"));
-    conn.pragma_update(None, "synchronous", "FULL").expect("synchronous");
-    conn.pragma_update(None, "foreign_keys", true).expect("foreign_keys");
-    conn.pragma_update(None, "journal_size_limit", 64i64 << 20).expect("journal_size_limit");
-    conn.busy_timeout(Duration::from_secs(5)).expect("busy_timeout");
-    conn.execute_batch(
-        "CREATE TABLE records (
-            msg_id INTEGER PRIMARY KEY AUTOINCREMENT, created_ms INTEGER NOT NULL,
-            name TEXT NOT NULL, id_number TEXT NOT NULL, state INTEGER NOT NULL,
-            attempts INTEGER NOT NULL DEFAULT 0, fields TEXT NOT NULL, compare_id TEXT,
-            compare_slot INTEGER, photo_bytes INTEGER NOT NULL DEFAULT 0)",
-    )
-    .expect("bare table");
-    let mut conn = conn;
+    let mut conn = bare_db(dir.path());
     let t0 = Instant::now();
     for i in 0..n {
-        let fields = card_record_fields(i);
-        let json = serde_json::to_string(&fields).expect("json");
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).expect("tx");
-        tx.prepare_cached(
-            "INSERT INTO records (created_ms, name, id_number, state, fields, compare_id, compare_slot,
-                 photo_bytes) VALUES (?1, ?2, ?3, 0, ?4, NULL, NULL, 0)",
-        )
-        .expect("prepare")
-        .execute(rusqlite::params![1_700_000_000_000 + i as i64, &fields["name"], &fields["idNumber"], json])
-        .expect("insert");
-        tx.commit().expect("commit");
+        bare_commit(&mut conn, i);
     }
     let bare_rate = n as f64 / t0.elapsed().as_secs_f64();
     Commits { store: store_rate, bare: bare_rate }

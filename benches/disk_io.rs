@@ -43,11 +43,18 @@ fn main() {
         "| layout | snapshot | written / record | stored / record (fields + photo) | file growth / record | written / stored |"
     );
     println!("|---|---|---|---|---|---|");
+    // `FACEGATE_BENCH_PAGE_SIZES=1024,2048` adds the current policy at other page sizes.
+    let mut layouts = vec![
+        ("before (64 MiB WAL limit, checkpoint at 1,000 pages)".to_string(), Tuning::BEFORE_ISSUE_16),
+        (format!("current ({} B pages)", Tuning::CURRENT.page_size), Tuning::CURRENT),
+    ];
+    let extra = std::env::var("FACEGATE_BENCH_PAGE_SIZES").unwrap_or_default();
+    for size in extra.split(',').filter_map(|s| s.trim().parse::<u32>().ok()) {
+        layouts.push((format!("current policy at {size} B pages"), Tuning { page_size: size, ..Tuning::CURRENT }));
+    }
     for with_photo in [false, true] {
-        for (name, tuning) in [
-            ("before (64 MiB WAL limit, checkpoint at 1,000 pages)", Tuning::BEFORE_ISSUE_16),
-            ("current", Tuning::CURRENT),
-        ] {
+        for (name, tuning) in &layouts {
+            let tuning = *tuning;
             let m = run(&base, tuning, records, with_photo.then_some(photo.as_slice()));
             println!(
                 "| {name} | {} | {:.0} B | {:.0} B | {:.0} B | {:.1}x |",

@@ -60,6 +60,13 @@ copy_repo() {
     # The tracked files as they are in this working copy (no target/, no caches).
     git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$root/root/facegate"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # The site's own certificate authorities (a TLS-inspecting proxy's, say) are the network's,
+    # not a build tool: without them crates.io and PyPI are unreachable from the root. Debian's
+    # ca-certificates, installed by the set-up inside, picks them up from here.
+    if compgen -G "/usr/local/share/ca-certificates/*.crt" >/dev/null; then
+        mkdir -p "$root/usr/local/share/ca-certificates"
+        cp /usr/local/share/ca-certificates/*.crt "$root/usr/local/share/ca-certificates/"
+    fi
     for m in proc sys dev dev/pts; do
         mkdir -p "$root/$m"
         mount --bind "/$m" "$root/$m"

@@ -55,6 +55,16 @@ pub struct BoardProfile {
     pub qr_reader: Option<QrReaderProfile>,
     /// The camera for snapshots.
     pub camera: Option<CameraProfile>,
+    /// The exit button (request to exit): active while pressed.
+    pub exit_button: Option<InputLineProfile>,
+    /// The door contact: active while the door is open.
+    pub door_contact: Option<InputLineProfile>,
+    /// The fire panel's release input: active while the fire alarm runs.
+    pub fire_input: Option<InputLineProfile>,
+    /// The tamper switch: active while the housing is open.
+    pub tamper: Option<InputLineProfile>,
+    /// The alarm output (siren or buzzer relay): active while an alarm runs.
+    pub alarm_output: Option<RelayProfile>,
     /// Where the profile was read from, for messages.
     #[serde(skip)]
     pub source: String,
@@ -71,6 +81,34 @@ pub struct RelayProfile {
     /// The relay is energised by a low level.
     #[serde(default)]
     pub active_low: bool,
+}
+
+/// A GPIO input line of the door (exit button, door contact, fire input, tamper).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct InputLineProfile {
+    /// The gpiochip (path, name or label).
+    pub chip: String,
+    /// The line offset on that chip.
+    pub line: u32,
+    /// The input is active at a low level (a contact to ground with a pull-up).
+    #[serde(default)]
+    pub active_low: bool,
+    /// A new level counts once it has held this long (0..=[`MAX_DEBOUNCE_MS`]).
+    #[serde(default = "default_debounce_ms")]
+    pub debounce_ms: u64,
+}
+
+/// The longest debounce of an input line: a second would make an exit button feel broken.
+pub const MAX_DEBOUNCE_MS: u64 = 1000;
+
+/// The largest line offset a profile may name. SoC GPIO controllers have tens to a few hundred
+/// lines per chip; a number beyond this is a global (sysfs) GPIO number or a typo, which would
+/// only fail at the claim, on the board.
+pub const MAX_LINE_OFFSET: u32 = 1023;
+
+fn default_debounce_ms() -> u64 {
+    50
 }
 
 /// The end-of-frame silence of a Wiegand input without `end_gap_bit_times`, in measured bit
@@ -256,6 +294,79 @@ impl BoardProfile {
         self.wiegand_out.as_ref().map(|w| w.wide_cards).unwrap_or_default()
     }
 
+    /// The door's input lines the profile has, with their tables' names.
+    pub fn door_inputs(&self) -> Vec<(&'static str, &InputLineProfile)> {
+        [
+            ("exit_button", &self.exit_button),
+            ("door_contact", &self.door_contact),
+            ("fire_input", &self.fire_input),
+            ("tamper", &self.tamper),
+        ]
+        .into_iter()
+        .filter_map(|(name, l)| l.as_ref().map(|l| (name, l)))
+        .collect()
+    }
+
+    /// Checks the door inputs' debounce, and every GPIO line of the profile (relay, Wiegand
+    /// in and out, the RS485 DE line, the door inputs and the alarm output): an offset below
+    /// [`MAX_LINE_OFFSET`], and no line claimed twice.
+    fn validate_lines(&self) -> std::result::Result<(), (&'static str, String)> {
+        for (name, l) in self.door_inputs() {
+            if l.debounce_ms > MAX_DEBOUNCE_MS {
+                let key = match name {
+                    "exit_button" => "exit_button.debounce_ms",
+                    "door_contact" => "door_contact.debounce_ms",
+                    "fire_input" => "fire_input.debounce_ms",
+                    _ => "tamper.debounce_ms",
+                };
+                return Err((key, format!("{} ms is outside 0..={MAX_DEBOUNCE_MS} ms", l.debounce_ms)));
+            }
+        }
+        // (key, chip, offset) of every line, in the order the profile's tables are read.
+        let mut lines: Vec<(&'static str, &str, u32)> = Vec::new();
+        if let Some(r) = &self.relay {
+            lines.push(("relay.line", &r.chip, r.line));
+        }
+        if let Some(w) = &self.wiegand_in {
+            lines.extend([("wiegand_in.d0", w.chip.as_str(), w.d0), ("wiegand_in.d1", w.chip.as_str(), w.d1)]);
+        }
+        if let Some(w) = &self.wiegand_out {
+            lines.extend([("wiegand_out.d0", w.chip.as_str(), w.d0), ("wiegand_out.d1", w.chip.as_str(), w.d1)]);
+        }
+        if let Some(Rs485Profile { de_chip: Some(chip), de_line: Some(line), .. }) = &self.rs485 {
+            lines.push(("rs485.de_line", chip, *line));
+        }
+        for (name, l) in self.door_inputs() {
+            let key = match name {
+                "exit_button" => "exit_button.line",
+                "door_contact" => "door_contact.line",
+                "fire_input" => "fire_input.line",
+                _ => "tamper.line",
+            };
+            lines.push((key, &l.chip, l.line));
+        }
+        if let Some(a) = &self.alarm_output {
+            lines.push(("alarm_output.line", &a.chip, a.line));
+        }
+        for (i, &(key, chip, line)) in lines.iter().enumerate() {
+            if line > MAX_LINE_OFFSET {
+                return Err((
+                    key,
+                    format!(
+                        "line {line} is beyond {MAX_LINE_OFFSET}: the offset on the chip is wanted (`gpioinfo {chip}`), \
+                         not a global GPIO number"
+                    ),
+                ));
+            }
+            if let Some((first, _, _)) = lines[..i].iter().find(|(_, c, l)| *c == chip && *l == line) {
+                let name = key.split('.').next().unwrap_or(key);
+                let first = first.split('.').next().unwrap_or(first);
+                return Err((key, format!("{name} is line {line} of {chip}, already used by {first}")));
+            }
+        }
+        Ok(())
+    }
+
     /// Checks what serde cannot: returns the offending key (`table.key`) and why.
     fn validate(&self) -> std::result::Result<(), (&'static str, String)> {
         if self.kind == BoardKind::Linux && self.relay.is_none() {
@@ -283,6 +394,7 @@ impl BoardProfile {
                 ));
             }
         }
+        self.validate_lines()?;
         if let Some(r) = &self.rs485 {
             let gpio = r.driver_enable == DriverEnable::Gpio;
             if gpio && r.de_chip.is_none() {
@@ -446,6 +558,90 @@ mod tests {
         let rk = load_profile("rk3568", None).unwrap();
         assert_eq!(rk.kind, BoardKind::Linux);
         assert!(rk.relay.is_some());
+    }
+
+    #[test]
+    fn builtin_profiles_say_which_door_lines_they_have() {
+        let names = |p: &str| {
+            let p = load_profile(p, None).unwrap();
+            let mut n: Vec<&str> = p.door_inputs().into_iter().map(|(n, _)| n).collect();
+            if p.alarm_output.is_some() {
+                n.push("alarm_output");
+            }
+            n
+        };
+        let all = ["exit_button", "door_contact", "fire_input", "tamper", "alarm_output"];
+        assert_eq!(names("rv1126"), all);
+        assert_eq!(names("rk3568"), all);
+        assert_eq!(
+            names("rpi4"),
+            ["exit_button", "door_contact", "alarm_output"],
+            "the bench has no fire panel or tamper"
+        );
+        assert!(names("sim").is_empty(), "the sim board's inputs need no lines");
+        let rpi = load_profile("rpi4", None).unwrap();
+        let exit = rpi.exit_button.unwrap();
+        assert!(exit.active_low);
+        assert_eq!(exit.debounce_ms, 50);
+    }
+
+    #[test]
+    fn door_lines_are_bounded_and_never_shared() {
+        let with = |extra: &str| format!("{GOOD}\n{extra}");
+        let ok = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\ndebounce_ms = 1000\n");
+        let p = parse_profile(&ok, "x.toml").unwrap();
+        assert_eq!(p.door_contact.as_ref().map(|l| l.debounce_ms), Some(1000), "at the bound");
+        let past = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\ndebounce_ms = 1001\n");
+        assert_eq!(error(&past), "x.toml:17:1: key `door_contact.debounce_ms`: 1001 ms is outside 0..=1000 ms");
+        let shared = with("[exit_button]\nchip = \"gpiochip0\"\nline = 17\n");
+        assert_eq!(
+            error(&shared),
+            "x.toml:16:1: key `exit_button.line`: exit_button is line 17 of gpiochip0, already used by relay"
+        );
+        let alarm = with("[tamper]\nchip = \"gpiochip1\"\nline = 3\n[alarm_output]\nchip = \"gpiochip1\"\nline = 3\n");
+        assert_eq!(
+            error(&alarm),
+            "x.toml:19:1: key `alarm_output.line`: alarm_output is line 3 of gpiochip1, already used by tamper"
+        );
+        // The same offset on another chip is another line.
+        parse_profile(&with("[tamper]\nchip = \"gpiochip1\"\nline = 17\n"), "x.toml").unwrap();
+        let unknown = with("[door_contact]\nchip = \"gpiochip0\"\nline = 5\nnormally = \"open\"\n");
+        assert!(
+            error(&unknown).starts_with("x.toml:17:1: key `door_contact.normally`: unknown field"),
+            "{}",
+            error(&unknown)
+        );
+    }
+
+    #[test]
+    fn every_gpio_line_is_bounded_and_claimed_once() {
+        // GOOD: relay gpiochip0 17, wiegand_out gpiochip0 23/24.
+        let at_bound = GOOD.replace("line = 17", &format!("line = {MAX_LINE_OFFSET}"));
+        parse_profile(&at_bound, "x.toml").unwrap();
+        let past = GOOD.replace("line = 17", &format!("line = {}", MAX_LINE_OFFSET + 1));
+        assert_eq!(
+            error(&past),
+            "x.toml:6:1: key `relay.line`: line 1024 is beyond 1023: the offset on the chip is wanted \
+             (`gpioinfo gpiochip0`), not a global GPIO number"
+        );
+        let wiegand_on_relay = GOOD.replace("d0 = 23", "d0 = 17");
+        assert_eq!(
+            error(&wiegand_on_relay),
+            "x.toml:10:1: key `wiegand_out.d0`: wiegand_out is line 17 of gpiochip0, already used by relay"
+        );
+        let de_on_wiegand = format!(
+            "{GOOD}\n[rs485]\ntty = \"/dev/ttyS1\"\ndriver_enable = \"gpio\"\nde_chip = \"gpiochip0\"\nde_line = 24\n"
+        );
+        assert_eq!(
+            error(&de_on_wiegand),
+            "x.toml:18:1: key `rs485.de_line`: rs485 is line 24 of gpiochip0, already used by wiegand_out"
+        );
+        let input_past = format!("{GOOD}\n[exit_button]\nchip = \"gpiochip2\"\nline = 4096\n");
+        assert!(
+            error(&input_past).starts_with("x.toml:16:1: key `exit_button.line`: line 4096 is beyond"),
+            "{}",
+            error(&input_past)
+        );
     }
 
     #[test]

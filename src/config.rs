@@ -53,6 +53,12 @@ pub struct Config {
     /// Reboot and clock.
     #[serde(default)]
     pub system: SystemSection,
+    /// The door's own inputs: held-open and forced-open timing, the exit button.
+    #[serde(default)]
+    pub door: DoorSection,
+    /// Where alarms (held open, forced open, tamper, fire) are passed on.
+    #[serde(default)]
+    pub alarm: AlarmSection,
     /// Firmware download and installation.
     #[serde(default)]
     pub update: UpdateSection,
@@ -193,6 +199,68 @@ pub struct AnnouncerSection {
     /// Run with the voice text and the display text as its two arguments; the log when empty.
     #[serde(default)]
     pub command: String,
+}
+
+/// `[door] held_open_secs`: 0 (off) up to an hour.
+pub const HELD_OPEN_SECS: std::ops::RangeInclusive<u64> = 0..=3600;
+/// `[door] forced_window_secs`: a grant covers an opening at most 5 minutes later.
+pub const FORCED_WINDOW_SECS: std::ops::RangeInclusive<u64> = 1..=300;
+/// `[alarm] timeout_ms`: an alarm command runs at most 5 minutes.
+pub const ALARM_TIMEOUT_MS: std::ops::RangeInclusive<u64> = 1..=300_000;
+
+/// `[door]`: the rules of the door's own inputs (see `access::doorwatch`).
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct DoorSection {
+    /// A door open longer than this raises the `held_open` alarm; 0 turns it off.
+    #[serde(default = "default_held_open_secs")]
+    pub held_open_secs: u64,
+    /// A door that opens more than this long after the last grant, exit press or remote open
+    /// (with the relay released) raises `forced_open`.
+    #[serde(default = "default_forced_window_secs")]
+    pub forced_window_secs: u64,
+    /// A held exit button holds the door open (off: one pulse per press).
+    #[serde(default)]
+    pub exit_hold: bool,
+}
+
+/// `[alarm]`: passing alarms on to the integrator's systems.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlarmSection {
+    /// Run on each alarm start and end with the kind (`held_open`, `forced_open`, `tamper`,
+    /// `fire`) and `start` or `end` as its last two arguments; none when empty.
+    #[serde(default)]
+    pub command: String,
+    /// A run longer than this is killed.
+    #[serde(default = "default_alarm_timeout_ms")]
+    pub timeout_ms: u64,
+}
+
+fn default_held_open_secs() -> u64 {
+    crate::access::doorwatch::DEFAULT_HELD_OPEN_SECS
+}
+fn default_forced_window_secs() -> u64 {
+    crate::access::doorwatch::DEFAULT_FORCED_WINDOW_SECS
+}
+fn default_alarm_timeout_ms() -> u64 {
+    10_000
+}
+
+impl Default for DoorSection {
+    fn default() -> Self {
+        DoorSection {
+            held_open_secs: default_held_open_secs(),
+            forced_window_secs: default_forced_window_secs(),
+            exit_hold: false,
+        }
+    }
+}
+
+impl Default for AlarmSection {
+    fn default() -> Self {
+        AlarmSection { command: String::new(), timeout_ms: default_alarm_timeout_ms() }
+    }
 }
 
 /// `[system]`: reboot and clock on real boards.
@@ -416,6 +484,18 @@ impl Config {
         }
         if c.retry_max_ms < c.retry_initial_ms {
             return fail("cloud.retry_max_ms", "must be at least retry_initial_ms");
+        }
+        for (key, value, range) in [
+            ("door.held_open_secs", self.door.held_open_secs, HELD_OPEN_SECS),
+            ("door.forced_window_secs", self.door.forced_window_secs, FORCED_WINDOW_SECS),
+        ] {
+            if !range.contains(&value) {
+                return fail(key, &format!("{value} is outside {}..={} s", range.start(), range.end()));
+            }
+        }
+        if !ALARM_TIMEOUT_MS.contains(&self.alarm.timeout_ms) {
+            let (lo, hi) = (ALARM_TIMEOUT_MS.start(), ALARM_TIMEOUT_MS.end());
+            return fail("alarm.timeout_ms", &format!("{} is outside {lo}..={hi} ms", self.alarm.timeout_ms));
         }
         if self.storage.max_records == 0 {
             return fail("storage.max_records", "must be at least 1");

@@ -58,6 +58,14 @@ pub enum Request {
     },
     /// End a running pulse (the door closes unless held open).
     RelayClose,
+    /// Drive one of the sim board's door inputs (`exit_button`, `door_contact`, `fire_input`,
+    /// `tamper`) to a state (`press`, `open`, `closed`, `active`, `clear`...).
+    Input {
+        /// The input's name.
+        line: String,
+        /// The state's word.
+        state: String,
+    },
     /// Live status of the running daemon.
     Status,
     /// One camera frame as base64 JPEG.
@@ -276,7 +284,8 @@ pub fn request(path: &Path, req: &Request, timeout: Duration) -> Result<Response
     stream.write_all(&line).map_err(|e| Error::io("writing to the control socket", e))?;
     let mut answer = String::new();
     BufReader::new(stream).read_line(&mut answer).map_err(|e| Error::io("reading from the control socket", e))?;
-    serde_json::from_str(&answer).map_err(|e| Error::Control(format!("unreadable answer from the daemon: {e}")))
+    serde_json::from_str(&answer)
+        .map_err(|e| Error::caused(crate::ErrorKind::Control, "unreadable answer from the daemon", e))
 }
 
 #[cfg(test)]

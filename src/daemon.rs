@@ -5,19 +5,21 @@
 //! Each part is built here and handed only the handles it needs: the gate owns the door and the
 //! other actuators, the cloud session sees the gate, the settings and its own lifecycle.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
 use base64::Engine as _;
 
+use crate::access::doorwatch::{self, Input as DoorInput};
 use crate::board::{self, BoardKind};
 use crate::cloud::{self, Handles, Lifecycle, Transport};
 use crate::config::Config;
 use crate::ctl::{self, Request, Response};
 use crate::gate::{Actuators, Gate, Passage, Wiring};
 use crate::hw::BoardOptions;
+use crate::hw::command::AlarmCommand;
 use crate::hw::door::Door;
 use crate::hw::jpeg::SnapSize;
 use crate::hw::{InputEvent, InputStats, SharedParams};
@@ -96,6 +98,10 @@ pub fn run(cfg: Config) -> Result<()> {
     // Inputs: every device thread feeds one channel; one thread hands events to the gate.
     let (tx, rx) = std::sync::mpsc::channel::<InputEvent>();
     let inputs = (board.inputs)(tx)?;
+    let alarm_command = match argv(&cfg.alarm.command) {
+        a if a.is_empty() => None,
+        a => Some(AlarmCommand::new(a, Duration::from_millis(cfg.alarm.timeout_ms))?),
+    };
     let online = Arc::new(AtomicBool::new(false));
     let uploader = Arc::new(cloud::uploader::Signal::default());
     let wake = uploader.clone();
@@ -108,6 +114,9 @@ pub fn run(cfg: Config) -> Result<()> {
             rs485_out: board.rs485_out,
             camera: board.camera,
             announcer: board.announcer,
+            door_lines: board.door_lines,
+            alarm_output: board.alarm_output,
+            alarm_command,
         },
         Wiring {
             settings: settings.clone(),
@@ -119,6 +128,9 @@ pub fn run(cfg: Config) -> Result<()> {
         },
     );
     let gate = Arc::new(gate);
+    (board.door_inputs)(gate.door_events())?;
+    let g = gate.clone();
+    spawn("door-watch", move || g.run_door_watch())?;
     let handles = Arc::new(Handles {
         settings,
         gate: gate.clone(),
@@ -145,9 +157,15 @@ pub fn run(cfg: Config) -> Result<()> {
         Err(e) => log::error!("snapshot worker cannot open the store (records go after a restart): {e}"),
     })?;
 
-    let term = Arc::new(AtomicBool::new(false));
+    // SIGTERM and SIGINT each write a byte into this pair: the signals thread sleeps in `read`
+    // until one comes, instead of waking to look at a flag.
+    let (mut signalled, signal_pipe) =
+        std::os::unix::net::UnixStream::pair().map_err(|e| Error::io("installing signal handlers", e))?;
     for sig in [signal_hook::consts::SIGTERM, signal_hook::consts::SIGINT] {
-        signal_hook::flag::register(sig, term.clone()).map_err(|e| Error::io("installing signal handlers", e))?;
+        signal_pipe
+            .try_clone()
+            .and_then(|end| signal_hook::low_level::pipe::register(sig, end))
+            .map_err(|e| Error::io("installing signal handlers", e))?;
     }
 
     let h = handles.clone();
@@ -162,8 +180,17 @@ pub fn run(cfg: Config) -> Result<()> {
     let scheduler = spawn("scheduler", move || cloud::scheduler::run(&h, &transport))?;
     let h = handles.clone();
     spawn("signals", move || {
-        while !term.load(Ordering::Relaxed) && !h.lifecycle.is_stopping() {
-            std::thread::sleep(Duration::from_millis(200));
+        use std::io::Read as _;
+        let mut byte = [0u8; 1];
+        loop {
+            match signalled.read(&mut byte) {
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    log::error!("waiting for SIGTERM: {e}; SIGTERM and SIGINT no longer stop the daemon");
+                    return;
+                }
+                Ok(_) => break,
+            }
         }
         h.stop();
     })?;
@@ -234,11 +261,16 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
             gate.end_pulse();
             Response { ok: true, detail: "pulse ended".into(), ..Response::default() }
         }
+        Request::Input { line, state } => door_input(handles, &line, &state),
         Request::Status => {
             let stats = *input_stats.lock().unwrap_or_else(|e| e.into_inner());
             let link = handles.link.view();
+            let view = gate.door_view();
             let data = serde_json::json!({
-                "door": if gate.door_is_open() { "open" } else { "closed" },
+                "relay": if gate.door_is_open() { "open" } else { "closed" },
+                "door": view.door,
+                "alarms": if view.alarms.is_empty() { "none".to_string() } else { view.alarms.join(", ") },
+                "fire_mode": if view.fire { "on: door held open" } else { "off" },
                 "cloud": if link.up { "online" } else { "offline" },
                 "link": { "up": link.up, "since_ms": link.since_ms, "backoff_ms": link.backoff_ms },
                 "wiegand_parity_errors": stats.wiegand_parity_errors,
@@ -262,6 +294,29 @@ fn control(handles: &Handles, input_stats: &Mutex<InputStats>, req: Request) -> 
             Err(e) => Response::error(e.to_string()),
         },
     }
+}
+
+/// `facegate input LINE STATE`: a level of one of the door's inputs, on the sim board only (a
+/// real board's inputs are its wires: a technician's word must not release a door or silence
+/// a fire input).
+fn door_input(handles: &Handles, line: &str, state: &str) -> Response {
+    if !handles.board_is_sim {
+        return Response::error("the door's inputs are driven from the CLI on the sim board only");
+    }
+    let Some(input) = DoorInput::from_name(line) else {
+        let names: Vec<&str> = DoorInput::ALL.iter().map(|i| i.name()).collect();
+        return Response::error(format!("no door input `{line}`; the inputs are {}", names.join(", ")));
+    };
+    let levels = match doorwatch::levels_of(input, state) {
+        Ok(levels) => levels,
+        Err(e) => return Response::error(e),
+    };
+    for &active in levels {
+        if let Err(e) = handles.gate.door_input(input, active) {
+            return Response::error(e.to_string());
+        }
+    }
+    Response { ok: true, detail: format!("{line} {state}"), ..Response::default() }
 }
 
 /// The control socket's answer for a presented credential.

@@ -34,15 +34,43 @@ pub enum Error {
     Protocol(String),
     /// A hardware backend failed (no underlying error: the message says it all).
     Hardware(String),
-    /// A hardware backend failed with an underlying error.
-    HardwareCaused {
+    /// A failure of one of the kinds above whose underlying error is kept as its source (a
+    /// JPEG that would not encode, a PEM file that would not parse, an unreadable answer).
+    Caused {
+        /// Which part failed; it gives the message's prefix.
+        kind: Kind,
         /// What was being done, e.g. "claiming relay line 17 of /dev/gpiochip0".
         context: String,
-        /// The driver's or library's error.
+        /// The underlying error.
         source: Box<dyn std::error::Error + Send + Sync>,
     },
     /// The daemon is not running or the control socket refused the request.
     Control(String),
+}
+
+/// Which part of the terminal an [`Error::Caused`] comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Kind {
+    /// The configuration or a board profile.
+    Config,
+    /// The cloud or its transport.
+    Cloud,
+    /// A hardware backend.
+    Hardware,
+    /// The control socket.
+    Control,
+}
+
+impl Kind {
+    fn prefix(self) -> &'static str {
+        match self {
+            Kind::Config => "configuration error",
+            Kind::Cloud => "cloud",
+            Kind::Hardware => "hardware",
+            Kind::Control => "control socket",
+        }
+    }
 }
 
 /// Result with facegate's [`Error`].
@@ -56,7 +84,16 @@ impl Error {
 
     /// A hardware failure with the driver's or library's error kept as its source.
     pub fn hardware(context: impl Into<String>, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Error {
-        Error::HardwareCaused { context: context.into(), source: source.into() }
+        Error::caused(Kind::Hardware, context, source)
+    }
+
+    /// A failure of `kind` while doing `context`, keeping `source` as the cause.
+    pub fn caused(
+        kind: Kind,
+        context: impl Into<String>,
+        source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+    ) -> Error {
+        Error::Caused { kind, context: context.into(), source: source.into() }
     }
 
     /// Wraps an I/O error on a path.
@@ -78,7 +115,7 @@ impl fmt::Display for Error {
             Error::Cloud(m) => write!(f, "cloud: {m}"),
             Error::Protocol(m) => write!(f, "protocol: {m}"),
             Error::Hardware(m) => write!(f, "hardware: {m}"),
-            Error::HardwareCaused { context, source } => write!(f, "hardware: {context}: {source}"),
+            Error::Caused { kind, context, source } => write!(f, "{}: {context}: {source}", kind.prefix()),
             Error::Control(m) => write!(f, "control socket: {m}"),
         }
     }
@@ -89,7 +126,7 @@ impl std::error::Error for Error {
         match self {
             Error::Io { source, .. } => Some(source),
             Error::Sqlite { source, .. } => Some(source),
-            Error::HardwareCaused { source, .. } => Some(source.as_ref()),
+            Error::Caused { source, .. } => Some(source.as_ref()),
             _ => None,
         }
     }

@@ -31,4 +31,4 @@ pub(crate) mod settings;
 pub mod signing;
 pub mod store;
 
-pub use error::{Error, Result};
+pub use error::{Error, Kind as ErrorKind, Result};

@@ -91,6 +91,14 @@ enum Command {
         /// The password.
         password: String,
     },
+    /// Drive one of the sim board's door inputs: exit_button press|hold|release,
+    /// door_contact open|closed, fire_input active|clear, tamper active|clear.
+    Input {
+        /// exit_button, door_contact, fire_input or tamper.
+        line: String,
+        /// The state (press, hold, release, open, closed, active, clear).
+        state: String,
+    },
     /// Register once with the cloud and exit 0 on success (the update installer's check).
     Selftest,
     /// Signed firmware: make a key, sign a release, check a file.
@@ -244,6 +252,10 @@ fn dispatch(cli: Cli) -> Result<ExitCode> {
         }
         Command::Qr { data } => present(&cfg, Request::Qr { data }),
         Command::Password { password } => present(&cfg, Request::Password { password }),
+        Command::Input { line, state } => {
+            println!("{}", facegate::cli::input(&cfg, &line, &state)?);
+            Ok(ExitCode::SUCCESS)
+        }
         Command::Selftest => match facegate::cloud::register::selftest(&cfg) {
             Ok(()) => {
                 println!("registered with {}", cfg.cloud.url);

@@ -11,6 +11,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use crate::access::AccessPolicy;
+use crate::access::doorwatch::Timing as DoorTiming;
 use crate::config::Config;
 use crate::hw::jpeg::SnapSize;
 use crate::hw::{HwParams, SharedParams};
@@ -38,6 +39,9 @@ pub struct Settings {
     pub wiegand_out: WiegandOutMode,
     /// What the hardware threads follow (baud rate, input modes).
     pub hw: HwParams,
+    /// The door-watch rules' timing: `openDoorTimeDelayMs` for the exit button, the rest from
+    /// the configuration's `[door]` (kept when the cloud changes parameters).
+    pub door: DoorTiming,
 }
 
 impl Settings {
@@ -48,9 +52,11 @@ impl Settings {
         for w in warnings {
             log::warn!("device parameters: {w}");
         }
+        let open_door = Duration::from_millis(u64::from(params.open_door_time_delay_ms()));
         Settings {
             policy,
-            open_door: Duration::from_millis(u64::from(params.open_door_time_delay_ms())),
+            open_door,
+            door: DoorTiming { open_door, ..DoorTiming::default() },
             always_open: params.always_open_door(),
             time_zone: params.time_zone_hours(),
             snapshot: params.jpeg_encode_size_mode(),
@@ -71,7 +77,25 @@ impl Settings {
         let mut merged = cfg.params.clone();
         merged.entry("timeZone".into()).or_insert_with(|| cfg.device.time_zone.to_string());
         merged.extend(stored.iter().map(|(k, v)| (k.clone(), v.clone())));
-        Settings::new(DeviceParams::from_stored(&merged))
+        Settings::new(DeviceParams::from_stored(&merged)).with_door(&cfg.door)
+    }
+
+    /// These settings with the configuration's `[door]` timing.
+    pub fn with_door(mut self, door: &crate::config::DoorSection) -> Settings {
+        self.door = DoorTiming {
+            open_door: self.open_door,
+            held_open: Duration::from_secs(door.held_open_secs),
+            forced_window: Duration::from_secs(door.forced_window_secs),
+            exit_hold: door.exit_hold,
+        };
+        self
+    }
+
+    /// These settings with the door timing of `previous` (which came from the configuration),
+    /// for a change of device parameters by the cloud.
+    pub fn keeping_door_of(mut self, previous: &Settings) -> Settings {
+        self.door = DoorTiming { open_door: self.open_door, ..previous.door };
+        self
     }
 
     /// The camera frame a record gets, if any.
@@ -183,5 +207,14 @@ mod tests {
         assert_eq!(s.time_zone, 3);
         assert_eq!(s.open_door, Duration::from_millis(1500));
         assert_eq!(s.snapshot, SnapshotMode::FullImage, "the cloud's value wins over the local one");
+        assert_eq!(s.door.open_door, Duration::from_millis(1500), "the exit button pulses as long as a grant");
+        assert_eq!(s.door.held_open, Duration::from_secs(30), "the default");
+        // A cloud change keeps the configuration's door timing, with its own pulse length.
+        let mut door = cfg.door.clone();
+        door.held_open_secs = 7;
+        let configured = Settings::initial(&cfg, &stored).with_door(&door);
+        let changed = Settings::new(params(&[("openDoorTimeDelayMs", "4000")])).keeping_door_of(&configured);
+        assert_eq!(changed.door.held_open, Duration::from_secs(7));
+        assert_eq!(changed.door.open_door, Duration::from_millis(4000));
     }
 }

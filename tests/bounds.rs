@@ -355,6 +355,19 @@ fn config_check_refuses_what_run_cannot_use_and_run_creates_nothing_first() {
     let run = facegate(&["run"], &cfg);
     assert!(!run.status.success() && output(&run).contains("gpiochip7"), "{}", output(&run));
     assert!(!db.exists(), "run created the database before the board's claim failed");
+    // A line offset no chip has (a global GPIO number, a typo): config check names it.
+    std::fs::write(&profile, "name = \"badline\"\nkind = \"linux\"\n\n[relay]\nchip = \"gpiochip0\"\nline = 5000\n")
+        .unwrap();
+    for command in [&["config", "check"][..], &["run"]] {
+        let out = facegate(command, &cfg);
+        assert!(
+            !out.status.success()
+                && output(&out).contains("nochip.toml:6:1: key `relay.line`: line 5000 is beyond 1023"),
+            "{command:?}: {}",
+            output(&out)
+        );
+    }
+    assert!(!db.exists(), "run created the database before refusing the profile");
     let cfg = config_file(dir.path(), "http://127.0.0.1:9", "");
     let text = std::fs::read_to_string(&cfg).unwrap().replace("connect_timeout_ms = 500", "connect_timeout_ms = 0");
     std::fs::write(&cfg, text).unwrap();

@@ -50,8 +50,12 @@ fn recorded_card(d: &Daemon, number: &str) -> String {
     r.msg_id
 }
 
+fn relay_count(d: &Daemon, state: &str) -> usize {
+    d.actuator_log().iter().filter(|v| v["kind"] == "relay" && v["state"] == state).count()
+}
+
 fn relay_opens(d: &Daemon) -> usize {
-    d.actuator_log().iter().filter(|v| v["kind"] == "relay" && v["state"] == "open").count()
+    relay_count(d, "open")
 }
 
 fn uploaded_ids(cloud: &MockCloud) -> HashSet<String> {
@@ -192,9 +196,12 @@ fn a_full_disk_admits_valid_cards_denies_others_and_loses_nothing_acknowledged()
             // A commit that still fitted is acknowledged like any other.
             acknowledged.push(r.msg_id);
         }
+        // The relay really switched (and the 1 ms pulse ended) before the next card: each pass
+        // is its own opening, not an extension of the last one.
+        let switched = |d: &Daemon| relay_opens(d) > i && relay_count(d, "closed") > i;
+        assert!(d.wait_until(DEADLINE, switched), "pass {i}: {:?}", d.actuator_log());
     }
     assert!(unrecorded >= 8, "only {unrecorded} of 10 passes met the full disk\n{}", d.log_tail(40));
-    assert!(d.wait_until(DEADLINE, |d| relay_opens(d) >= 10), "{:?}", d.actuator_log());
     let denied = card(&d, "4242");
     assert!(!denied.ok && !denied.open, "{denied:?}");
     assert!(denied.error.contains("disk full") && denied.error.contains("file size limit"), "{denied:?}");
@@ -312,4 +319,37 @@ fn below_the_reserve_delivered_records_make_room_and_doctor_fails() {
 
     cloud.resume();
     wait_all_uploaded(&cloud, &d, &pending);
+}
+
+/// A firmware download must not eat the space the records need: below the reserve the update
+/// is refused with 502 and a message naming `reserve_bytes`, before the file is requested.
+#[test]
+fn a_firmware_download_that_would_eat_the_reserve_is_refused_with_502() {
+    let cloud = fast_cloud();
+    let vendor = common::firmware::Vendor::new();
+    let d = Daemon::start_with(&cloud.url(), |c| {
+        c.merge_toml(&vendor.config()).merge_toml("[storage]\nreserve_bytes = 1099511627776\n");
+    });
+    wait_ready(&d, &cloud);
+    let signed = vendor.sign(&[0x5A; 4096]);
+    cloud.serve_file("/fw/disk.bin", signed.clone());
+    let url = format!("{}/fw/disk.bin", cloud.url());
+    let id = cloud.push_command(
+        "/device/update",
+        json!({"isOnlineUpdate": "1", "updateType": "0", "updateUrl": url, "updateKey": signed.len().to_string()}),
+    );
+    let code = |r: &Value| r["errorCode"].as_str().unwrap_or_default().to_string();
+    let done = cloud.wait_until(DEADLINE, |c| c.results_for(&id).iter().any(|r| code(r) != "500"));
+    assert!(done, "no final result\n{}\n{}", cloud.dump(), d.log_tail(40));
+    let results = cloud.results_for(&id);
+    let last = results.last().unwrap();
+    assert_eq!(code(last), "502", "{results:?}");
+    let msg = last["msg"].as_str().unwrap_or_default();
+    assert!(msg.contains("not enough disk space") && msg.contains("reserve_bytes"), "{msg}");
+    assert!(
+        cloud.requests_to("/fw/disk.bin").is_empty(),
+        "the file was requested although nothing could be kept: {}",
+        cloud.dump()
+    );
+    assert!(!d.actuator_log().iter().any(|a| a["kind"] == "install"), "{:?}", d.actuator_log());
 }

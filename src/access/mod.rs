@@ -31,6 +31,7 @@
 //! the cloud when it is off; cloud-decided verdicts wait for the cloud; refusals stay shut.
 
 mod announce;
+pub mod doorwatch;
 mod policy;
 mod schedule;
 

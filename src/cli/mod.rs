@@ -128,6 +128,14 @@ pub fn relay_close(cfg: &Config) -> Result<String> {
     if r.ok { Ok("pulse ended by the daemon".into()) } else { Err(Error::Control(r.error)) }
 }
 
+/// `facegate input LINE STATE`: drives one of the sim board's door inputs through the running
+/// daemon (there is nothing to drive without it).
+pub fn input(cfg: &Config, line: &str, state: &str) -> Result<String> {
+    let req = Request::Input { line: line.to_string(), state: state.to_string() };
+    let r = ctl::request(&cfg.socket_path(), &req, Duration::from_secs(5))?;
+    if r.ok { Ok(r.detail) } else { Err(Error::Control(r.error)) }
+}
+
 /// `facegate snap`: through the daemon if it runs, else from the camera directly.
 pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
     if let Ok(r) = ctl::request(&cfg.socket_path(), &Request::Snap, Duration::from_secs(10)) {
@@ -137,7 +145,7 @@ pub fn snap(cfg: &Config) -> Result<Vec<u8>> {
         let b64 = r.data.as_str().unwrap_or_default();
         return base64::engine::general_purpose::STANDARD
             .decode(b64)
-            .map_err(|e| Error::Control(format!("bad snapshot from the daemon: {e}")));
+            .map_err(|e| Error::caused(crate::ErrorKind::Control, "bad snapshot from the daemon", e));
     }
     let settings = stored_settings(cfg);
     let profile = board::load_profile(&cfg.board.profile, cfg.path.parent())?;

@@ -251,13 +251,19 @@ impl<'a> Session<'a> {
     /// last-contact time up to date. While the link is down nothing is sent before the next
     /// probe is due ([`PollError::Offline`]).
     pub fn post_raw(&mut self, path: &str, msg: &impl Serialize) -> Result<Vec<u8>, PollError> {
+        self.post_encoded(path, || protocol::encode(msg))
+    }
+
+    /// Like [`Session::post_raw`], for a body already encoded (the record uploader writes its
+    /// photos straight into the body); `body` is only called when the body is to be sent.
+    pub fn post_encoded(&mut self, path: &str, body: impl FnOnce() -> Vec<u8>) -> Result<Vec<u8>, PollError> {
         if self.handles.lifecycle.is_stopping() {
             return Err(PollError::Shutdown);
         }
         if let Some(at) = self.handles.link.wait_until().filter(|_| self.gated) {
             return Err(PollError::Offline(at));
         }
-        let body = protocol::encode(msg);
+        let body = body();
         // Bodies are not logged: they carry persons' data, photos and device secrets.
         log::trace!("POST {path} ({} bytes)", body.len());
         match self.transport.post(path, &body) {
@@ -280,7 +286,16 @@ impl<'a> Session<'a> {
 
     /// POSTs `msg` and decodes the answer as `T`.
     pub fn exchange<T: DeserializeOwned>(&mut self, path: &str, msg: &impl Serialize) -> Result<T, PollError> {
-        let answer = self.post_raw(path, msg)?;
+        self.exchange_encoded(path, || protocol::encode(msg))
+    }
+
+    /// Like [`Session::exchange`], for a body already encoded (see [`Session::post_encoded`]).
+    pub fn exchange_encoded<T: DeserializeOwned>(
+        &mut self,
+        path: &str,
+        body: impl FnOnce() -> Vec<u8>,
+    ) -> Result<T, PollError> {
+        let answer = self.post_encoded(path, body)?;
         let decoded = protocol::decode::<T>(&answer).map_err(|e| {
             let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
             PollError::Malformed(format!("{e} (answer began: {preview:?})"))

@@ -45,6 +45,21 @@ const POLLED: [Service; 13] = [
     Service::GetRecords,
 ];
 
+/// The longest the scheduler sleeps between due services without systemd's watchdog.
+const IDLE_WAKE: Duration = Duration::from_secs(3600);
+
+/// How long the scheduler may sleep without feeding systemd's watchdog: half its timeout
+/// (`WATCHDOG_USEC`, as sd_watchdog_enabled(3) advises), or [`IDLE_WAKE`] without one. Waking
+/// more often than that, with nothing due, only costs an idle terminal CPU and power.
+fn watchdog_wake() -> Duration {
+    let mut usec = 0;
+    if sd_notify::watchdog_enabled(false, &mut usec) && usec > 0 {
+        (Duration::from_micros(usec) / 2).clamp(Duration::from_millis(100), IDLE_WAKE)
+    } else {
+        IDLE_WAKE
+    }
+}
+
 /// Runs until shutdown.
 pub fn run(handles: &std::sync::Arc<Handles>, transport: &crate::cloud::Transport) {
     let store = match Store::open(&handles.cfg.storage.dir) {
@@ -93,6 +108,7 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
         .collect();
     // Per service: the last command's msgID and how many times in a row it came.
     let mut repeats: HashMap<Service, (String, u32)> = HashMap::new();
+    let watchdog = watchdog_wake();
     loop {
         watchdog_ping();
         if session.handles.lifecycle.is_stopping() {
@@ -100,15 +116,15 @@ fn run_services(session: &mut Session<'_>, table: &ServiceTable) -> Option<()> {
         }
         let Some((&service, &when)) = due.iter().min_by_key(|(s, t)| (**t, POLLED.iter().position(|p| p == *s))) else {
             // Nothing enabled but the record service: just keep the watchdog fed.
-            if session.handles.lifecycle.sleep(Duration::from_secs(1)) {
+            if session.handles.lifecycle.sleep(watchdog) {
                 return None;
             }
             continue;
         };
         let now = Instant::now();
         if when > now {
-            // Wake at least every few seconds to feed the watchdog.
-            if session.handles.lifecycle.sleep((when - now).min(Duration::from_secs(5))) {
+            // Wake when the next service is due, or in time to feed the watchdog.
+            if session.handles.lifecycle.sleep((when - now).min(watchdog)) {
                 return None;
             }
             continue;

@@ -1,11 +1,12 @@
 //! HTTP(S) to the cloud: one keep-alive ureq agent with timeouts, a size cap and our own trust.
 
 use std::io::Read;
-use std::sync::Arc;
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use ureq::Agent;
 use ureq::tls::{Certificate, PemItem, RootCerts, TlsConfig};
+use ureq::unversioned::resolver::{ResolvedSocketAddrs, Resolver};
 
 use crate::config::CloudSection;
 use crate::{Error, Result};
@@ -61,6 +62,8 @@ pub struct Transport {
     agent: Agent,
     /// Downloads may take long: they are bounded per read, not as a whole.
     download_agent: Agent,
+    /// The agent's resolver, kept to drop its cached addresses when a connection fails.
+    resolver: CloudResolver,
     base: String,
     max_body: u64,
 }
@@ -95,12 +98,14 @@ impl Transport {
             .user_agent(concat!("facegate/", env!("CARGO_PKG_VERSION")))
             .tls_config(tls)
             .build();
+        let resolver = CloudResolver::default();
         Ok(Transport {
             agent: Agent::with_parts(
                 config,
                 ureq::unversioned::transport::DefaultConnector::default(),
-                LiteralFirst::default(),
+                resolver.clone(),
             ),
+            resolver,
             download_agent: download.into(),
             base: cloud.url.trim().trim_end_matches('/').to_string(),
             max_body: cloud.max_response_bytes,
@@ -115,8 +120,11 @@ impl Transport {
     /// POSTs a JSON body to `base + path` and returns the answer's body.
     pub fn post(&self, path: &str, body: &[u8]) -> Result<Vec<u8>, ExchangeError> {
         let url = self.url(path);
-        let mut resp =
-            self.agent.post(&url).header("Content-Type", CONTENT_TYPE).send(body).map_err(ExchangeError::Network)?;
+        let mut resp = self.agent.post(&url).header("Content-Type", CONTENT_TYPE).send(body).map_err(|e| {
+            // The name may point elsewhere now: look it up again on the next try.
+            self.resolver.forget();
+            ExchangeError::Network(e)
+        })?;
         let status = resp.status().as_u16();
         if !(200..300).contains(&status) {
             return Err(ExchangeError::Status(status));
@@ -173,7 +181,11 @@ fn load_roots(path: &std::path::Path) -> Result<RootCerts> {
             Ok(PemItem::Certificate(c)) => certs.push(c),
             Ok(_) => {}
             Err(e) => {
-                return Err(Error::Config(format!("{}: not a PEM certificate file: {e}", path.display())));
+                return Err(Error::caused(
+                    crate::ErrorKind::Config,
+                    format!("{}: not a PEM certificate file", path.display()),
+                    e,
+                ));
             }
         }
     }
@@ -186,44 +198,84 @@ fn load_roots(path: &std::path::Path) -> Result<RootCerts> {
     Ok(RootCerts::Specific(Arc::new(certs)))
 }
 
-/// Takes an IP-literal cloud address as it is and leaves host names to ureq's resolver, which
-/// runs every lookup on a thread of its own when a timeout is set — once per request, even on a
-/// kept-alive connection.
-#[derive(Debug, Default)]
-struct LiteralFirst(ureq::unversioned::resolver::DefaultResolver);
+/// How long a host name's addresses are used without asking the system resolver again. A
+/// connection that fails drops them at once ([`Transport::post`]), so a cloud that moved is
+/// looked up again on the next try.
+const LOOKUP_TTL: Duration = Duration::from_secs(300);
 
-impl ureq::unversioned::resolver::Resolver for LiteralFirst {
+/// The cloud's addresses: an IP literal as it is; a host name from the system resolver, kept
+/// for [`LOOKUP_TTL`]. ureq's resolver runs every lookup on a thread of its own when a timeout
+/// is set, once per request, even on a kept-alive connection (about 65 µs per request here):
+/// the cache leaves one such lookup per [`LOOKUP_TTL`].
+#[derive(Debug, Default)]
+struct CloudResolver<R = ureq::unversioned::resolver::DefaultResolver>(Arc<Lookups<R>>);
+
+#[derive(Debug, Default)]
+struct Lookups<R> {
+    system: R,
+    /// (scheme and authority, valid until, addresses) of the last lookup.
+    cached: Mutex<Option<(String, Instant, ResolvedSocketAddrs)>>,
+}
+
+impl<R> Clone for CloudResolver<R> {
+    fn clone(&self) -> Self {
+        CloudResolver(Arc::clone(&self.0))
+    }
+}
+
+impl<R> CloudResolver<R> {
+    /// Drops the cached addresses: the next request looks the name up again.
+    fn forget(&self) {
+        *self.0.cached.lock().unwrap_or_else(|e| e.into_inner()) = None;
+    }
+}
+
+impl<R: Resolver> Resolver for CloudResolver<R> {
     fn resolve(
         &self,
         uri: &ureq::http::Uri,
         config: &ureq::config::Config,
         timeout: ureq::unversioned::transport::NextTimeout,
-    ) -> Result<ureq::unversioned::resolver::ResolvedSocketAddrs, ureq::Error> {
-        if let Some(authority) = uri.authority() {
-            let host = authority.host().trim_start_matches('[').trim_end_matches(']');
-            if let Ok(ip) = host.parse::<std::net::IpAddr>() {
-                let port = authority.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
-                let mut addrs = self.empty();
-                addrs.push(std::net::SocketAddr::new(ip, port));
-                return Ok(addrs);
+    ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+        let Some(authority) = uri.authority() else { return self.0.system.resolve(uri, config, timeout) };
+        let host = authority.host().trim_start_matches('[').trim_end_matches(']');
+        if let Ok(ip) = host.parse::<std::net::IpAddr>() {
+            let port = authority.port_u16().unwrap_or(if uri.scheme_str() == Some("https") { 443 } else { 80 });
+            let mut addrs = self.empty();
+            addrs.push(std::net::SocketAddr::new(ip, port));
+            return Ok(addrs);
+        }
+        let key = format!("{}://{authority}", uri.scheme_str().unwrap_or_default());
+        {
+            let cached = self.0.cached.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((k, until, addrs)) = cached.as_ref() {
+                if *k == key && Instant::now() < *until {
+                    return Ok(addrs.clone());
+                }
             }
         }
-        self.0.resolve(uri, config, timeout)
+        // Not under the lock: a slow lookup must not hold up another thread's cached answer.
+        let addrs = self.0.system.resolve(uri, config, timeout)?;
+        *self.0.cached.lock().unwrap_or_else(|e| e.into_inner()) =
+            Some((key, Instant::now() + LOOKUP_TTL, addrs.clone()));
+        Ok(addrs)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
-    use ureq::unversioned::resolver::Resolver;
+    use std::sync::atomic::{AtomicUsize, Ordering};
 
-    fn resolve(url: &str) -> Vec<std::net::SocketAddr> {
+    use super::*;
+
+    fn resolve_with<R: Resolver>(r: &CloudResolver<R>, url: &str) -> Vec<std::net::SocketAddr> {
         let config = Agent::config_builder().build();
         let uri: ureq::http::Uri = url.parse().unwrap();
-        LiteralFirst::default()
-            .resolve(&uri, &config, ureq::unversioned::transport::NextTimeout::default())
-            .unwrap()
-            .to_vec()
+        r.resolve(&uri, &config, ureq::unversioned::transport::NextTimeout::default()).unwrap().to_vec()
+    }
+
+    fn resolve(url: &str) -> Vec<std::net::SocketAddr> {
+        resolve_with(&CloudResolver::<ureq::unversioned::resolver::DefaultResolver>::default(), url)
     }
 
     #[test]
@@ -238,5 +290,48 @@ mod tests {
     fn host_names_go_to_the_system_resolver() {
         let addrs = resolve("http://localhost:8090/p");
         assert!(!addrs.is_empty() && addrs.iter().all(|a| a.ip().is_loopback() && a.port() == 8090), "{addrs:?}");
+    }
+
+    /// A resolver that counts its lookups and answers 10.0.0.N for the Nth.
+    #[derive(Debug, Default)]
+    struct Counting(AtomicUsize);
+
+    impl Resolver for Counting {
+        fn resolve(
+            &self,
+            uri: &ureq::http::Uri,
+            _: &ureq::config::Config,
+            _: ureq::unversioned::transport::NextTimeout,
+        ) -> Result<ResolvedSocketAddrs, ureq::Error> {
+            let n = self.0.fetch_add(1, Ordering::SeqCst) + 1;
+            let mut addrs = self.empty();
+            let port = uri.authority().and_then(|a| a.port_u16()).unwrap_or(80);
+            addrs.push(std::net::SocketAddr::new([10, 0, 0, n as u8].into(), port));
+            Ok(addrs)
+        }
+    }
+
+    #[test]
+    fn a_host_name_is_looked_up_once_until_it_expires_fails_or_changes() {
+        let r = CloudResolver::<Counting>::default();
+        let lookups = || r.0.system.0.load(Ordering::SeqCst);
+        let first = resolve_with(&r, "http://cloud.example:8090/device/register");
+        assert_eq!(first, vec!["10.0.0.1:8090".parse().unwrap()]);
+        for path in ["/face/record", "/person/operate", "/face/record"] {
+            assert_eq!(resolve_with(&r, &format!("http://cloud.example:8090{path}")), first);
+        }
+        assert_eq!(lookups(), 1, "one lookup for four requests");
+        // Another port or host is another answer.
+        assert_eq!(resolve_with(&r, "http://cloud.example:9000/p"), vec!["10.0.0.2:9000".parse().unwrap()]);
+        assert_eq!(lookups(), 2);
+        // A failed connection drops the cached addresses.
+        r.forget();
+        assert_eq!(resolve_with(&r, "http://cloud.example:9000/p"), vec!["10.0.0.3:9000".parse().unwrap()]);
+        // Expired: looked up again.
+        r.0.cached.lock().unwrap().as_mut().unwrap().1 = Instant::now();
+        assert_eq!(resolve_with(&r, "http://cloud.example:9000/p"), vec!["10.0.0.4:9000".parse().unwrap()]);
+        // IP literals never reach the resolver.
+        resolve_with(&r, "http://127.0.0.1:9000/p");
+        assert_eq!(lookups(), 4);
     }
 }

@@ -223,8 +223,12 @@ fn extend_backlog(store: &Store, end: &mut u64) {
 /// Sends one record with its offLineRecordNum and applies the answer; Ok when the cloud
 /// acknowledged it (the caller marks it delivered).
 fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> Result<(), PollError> {
-    let msg = upload_message(session, rec, off_line_record_num);
-    let resp: UploadRecordResp = session.exchange(Service::Record.path(), &msg)?;
+    let msg = upload_head(session, rec, off_line_record_num);
+    let compare = compare_jpeg(session, rec);
+    // The photos go from their JPEG bytes straight into the body as Base64 (see
+    // `UploadRecord::encode_with_photos`): the same bytes as encoding `upload_message`.
+    let body = || msg.encode_with_photos(rec.recognition_photo.as_deref(), compare.as_deref());
+    let resp: UploadRecordResp = session.exchange_encoded(Service::Record.path(), body)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
         // A message, but not this record's answer: as broken as garbage for the link.
         session.handles.link.answered_badly();
@@ -243,17 +247,28 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64)
 /// The uploadRecord message of a stored record, with `off_line_record_num` (the records still
 /// waiting besides this one); photos are encoded here, never stored twice.
 pub(crate) fn upload_message(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
+    let mut msg = upload_head(session, rec, off_line_record_num);
+    msg.body.recognition_photo = rec.recognition_photo.as_deref().map(encode_base64).unwrap_or_default();
+    msg.body.compare_photo = compare_jpeg(session, rec).as_deref().map(encode_base64).unwrap_or_default();
+    msg
+}
+
+/// The uploadRecord message of a stored record without its photos.
+fn upload_head(session: &Session<'_>, rec: &OutboxRecord, off_line_record_num: u64) -> UploadRecord {
     let mut msg = UploadRecord::from_fields(&rec.fields);
     msg.msg_type = "uploadRecord".into();
     msg.msg_id = rec.msg_id.to_string();
     msg.version = session.version().to_string();
     msg.device_no = session.device_no().to_string();
-    msg.body.recognition_photo = rec.recognition_photo.as_deref().map(encode_base64).unwrap_or_default();
-    msg.body.compare_photo = match &rec.compare_ref {
-        Some((id, slot)) => session.store.photo(id, *slot).ok().flatten().map(|p| encode_base64(&p.jpeg)),
-        None => None,
-    }
-    .unwrap_or_default();
     msg.off_line_record_num = off_line_record_num.to_string();
+    // Photos come from the record's columns only, never from its fields.
+    msg.body.recognition_photo.clear();
+    msg.body.compare_photo.clear();
     msg
+}
+
+/// The registered photo a record names as its comparePhoto, if it is still stored.
+fn compare_jpeg(session: &Session<'_>, rec: &OutboxRecord) -> Option<Vec<u8>> {
+    let (id, slot) = rec.compare_ref.as_ref()?;
+    session.store.photo(id, *slot).ok().flatten().map(|p| p.jpeg)
 }

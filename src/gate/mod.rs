@@ -10,6 +10,7 @@
 //! the network hears of it.
 
 mod snapshot;
+mod watch;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -17,12 +18,14 @@ use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
+use crate::access::doorwatch::Input as DoorInput;
 use crate::access::{self, Decision, Engine};
 use crate::config::OnFull;
+use crate::hw::command::AlarmCommand;
 use crate::hw::door::{Door, MAX_PULSE};
 use crate::hw::jpeg::SnapSize;
 use crate::hw::wiegand::{WideCards, WiegandFormat};
-use crate::hw::{Announcer, Camera, Rs485Out, WiegandOut};
+use crate::hw::{AlarmOutput, Announcer, Camera, Rs485Out, WiegandOut};
 use crate::model::{CardNumber, Credential, Source};
 use crate::protocol::devinfo::WiegandOutMode;
 use crate::settings::{Settings, SettingsCell};
@@ -51,6 +54,12 @@ pub struct Actuators {
     pub camera: Option<Box<dyn Camera>>,
     /// Voice and display.
     pub announcer: Box<dyn Announcer>,
+    /// The door's input lines the board has.
+    pub door_lines: Vec<DoorInput>,
+    /// The alarm output (siren, buzzer), if the board has one.
+    pub alarm_output: Option<Box<dyn AlarmOutput>>,
+    /// The `[alarm] command`, if one is configured.
+    pub alarm_command: Option<AlarmCommand>,
 }
 
 /// What the gate needs besides its actuators.
@@ -107,6 +116,8 @@ pub struct Gate {
     snapshots_in_flight: AtomicUsize,
     on_record: RecordNotify,
     on_full: OnFull,
+    /// The door's own inputs and alarms.
+    watch: watch::Watch,
 }
 
 /// The state a decision needs, under one lock.
@@ -122,10 +133,13 @@ impl Gate {
     /// caller runs on a thread of its own with a store connection of its own.
     pub fn new(actuators: Actuators, wiring: Wiring) -> (Gate, SnapshotQueue) {
         let (tx, queue) = snapshot::queue();
-        actuators.door.set_hold(wiring.settings.get().always_open);
+        let watch = watch::Watch::new(actuators.door_lines, actuators.alarm_output, actuators.alarm_command);
+        let mut door = actuators.door;
+        door.observe(watch.sender());
+        door.set_hold(wiring.settings.get().always_open);
         let gate = Gate {
             settings: wiring.settings,
-            door: Mutex::new(actuators.door),
+            door: Mutex::new(door),
             wiegand_out: Mutex::new(actuators.wiegand_out),
             wiegand_format: actuators.wiegand_format,
             wiegand_wide: actuators.wiegand_wide,
@@ -146,13 +160,16 @@ impl Gate {
             snapshots_in_flight: AtomicUsize::new(0),
             on_record: wiring.on_record,
             on_full: wiring.on_full,
+            watch,
         };
         (gate, queue)
     }
 
     /// Puts new settings in force: the next credential, pulse and frame follow them, and the
-    /// door holds open or closes with `alwaysOpenDoor`.
+    /// door holds open or closes with `alwaysOpenDoor`. The door watch's timing comes from
+    /// the configuration and stays.
     pub fn apply_settings(&self, settings: Settings) {
+        let settings = settings.keeping_door_of(&self.settings.get());
         let hold = settings.always_open;
         self.settings.replace(settings);
         self.door().set_hold(hold);
@@ -304,7 +321,9 @@ impl Gate {
         now: i64,
     ) -> Result<Passage> {
         let full = crate::store::is_out_of_space(&e);
-        let why = if full { format!("disk full: {e}") } else { e.to_string() };
+        let text = e.to_string();
+        let text = text.trim_start_matches("storage error: ");
+        let why = if full { format!("disk full: {text}") } else { text.to_string() };
         if !decision.open || self.on_full == OnFull::Deny {
             if decision.open {
                 log::error!("{}: door kept shut ([storage] on_full = \"deny\")", describe(credential));
@@ -424,13 +443,14 @@ impl Gate {
         }
     }
 
-    /// Whether the door is open now (`facegate status`).
+    /// Whether the relay is energised now, door unlocked (`facegate status`).
     pub fn door_is_open(&self) -> bool {
         self.door().state().open
     }
 
-    /// Releases the relay for good (the daemon is stopping).
+    /// Releases the relay for good and switches the alarm output off (the daemon is stopping).
     pub fn shutdown(&self) {
+        self.stop_watch();
         self.door().shutdown();
     }
 
@@ -516,6 +536,14 @@ mod tests {
         }
     }
 
+    struct RecordingAlarm(Log);
+    impl AlarmOutput for RecordingAlarm {
+        fn set(&mut self, on: bool) -> Result<()> {
+            lock(&self.0).push(format!("alarm {on}"));
+            Ok(())
+        }
+    }
+
     struct Rig {
         gate: Gate,
         log: Log,
@@ -538,6 +566,9 @@ mod tests {
                 rs485_out: None,
                 camera: None,
                 announcer: Box::new(RecordingAnnouncer(log.clone())),
+                door_lines: DoorInput::ALL.to_vec(),
+                alarm_output: Some(Box::new(RecordingAlarm(log.clone()))),
+                alarm_command: None,
             },
             Wiring {
                 settings: Arc::new(SettingsCell::new(Settings::new(params))),
@@ -638,6 +669,51 @@ mod tests {
         }
         assert!(!r.gate.door_is_open(), "relay close ended the minute-long pulse");
         r.gate.shutdown();
+    }
+
+    /// Waits (bounded) until `cond` holds for the actuator log.
+    fn logged(log: &Log, cond: impl Fn(&[String]) -> bool) -> bool {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if cond(&lock(log)) {
+                return true;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        false
+    }
+
+    #[test]
+    fn the_door_watch_relocks_on_close_and_raises_forced_open_until_shutdown() {
+        let r = rig(&[("openDoorTimeDelayMs", "60000")]);
+        let log = r.log.clone();
+        let gate = Arc::new(r.gate);
+        let g = gate.clone();
+        let watch = std::thread::spawn(move || g.run_door_watch());
+        gate.door_input(DoorInput::DoorContact, false).unwrap();
+        gate.door_input(DoorInput::ExitButton, true).unwrap();
+        gate.door_input(DoorInput::ExitButton, false).unwrap();
+        assert!(opened(&log, 1), "{:?}", lock(&log));
+        gate.door_input(DoorInput::DoorContact, true).unwrap();
+        gate.door_input(DoorInput::DoorContact, false).unwrap();
+        // The minute-long pulse ends as the door closes.
+        assert!(logged(&log, |l| l.last().map(String::as_str) == Some("relay false")), "{:?}", lock(&log));
+        gate.door_input(DoorInput::DoorContact, true).unwrap();
+        assert!(logged(&log, |l| l.iter().any(|e| e == "alarm true")), "{:?}", lock(&log));
+        assert!(lock(&log).contains(&"say Door forced open/Door forced open".to_string()), "{:?}", lock(&log));
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while gate.door_view().alarms.is_empty() && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert_eq!(gate.door_view(), watch::DoorView { door: "open", alarms: vec!["forced_open"], fire: false });
+        assert_eq!(opens(&log), 1, "a forced door is not opened by the relay: {:?}", lock(&log));
+        // Stopping switches the siren off and ends the watch.
+        gate.shutdown();
+        watch.join().unwrap();
+        assert_eq!(
+            lock(&log).iter().filter(|e| e.starts_with("alarm")).collect::<Vec<_>>(),
+            ["alarm true", "alarm false"]
+        );
     }
 
     #[test]

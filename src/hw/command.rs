@@ -5,6 +5,7 @@
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::mpsc::{self, SyncSender, TrySendError};
+use std::time::Duration;
 
 use super::Announcer;
 use crate::{Error, Result};
@@ -89,6 +90,81 @@ impl Announcer for CommandAnnouncer {
     }
 }
 
+/// Alarm notices waiting for the command; more means it hangs (each run is bounded by its
+/// timeout, so the queue drains again).
+const ALARM_QUEUE: usize = 32;
+
+/// The `[alarm] command`: run on each alarm start and end with the kind and `start` or `end`
+/// as its last two arguments (also in `FACEGATE_ALARM` and `FACEGATE_ALARM_STATE`), one at a
+/// time on its own thread so a slow command never delays the door; a run longer than the
+/// timeout is killed.
+pub struct AlarmCommand {
+    queue: SyncSender<(&'static str, bool)>,
+}
+
+impl AlarmCommand {
+    /// Starts the alarm command's thread for `argv`, each run bounded by `timeout`.
+    pub fn new(argv: Vec<String>, timeout: Duration) -> Result<AlarmCommand> {
+        if argv.is_empty() {
+            return Err(Error::Config("the alarm command is empty".into()));
+        }
+        let (queue, rx) = mpsc::sync_channel::<(&'static str, bool)>(ALARM_QUEUE);
+        std::thread::Builder::new()
+            .name("alarm-command".into())
+            .spawn(move || {
+                for (kind, start) in rx {
+                    let state = if start { "start" } else { "end" };
+                    let child = Command::new(&argv[0])
+                        .args(&argv[1..])
+                        .arg(kind)
+                        .arg(state)
+                        .env("FACEGATE_ALARM", kind)
+                        .env("FACEGATE_ALARM_STATE", state)
+                        .stdin(Stdio::null())
+                        .spawn();
+                    match child {
+                        Ok(mut child) => match wait_bounded(&mut child, timeout) {
+                            Some(s) if s.success() => {}
+                            Some(s) => log::warn!("alarm command `{}` {kind} {state} failed ({s})", argv[0]),
+                            None => log::warn!(
+                                "alarm command `{}` {kind} {state} ran over {} ms and was killed",
+                                argv[0],
+                                timeout.as_millis()
+                            ),
+                        },
+                        Err(e) => log::warn!("alarm command `{}` could not run: {e}", argv[0]),
+                    }
+                }
+            })
+            .map_err(|e| Error::io("starting the alarm command thread", e))?;
+        Ok(AlarmCommand { queue })
+    }
+
+    /// Queues one run for an alarm of `kind` that starts (`true`) or ends.
+    pub fn notify(&self, kind: &'static str, start: bool) {
+        if self.queue.try_send((kind, start)).is_err() {
+            log::warn!("alarm command is busy or gone; {kind} {} not passed on", if start { "start" } else { "end" });
+        }
+    }
+}
+
+/// Waits for `child` at most `timeout`, then kills it; its exit status, `None` when killed.
+/// Polled every 20 ms only while a command runs.
+fn wait_bounded(child: &mut std::process::Child, timeout: Duration) -> Option<std::process::ExitStatus> {
+    let deadline = std::time::Instant::now() + timeout;
+    loop {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(status),
+            Ok(None) if std::time::Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                return None;
+            }
+        }
+    }
+}
+
 /// An announcer that only logs, for terminals without a configured command.
 pub struct LogAnnouncer;
 
@@ -123,6 +199,38 @@ mod tests {
             argv(&["upgrade", "--image=/tmp/fw.bin", "-y"])
         );
         assert_eq!(install_argv(&argv(&["upgrade"]), f), argv(&["upgrade", "/tmp/fw.bin"]));
+    }
+
+    /// Polls (bounded) until `path` has `n` lines; its text.
+    fn lines_in(path: &Path, n: usize) -> String {
+        let mut text = String::new();
+        for _ in 0..3000 {
+            text = std::fs::read_to_string(path).unwrap_or_default();
+            if text.lines().count() >= n {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        text
+    }
+
+    #[test]
+    fn alarm_command_gets_kind_and_state_and_a_hung_one_is_killed() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("alarms");
+        let script = format!("printf '%s %s %s\\n' \"$1\" \"$2\" \"$FACEGATE_ALARM\" >> {}", out.display());
+        let a = AlarmCommand::new(argv(&["sh", "-c", &script, "sh"]), Duration::from_secs(30)).unwrap();
+        a.notify("held_open", true);
+        a.notify("held_open", false);
+        assert_eq!(lines_in(&out, 2), "held_open start held_open\nheld_open end held_open\n");
+        // A command that hangs is killed at its timeout and the next notice still runs.
+        let marker = dir.path().join("after");
+        let script = format!("if [ \"$2\" = start ]; then exec sleep 600; fi; echo \"$1 $2\" >> {}", marker.display());
+        let a = AlarmCommand::new(argv(&["sh", "-c", &script, "sh"]), Duration::from_millis(200)).unwrap();
+        a.notify("tamper", true);
+        a.notify("tamper", false);
+        assert_eq!(lines_in(&marker, 1), "tamper end\n");
+        assert!(AlarmCommand::new(Vec::new(), Duration::from_secs(1)).is_err());
     }
 
     #[test]

@@ -1,8 +1,11 @@
 //! The door controller: owns the relay on its own thread and times pulses and hold-open.
 //!
-//! The relay is energised while a pulse runs (`openDoorTimeDelayMs`) or while hold-open is set
-//! (`alwaysOpenDoor`), and released when the `Door` is shut down or dropped, so a stopping daemon
-//! never leaves the door unlocked.
+//! The relay is energised while a pulse runs (`openDoorTimeDelayMs`), while hold-open is set
+//! (`alwaysOpenDoor`) or while the door's own inputs hold it (the fire input, a held exit
+//! button: the local hold), and released when the `Door` is shut down or dropped, so a
+//! stopping daemon never leaves the door unlocked. The three are kept apart, so ending one
+//! (a fire clearing, alwaysOpenDoor cleared, a pulse ended by relock-on-close) leaves the
+//! relay as the other two ask.
 
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::{Arc, Mutex};
@@ -10,6 +13,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use super::Relay;
+use crate::access::doorwatch::Event as DoorEvent;
 use crate::{Error, Result};
 
 /// What the door is doing, for `status`.
@@ -19,6 +23,8 @@ pub struct DoorState {
     pub open: bool,
     /// Hold-open (`alwaysOpenDoor`) is set.
     pub held: bool,
+    /// The door's own inputs hold it open (fire, a held exit button).
+    pub local_hold: bool,
     /// The last relay failure, cleared by the next successful switch.
     pub fault: Option<String>,
 }
@@ -32,12 +38,15 @@ enum Command {
     Pulse(Duration, Option<Sender<()>>),
     EndPulse,
     Hold(bool),
+    LocalHold(bool),
     Shutdown,
 }
 
 /// The door relay on its own thread.
 pub struct Door {
     commands: Sender<Command>,
+    /// Told of every pulse and hold-open change (the gate's door watch), if set.
+    observer: Option<Sender<DoorEvent>>,
     state: Arc<Mutex<DoorState>>,
     thread: Option<JoinHandle<()>>,
 }
@@ -52,12 +61,27 @@ impl Door {
             .name("door".into())
             .spawn(move || run(relay, rx, shared))
             .map_err(|e| Error::io("starting the door thread", e))?;
-        Ok(Door { commands, state, thread: Some(thread) })
+        Ok(Door { commands, observer: None, state, thread: Some(thread) })
+    }
+
+    /// Tells `observer` of every later pulse ([`DoorEvent::Opened`], whoever asked for it) and
+    /// hold-open change ([`DoorEvent::AlwaysOpen`]), so the door watch knows which openings
+    /// of the door were granted.
+    pub fn observe(&mut self, observer: Sender<DoorEvent>) {
+        self.observer = Some(observer);
+    }
+
+    fn tell(&self, event: DoorEvent) {
+        if let Some(o) = &self.observer {
+            // Gone only when the watch stopped with the daemon.
+            let _ = o.send(event);
+        }
     }
 
     /// Opens the door for `duration` (at most [`MAX_PULSE`]: callers refuse longer ones, this
     /// caps what slips through); a pulse while open extends the opening, never shortens it.
     pub fn pulse(&self, duration: Duration) {
+        self.tell(DoorEvent::Opened(duration.min(MAX_PULSE)));
         // The thread only stops in shutdown(), after which commands have no effect by design.
         let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE), None));
     }
@@ -66,12 +90,20 @@ impl Door {
     /// `patience`, should the thread be stuck): what follows the opening — the camera frame of
     /// who passed — then comes after it, however the threads are scheduled.
     pub fn pulse_and_wait(&self, duration: Duration, patience: Duration) {
+        self.tell(DoorEvent::Opened(duration.min(MAX_PULSE)));
         let (tx, rx) = mpsc::channel();
         if self.commands.send(Command::Pulse(duration.min(MAX_PULSE), Some(tx))).is_ok()
             && rx.recv_timeout(patience).is_err()
         {
             log::warn!("door relay: not switched within {} ms of a pulse", patience.as_millis());
         }
+    }
+
+    /// [`Door::pulse`] for the door watch's own exit-button pulse, which it is not told of: it
+    /// already knows, and an echo arriving after the door closed again would authorise the
+    /// next opening.
+    pub fn pulse_local(&self, duration: Duration) {
+        let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE), None));
     }
 
     /// Ends a running pulse now; hold-open (`alwaysOpenDoor`) stays as it is.
@@ -81,7 +113,14 @@ impl Door {
 
     /// Sets or clears hold-open (`alwaysOpenDoor`); clearing it closes the door unless a pulse runs.
     pub fn set_hold(&self, hold: bool) {
+        self.tell(DoorEvent::AlwaysOpen(hold));
         let _ = self.commands.send(Command::Hold(hold));
+    }
+
+    /// Sets or clears the local hold (fire input, held exit button); clearing it leaves the
+    /// relay as alwaysOpenDoor and a running pulse ask.
+    pub fn set_local_hold(&self, hold: bool) {
+        let _ = self.commands.send(Command::LocalHold(hold));
     }
 
     /// The current state.
@@ -109,6 +148,7 @@ impl Drop for Door {
 fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<DoorState>>) {
     let mut pulse_until: Option<Instant> = None;
     let mut hold = false;
+    let mut local_hold = false;
     // None: unknown, so the first pass always switches (releases) the relay.
     let mut energised: Option<bool> = None;
     let mut shutting_down = false;
@@ -119,7 +159,7 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
         if pulse_until.is_some_and(|t| t <= now) {
             pulse_until = None;
         }
-        let want = !shutting_down && (hold || pulse_until.is_some());
+        let want = !shutting_down && (hold || local_hold || pulse_until.is_some());
         if energised != Some(want) {
             let result = relay.set(want);
             let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
@@ -135,7 +175,11 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
                 }
             }
         }
-        state.lock().unwrap_or_else(|p| p.into_inner()).held = hold;
+        {
+            let mut s = state.lock().unwrap_or_else(|p| p.into_inner());
+            s.held = hold;
+            s.local_hold = local_hold;
+        }
         for tx in switched.drain(..) {
             let _ = tx.send(());
         }
@@ -158,6 +202,7 @@ fn run(mut relay: Box<dyn Relay>, commands: Receiver<Command>, state: Arc<Mutex<
             }
             Command::EndPulse => pulse_until = None,
             Command::Hold(h) => hold = h,
+            Command::LocalHold(h) => local_hold = h,
             Command::Shutdown => shutting_down = true,
         }
     }
@@ -290,6 +335,54 @@ mod tests {
         door.pulse(Duration::from_secs(1));
         drop(door);
         assert!(rx.try_recv().is_err(), "nothing switches after shutdown");
+    }
+
+    #[test]
+    fn the_local_hold_outlasts_pulse_and_always_open_and_restores_them() {
+        let (mut door, rx) = door();
+        let (tx, told) = mpsc::channel();
+        door.observe(tx);
+        // alwaysOpenDoor, then fire: one opening.
+        door.set_hold(true);
+        assert_eq!(next(&rx), "open");
+        door.set_local_hold(true);
+        // alwaysOpenDoor cleared and a pulse ended during the fire: still open.
+        door.set_hold(false);
+        door.pulse(Duration::from_secs(3600));
+        door.end_pulse();
+        settled(&door, |s| s.local_hold && !s.held);
+        assert!(rx.try_recv().is_err(), "the fire hold kept the relay open throughout");
+        // Fire clears with alwaysOpenDoor set again: stays open; then cleared: closes.
+        door.set_hold(true);
+        door.set_local_hold(false);
+        settled(&door, |s| !s.local_hold && s.held);
+        assert!(rx.try_recv().is_err());
+        door.set_hold(false);
+        assert_eq!(next(&rx), "closed");
+        // A pulse runs when the fire starts and ends after it clears: open until the pulse ends.
+        door.pulse(Duration::from_secs(3600));
+        assert_eq!(next(&rx), "open");
+        door.set_local_hold(true);
+        door.set_local_hold(false);
+        settled(&door, |s| !s.local_hold && s.open);
+        door.end_pulse();
+        assert_eq!(next(&rx), "closed");
+        // The watch's own exit pulse is not echoed back to it.
+        door.pulse_local(Duration::from_millis(1));
+        assert_eq!(next(&rx), "open");
+        let events: Vec<DoorEvent> = told.try_iter().collect();
+        assert_eq!(
+            events,
+            [
+                DoorEvent::AlwaysOpen(true),
+                DoorEvent::AlwaysOpen(false),
+                DoorEvent::Opened(MAX_PULSE),
+                DoorEvent::AlwaysOpen(true),
+                DoorEvent::AlwaysOpen(false),
+                DoorEvent::Opened(MAX_PULSE),
+            ],
+            "the watch hears of every pulse (as long as it runs: capped) and hold"
+        );
     }
 
     struct FailingRelay;

@@ -177,7 +177,7 @@ pub fn encode_frame(frame: RawFrame<'_>, size: SnapSize) -> Result<Vec<u8>> {
     let mut out = Vec::with_capacity(w * h / 4);
     Encoder::new(&mut out, QUALITY)
         .encode_image(Scaled { frame, factor, tables: RangeTables::new() })
-        .map_err(|e| Error::Hardware(format!("JPEG encoding failed: {e}")))?;
+        .map_err(|e| Error::hardware("JPEG encoding failed", e))?;
     Ok(out)
 }
 
@@ -276,7 +276,7 @@ fn standard_dht() -> Vec<u8> {
 }
 
 fn unreadable(e: jpeg_decoder::Error) -> Error {
-    Error::Hardware(format!("camera JPEG unreadable: {e}"))
+    Error::hardware("camera JPEG unreadable", e)
 }
 
 /// Decodes a JPEG, box-filters it down by `factor` (1: unchanged) and encodes it again.
@@ -311,7 +311,7 @@ fn reencode(jpeg: &[u8], factor: usize) -> Result<Vec<u8>> {
     let mut out = Vec::new();
     Encoder::new(&mut out, QUALITY)
         .encode(&scaled, ow as u16, oh as u16, color)
-        .map_err(|e| Error::Hardware(format!("JPEG encoding failed: {e}")))?;
+        .map_err(|e| Error::hardware("JPEG encoding failed", e))?;
     Ok(out)
 }
 

@@ -13,6 +13,7 @@ use std::sync::mpsc::Sender;
 use std::time::Duration;
 
 use crate::Result;
+use crate::access::doorwatch::{Event as DoorEvent, Input as DoorInput};
 use crate::board::{BoardKind, BoardProfile};
 use crate::model::{Credential, Source};
 
@@ -20,6 +21,12 @@ use crate::model::{Credential, Source};
 pub trait Relay: Send {
     /// Energises (`true`, door unlocked) or releases (`false`) the relay.
     fn set(&mut self, open: bool) -> Result<()>;
+}
+
+/// The alarm output (a siren or buzzer relay).
+pub trait AlarmOutput: Send {
+    /// Switches it on (`true`, an alarm runs) or off.
+    fn set(&mut self, on: bool) -> Result<()>;
 }
 
 /// A Wiegand frame: the bits as sent on the wire, first bit first.
@@ -99,7 +106,17 @@ pub struct Board {
     /// Starts the input threads (Wiegand in, RS485 in, QR reader); they send to `events`
     /// until the receiver is dropped.
     pub inputs: Box<dyn FnOnce(Sender<InputEvent>) -> Result<InputHandles> + Send>,
+    /// The door's input lines the board has (exit button, door contact, fire, tamper).
+    pub door_lines: Vec<DoorInput>,
+    /// The alarm output, if the board has one.
+    pub alarm_output: Option<Box<dyn AlarmOutput>>,
+    /// Starts the door-input threads; each sends a debounced [`DoorEvent::Level`] per change
+    /// (the first one with the level read at start) until the receiver is dropped.
+    pub door_inputs: DoorInputStarter,
 }
+
+/// Starts the door-input threads of a board (see [`Board::door_inputs`]).
+pub type DoorInputStarter = Box<dyn FnOnce(Sender<DoorEvent>) -> Result<()> + Send>;
 
 /// Handles on the running input threads.
 #[derive(Default)]

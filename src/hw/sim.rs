@@ -12,7 +12,8 @@ use serde_json::{Value, json};
 
 use super::jpeg::{self, PixelFormat, RawFrame, SnapSize};
 use super::wiegand::bit_string;
-use super::{Announcer, Board, Camera, InputHandles, Relay, Rs485Out, System, WiegandBits, WiegandOut};
+use super::{AlarmOutput, Announcer, Board, Camera, InputHandles, Relay, Rs485Out, System, WiegandBits, WiegandOut};
+use crate::access::doorwatch::Input;
 use crate::{Error, Result};
 
 /// Size of the sim camera's synthetic frame.
@@ -41,7 +42,7 @@ impl SimLog {
             object.extend(fields);
         }
         let mut line = serde_json::to_vec(&Value::Object(object))
-            .map_err(|e| Error::Hardware(format!("sim log entry unserialisable: {e}")))?;
+            .map_err(|e| Error::hardware("sim log entry unserialisable", e))?;
         line.push(b'\n');
         let mut file = OpenOptions::new()
             .append(true)
@@ -61,6 +62,14 @@ struct SimRelay(Arc<SimLog>);
 impl Relay for SimRelay {
     fn set(&mut self, open: bool) -> Result<()> {
         self.0.append("relay", json!({"state": if open { "open" } else { "closed" }}))
+    }
+}
+
+struct SimAlarmOutput(Arc<SimLog>);
+
+impl AlarmOutput for SimAlarmOutput {
+    fn set(&mut self, on: bool) -> Result<()> {
+        self.0.append("alarm_output", json!({"state": if on { "on" } else { "off" }}))
     }
 }
 
@@ -155,7 +164,8 @@ impl System for SimSystem {
 }
 
 /// The sim board named `name`, logging to `<storage_dir>/sim-actuators.jsonl`. It has every
-/// device; its inputs start no thread (credentials come through the control socket).
+/// device; its inputs start no thread (credentials and the door's input levels come through
+/// the control socket).
 pub fn board(name: &str, storage_dir: &Path) -> Board {
     let log = Arc::new(SimLog::new(storage_dir));
     Board {
@@ -165,8 +175,11 @@ pub fn board(name: &str, storage_dir: &Path) -> Board {
         rs485_out: Some(Box::new(SimRs485(Arc::clone(&log)))),
         camera: Some(Box::new(SimCamera::new(Arc::clone(&log)))),
         announcer: Box::new(SimAnnouncer(Arc::clone(&log))),
+        alarm_output: Some(Box::new(SimAlarmOutput(Arc::clone(&log)))),
         system: Box::new(SimSystem(log)),
         inputs: Box::new(|_events| Ok(InputHandles::default())),
+        door_lines: Input::ALL.to_vec(),
+        door_inputs: Box::new(|_events| Ok(())),
     }
 }
 
@@ -191,6 +204,7 @@ mod tests {
         b.announcer.announce("欢迎光临", "Welcome");
         b.wiegand_out.as_mut().unwrap().send(&WiegandBits(vec![false, true, true, false])).unwrap();
         b.rs485_out.as_mut().unwrap().write(&[0xfe, 0x03, 0x01, 0x00]).unwrap();
+        b.alarm_output.as_mut().unwrap().set(true).unwrap();
         b.system.reboot().unwrap();
         b.system.set_clock(1_700_000_000_123).unwrap();
         let fw = dir.path().join("fw.bin");
@@ -216,6 +230,7 @@ mod tests {
                 json!({"kind": "announce", "voice": "欢迎光临", "display": "Welcome"}),
                 json!({"kind": "wiegand_out", "bits": 4, "frame": "0110"}),
                 json!({"kind": "rs485_out", "hex": "fe030100"}),
+                json!({"kind": "alarm_output", "state": "on"}),
                 json!({"kind": "reboot"}),
                 json!({"kind": "set_clock", "unix_ms": 1_700_000_000_123i64}),
                 json!({"kind": "install", "update_type": "1", "path": fw.display().to_string(), "bytes": 1234}),

@@ -26,6 +26,15 @@ pub fn encode_base64(bytes: &[u8]) -> String {
     STANDARD.encode(bytes)
 }
 
+/// Appends the standard Base64 of `bytes` (with padding) to `out`, with no string in between.
+pub fn encode_base64_into(bytes: &[u8], out: &mut Vec<u8>) {
+    let start = out.len();
+    out.resize(start + bytes.len().div_ceil(3) * 4, 0);
+    // The room is exactly the padded length, so the encoder cannot run short.
+    let written = STANDARD.encode_slice(bytes, &mut out[start..]).expect("room for the Base64 was made");
+    out.truncate(start + written);
+}
+
 /// Decodes Base64 text leniently (see the module documentation); `what` names the field for
 /// the error message.
 pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>> {
@@ -34,6 +43,13 @@ pub fn decode_base64(what: &str, text: &str) -> Result<Vec<u8>> {
         Some(i) if text.starts_with("data:") => &text[i + ";base64,".len()..],
         _ => text,
     };
+    // What clouds send nearly always: one line of the standard alphabet. Decoded as it is, that
+    // is one pass over a photo's text; only text that does not decode so (line breaks, the
+    // URL-safe alphabet) is copied without its whitespace first. Text that decodes here would
+    // decode to the same bytes below: it has no whitespace and no URL-safe characters.
+    if let Ok(bytes) = LENIENT.decode(text.as_bytes()) {
+        return Ok(bytes);
+    }
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let url_safe = compact.contains(['-', '_']);
     let engine = if url_safe { &LENIENT_URL_SAFE } else { &LENIENT };
@@ -51,6 +67,16 @@ mod tests {
         // protocol.md §2.8: encryptBASE64([0xfe,0x03,0x01,0x00,0x02]) is "/gMBAAI=".
         assert_eq!(encode_base64(&[0xfe, 0x03, 0x01, 0x00, 0x02]), "/gMBAAI=");
         assert_eq!(decode_base64("rs485Data", "/gMBAAI=").unwrap(), [0xfe, 0x03, 0x01, 0x00, 0x02]);
+    }
+
+    #[test]
+    fn encoding_into_a_buffer_appends_what_encode_returns() {
+        for len in 0..40usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 250) as u8).collect();
+            let mut out = b"{\"".to_vec();
+            encode_base64_into(&bytes, &mut out);
+            assert_eq!(out, [b"{\"".as_slice(), encode_base64(&bytes).as_bytes()].concat(), "{len} bytes");
+        }
     }
 
     #[test]

@@ -66,6 +66,9 @@ pub const DEFAULT_MAX_PHOTO_BYTES: u64 = 256 << 20;
 /// How long a connection waits for another one's write lock before giving up.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// How long the checkpoint before a retried insert waits for readers (a door is waiting).
+const CHECKPOINT_WAIT: Duration = Duration::from_millis(200);
+
 /// After a write failed for want of space, how long every insert makes room first without
 /// asking the filesystem (a file size limit is invisible to statvfs).
 const LOW_SPACE_HOLD: Duration = Duration::from_secs(60);
@@ -79,21 +82,25 @@ pub struct Tuning {
     pub page_size: u32,
     /// `journal_size_limit`: the WAL is cut back to this after a checkpoint.
     pub journal_size_limit: i64,
-    /// `wal_autocheckpoint`: the committing connection checkpoints once the WAL has this many
-    /// pages.
-    pub wal_autocheckpoint: u32,
+    /// The committing connection checkpoints once the WAL holds this many bytes of pages
+    /// (`wal_autocheckpoint`, in pages of the file's own size).
+    pub wal_checkpoint_bytes: u32,
 }
 
 impl Tuning {
-    /// The WAL is checkpointed every 1 MiB and cut back to 1 MiB: on a small partition it never
-    /// holds more than that (it had grown to 2 MB of a 3 MB disk), and its file is reused in
-    /// place rather than regrown. A bulk person sync still grows it inside one transaction;
-    /// the next checkpoint cuts it back.
-    pub const CURRENT: Tuning = Tuning { page_size: 4096, journal_size_limit: 1 << 20, wal_autocheckpoint: 256 };
-    /// Before issue 16 (64 MiB WAL limit, SQLite's checkpoint every 1,000 pages), for
-    /// benchmarks that compare.
+    /// 1 KiB pages for a new database: a commit rewrites every page it touches (the record's
+    /// table and index leaves, the counters), so smaller pages write less per record — 2 to 2.5
+    /// times less than 4 KiB pages (BENCHMARKS.md, "Bytes written per record"). An existing
+    /// database keeps its page size (changing it needs a VACUUM outside WAL mode). The WAL is
+    /// checkpointed every 1 MiB and cut back to 1 MiB: on a small partition it never holds more
+    /// than that (it had grown to 2 MB of a 3 MB disk), and its file is reused in place rather
+    /// than regrown. A bulk person sync still grows it inside one transaction; the next
+    /// checkpoint cuts it back.
+    pub const CURRENT: Tuning = Tuning { page_size: 1024, journal_size_limit: 1 << 20, wal_checkpoint_bytes: 1 << 20 };
+    /// Before issue 16 (4 KiB pages, 64 MiB WAL limit, SQLite's checkpoint every 1,000 pages),
+    /// for benchmarks that compare.
     pub const BEFORE_ISSUE_16: Tuning =
-        Tuning { page_size: 4096, journal_size_limit: 64 << 20, wal_autocheckpoint: 1000 };
+        Tuning { page_size: 4096, journal_size_limit: 64 << 20, wal_checkpoint_bytes: 1000 * 4096 };
 }
 
 /// One connection to the facegate database. Open one per thread; they share the file safely.
@@ -215,10 +222,14 @@ impl Store {
 
     /// Moves what the WAL holds into the database and lets the next commit write the WAL from
     /// its start, in blocks the file already owns. Best effort: on a full disk it may fail.
+    ///
+    /// RESTART waits for readers of the old WAL; a door waits behind this, so for a moment only.
     fn checkpoint_restart(&self) {
+        let _ = self.conn.busy_timeout(CHECKPOINT_WAIT);
         if let Err(e) = self.conn.query_row("PRAGMA wal_checkpoint(RESTART)", [], |_| Ok(())) {
             log::debug!("checkpoint before making room: {e}");
         }
+        let _ = self.conn.busy_timeout(BUSY_TIMEOUT);
     }
 
     /// Device parameters the cloud has set (`setDevInfo`), by the spec's key.
@@ -316,7 +327,8 @@ impl Store {
         c.pragma_update(None, "synchronous", "FULL")?;
         c.pragma_update(None, "foreign_keys", true)?;
         c.pragma_update(None, "journal_size_limit", tuning.journal_size_limit)?;
-        c.pragma_update(None, "wal_autocheckpoint", tuning.wal_autocheckpoint)?;
+        let page: u32 = c.pragma_query_value(None, "page_size", |r| r.get(0))?;
+        c.pragma_update(None, "wal_autocheckpoint", (tuning.wal_checkpoint_bytes / page.max(512)).max(1))?;
         Ok(())
     }
 

@@ -1232,9 +1232,18 @@ fn padded(body: &[u8], size: usize) -> Vec<u8> {
         _ => Map::new(),
     };
     obj.insert("padding".into(), "".into());
-    let base = serde_json::to_vec(&obj).unwrap_or_default().len();
-    obj.insert("padding".into(), "x".repeat(size.saturating_sub(base)).into());
-    serde_json::to_vec(&obj).unwrap_or_default()
+    // The padding goes in as bytes, not through serde_json: escaping a 64 MB string in a debug
+    // build takes seconds on a loaded machine, all of them under the state lock, and the
+    // device's read timeout would then fire before the size limit it is tested against.
+    let small = serde_json::to_vec(&obj).unwrap_or_default();
+    let marker = br#""padding":"""#;
+    let at = small.windows(marker.len()).position(|w| w == marker).map_or(small.len(), |i| i + marker.len() - 1);
+    let fill = size.saturating_sub(small.len());
+    let mut out = Vec::with_capacity(small.len() + fill);
+    out.extend_from_slice(&small[..at]);
+    out.resize(at + fill, b'x');
+    out.extend_from_slice(&small[at..]);
+    out
 }
 
 /// The normal answer to a request (may update queues and counters).

@@ -1,5 +1,6 @@
 //! GPIO through the character device (gpio-cdev): the relay, the Wiegand output lines, an
-//! RS485 driver-enable line, and the Wiegand input thread.
+//! RS485 driver-enable line, the alarm output, the Wiegand input thread and the door's input
+//! threads (exit button, door contact, fire, tamper).
 
 use std::fs::File;
 use std::os::fd::AsFd;
@@ -10,6 +11,8 @@ use std::time::Duration;
 use gpio_cdev::{Chip, EventRequestFlags, LineEventHandle, LineHandle, LineRequestFlags};
 
 use super::sys::{self, Clock};
+use crate::access::doorwatch::{Debounce, Event as DoorEvent, Input as DoorInput};
+use crate::board::InputLineProfile;
 use crate::hw::wiegand::{self, DecoderTiming, OutTiming, PulseLines, WiegandInput, WiegandLine};
 use crate::hw::{InputEvent, InputStats, Relay, SharedParams, WiegandBits, WiegandOut};
 use crate::{Error, Result};
@@ -244,6 +247,91 @@ fn run_wiegand_reader(
         *stats.lock().unwrap_or_else(|p| p.into_inner()) = input.decoder.stats();
         for event in new_events {
             if events.send(event).is_err() {
+                return Ok(());
+            }
+        }
+    }
+}
+
+/// The alarm output on a GPIO line.
+pub struct GpioAlarmOutput(pub OutputLine);
+
+impl crate::hw::AlarmOutput for GpioAlarmOutput {
+    fn set(&mut self, on: bool) -> Result<()> {
+        self.0.set(on)
+    }
+}
+
+/// One of the door's input lines, requested for both edges.
+pub struct DoorInputLine {
+    input: DoorInput,
+    handle: LineEventHandle,
+    active_low: bool,
+    debounce_ms: u64,
+    what: String,
+}
+
+impl DoorInputLine {
+    /// Requests `profile`'s line for edge events, as `input`.
+    pub fn request(input: DoorInput, profile: &InputLineProfile) -> Result<DoorInputLine> {
+        let mut c = open_chip(&profile.chip)?;
+        let what = format!("{}: line {} of {}", input.name(), profile.line, c.path().display());
+        let l = c.get_line(profile.line).map_err(|e| Error::hardware(format!("{what}: no such line"), e))?;
+        if let Ok(info) = l.info() {
+            if info.is_used() {
+                let by = info.consumer().unwrap_or("the kernel").to_string();
+                return Err(Error::Hardware(format!("{what} is busy, used by {by:?}")));
+            }
+        }
+        let handle = l
+            .events(LineRequestFlags::INPUT, EventRequestFlags::BOTH_EDGES, CONSUMER)
+            .map_err(|e| Error::hardware(what.clone(), e))?;
+        Ok(DoorInputLine { input, handle, active_low: profile.active_low, debounce_ms: profile.debounce_ms, what })
+    }
+
+    /// The line's level now, as active or not.
+    fn active(&self) -> Result<bool> {
+        let v = self.handle.get_value().map_err(|e| Error::hardware(format!("reading {}", self.what), e))?;
+        Ok((v != 0) != self.active_low)
+    }
+}
+
+/// Starts the thread of one door input: it sleeps in the kernel until an edge (no periodic
+/// wake-up while idle), waits out the debounce time, and sends each new stable level.
+pub fn spawn_door_input(line: DoorInputLine, events: Sender<DoorEvent>) -> Result<()> {
+    std::thread::Builder::new()
+        .name(format!("in-{}", line.input.name()))
+        .spawn(move || {
+            if let Err(e) = run_door_input(line, &events) {
+                log::error!("door input stopped: {e}");
+            }
+        })
+        .map_err(|e| Error::io("starting a door input thread", e))?;
+    Ok(())
+}
+
+fn run_door_input(mut line: DoorInputLine, events: &Sender<DoorEvent>) -> Result<()> {
+    let ms = || sys::now_ns(Clock::Monotonic) / 1_000_000;
+    let initial = line.active()?;
+    if events.send(DoorEvent::Level(line.input, initial)).is_err() {
+        return Ok(());
+    }
+    let mut debounce = Debounce::new(line.debounce_ms, Some(initial));
+    loop {
+        let timeout = debounce.deadline().map(|t| Duration::from_millis(t.saturating_sub(ms())));
+        let [ready] = match sys::wait_readable([line.handle.as_fd()], timeout) {
+            Ok(ready) => ready,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(Error::io(format!("waiting for {}", line.what), e)),
+        };
+        if ready {
+            // The event only says an edge came; the level is read after it, so a burst of
+            // bounces ends at the level the line really settled on.
+            line.handle.get_event().map_err(|e| Error::hardware(format!("reading {}", line.what), e))?;
+            debounce.edge(line.active()?, ms());
+        }
+        if let Some(level) = debounce.settle(ms()) {
+            if events.send(DoorEvent::Level(line.input, level)).is_err() {
                 return Ok(());
             }
         }

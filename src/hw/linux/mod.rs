@@ -17,7 +17,8 @@ use crate::hw::wiegand::{DecoderTiming, OutTiming};
 use crate::hw::{Announcer, Board, BoardOptions, DoctorLine, InputHandles, InputStats, Rs485Out, WiegandOut};
 use crate::{Error, Result};
 
-use gpio::{GpioRelay, GpioWiegandOut, OutputLine, WiegandInLines};
+use crate::access::doorwatch::Input as DoorInput;
+use gpio::{DoorInputLine, GpioAlarmOutput, GpioRelay, GpioWiegandOut, OutputLine, WiegandInLines};
 use serial::{Rs485Port, SerialInput};
 
 /// How long `doctor` waits for a camera frame.
@@ -57,6 +58,17 @@ pub fn open(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
         None => None,
     };
 
+    let mut door_lines = Vec::new();
+    for (name, l) in profile.door_inputs() {
+        let input = DoorInput::from_name(name).ok_or_else(|| Error::Config(format!("no door input {name}")))?;
+        door_lines.push(DoorInputLine::request(input, l)?);
+    }
+    let alarm_output = match &profile.alarm_output {
+        Some(a) => Some(Box::new(GpioAlarmOutput(OutputLine::request(&a.chip, a.line, a.active_low, "alarm output")?))
+            as Box<dyn crate::hw::AlarmOutput>),
+        None => None,
+    };
+
     let announcer: Box<dyn Announcer> = match &opts.announcer_command {
         Some(argv) => Box::new(CommandAnnouncer::new(argv.clone())?),
         None => Box::new(LogAnnouncer),
@@ -86,6 +98,14 @@ pub fn open(profile: &BoardProfile, opts: &BoardOptions) -> Result<Board> {
                 serial::spawn_reader(port, SerialInput::QrReader, params, events)?;
             }
             Ok(InputHandles { stats })
+        }),
+        door_lines: profile.door_inputs().iter().filter_map(|(name, _)| DoorInput::from_name(name)).collect(),
+        alarm_output,
+        door_inputs: Box::new(move |events| {
+            for line in door_lines {
+                gpio::spawn_door_input(line, events.clone())?;
+            }
+            Ok(())
         }),
     })
 }
@@ -161,6 +181,12 @@ pub fn doctor(profile: &BoardProfile) -> Vec<DoctorLine> {
             lines.push(line(format!("rs485 driver-enable {chip} line {l}"), gpio::check_line(chip, l)));
         }
     }
+    for (name, l) in profile.door_inputs() {
+        lines.push(line(format!("{name} {} line {}", l.chip, l.line), gpio::check_line(&l.chip, l.line)));
+    }
+    if let Some(a) = &profile.alarm_output {
+        lines.push(line(format!("alarm output {} line {}", a.chip, a.line), gpio::check_line(&a.chip, a.line)));
+    }
     if let Some(q) = &profile.qr_reader {
         lines.push(line(format!("QR reader {}", q.tty), check_port(&q.tty, q.baud, "QR reader", false)));
     }
@@ -183,6 +209,17 @@ mod tests {
         let p = crate::board::parse_profile(text, "ghost.toml").unwrap();
         let lines = crate::hw::doctor(&p, std::path::Path::new("/tmp"));
         assert_eq!(lines.len(), 3, "{lines:?}");
+        // Each door line gets its own doctor line, and claiming names the first that fails.
+        let door = format!(
+            "{text}[door_contact]\nchip = \"/dev/gpiochip-facegate-door\"\nline = 4\n\
+             [alarm_output]\nchip = \"/dev/gpiochip-facegate-door\"\nline = 5\n"
+        );
+        let with_door = crate::board::parse_profile(&door, "ghost.toml").unwrap();
+        let door_lines = crate::hw::doctor(&with_door, std::path::Path::new("/tmp"));
+        let items: Vec<&str> = door_lines.iter().map(|l| l.item.as_str()).collect();
+        assert!(items.contains(&"door_contact /dev/gpiochip-facegate-door line 4"), "{items:?}");
+        assert!(items.contains(&"alarm output /dev/gpiochip-facegate-door line 5"), "{items:?}");
+        assert!(door_lines.iter().all(|l| !l.ok && l.detail.contains("missing")), "{door_lines:?}");
         for l in &lines {
             assert!(!l.ok, "{l}");
             assert!(l.detail.contains("missing"), "{l}");
