@@ -120,6 +120,10 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             }
         }
         was_offline = !online;
+        // Read before the batch: a snapshot attached between the batch and this read would
+        // otherwise let the backlog go before the live record it belongs to (the gate counts
+        // the job before the record is stored).
+        let snapshot_coming = handles.gate.snapshots_in_flight();
         // Read before the batch. While no record is stored after it, none can have been evicted
         // (the caps act on insert) and the pending count stands: neither is read per record.
         let newest = session.store.last_msg_id().unwrap_or(0);
@@ -134,7 +138,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         };
         // The live query's condition: a backlog batch never meets it (see next_batch_after).
         let live = batch.first().is_some_and(|r| r.attempts == 0 && r.msg_id > backlog_end);
-        if !live && handles.gate.snapshots_in_flight() {
+        if !live && snapshot_coming {
             // A live record waits for its camera snapshot: it goes before the backlog, so wait
             // for it (the snapshot worker wakes us) rather than start on the backlog. The gate
             // counts the jobs: no patience guessed from the clock, which load outlasted (the

@@ -250,6 +250,11 @@ impl Gate {
             Some((p.id_number.clone(), slot))
         });
         let held = !self.cloud_online.load(Ordering::Relaxed) && !settings.retransmission;
+        if snapshot.is_some() {
+            // Counted before the record is visible to the uploader, so it never sees the record
+            // waiting for a snapshot without the job in flight.
+            self.snapshots_in_flight.fetch_add(1, Ordering::SeqCst);
+        }
         let inserted = store.insert_record(&NewRecord {
             created_ms: now,
             fields,
@@ -260,7 +265,12 @@ impl Gate {
         });
         let outcome = match inserted {
             Ok(outcome) => outcome,
-            Err(e) => return self.pass_without_record(d, e, &decision, &credential, &settings, now),
+            Err(e) => {
+                if snapshot.is_some() {
+                    self.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
+                return self.pass_without_record(d, e, &decision, &credential, &settings, now);
+            }
         };
         if outcome.evicted > 0 {
             log::warn!(
@@ -290,7 +300,6 @@ impl Gate {
         match snapshot {
             // The worker tells the uploader once the photo is attached.
             Some(size) => {
-                self.snapshots_in_flight.fetch_add(1, Ordering::SeqCst);
                 if self.snapshots.send(snapshot::Job { msg_id: outcome.msg_id, size, queued: Instant::now() }).is_err()
                 {
                     self.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
