@@ -33,7 +33,7 @@
 //! Run: `cargo test --release --test soak -- --ignored --nocapture`, or `tools/soak.sh`.
 //! Knobs: `SOAK_SEED` (default: from the clock, printed), `SOAK_SECS` (300),
 //! `SOAK_INTENSITY` (1..=10, default 3), `SOAK_LATENCY_MS` (3000), `SOAK_RESUME_SECS` (10),
-//! `SOAK_STALL_SECS` (10), `SOAK_MAX_RSS_MB` (64), `SOAK_MAX_THREADS` (30, see [`MAX_THREADS`]),
+//! `SOAK_STALL_SECS` (10), `SOAK_MAX_RSS_MB` (64), `SOAK_MAX_THREADS` (31, see [`MAX_THREADS`]),
 //! `SOAK_MAX_FDS` (69, see [`MAX_FDS`]), `SOAK_SIGXFSZ` (`ignore`; `default` lets the daemon inherit the
 //! default disposition, so the file size limit kills it). The bounds are deadlines for a
 //! loaded machine, not speed targets.
@@ -110,12 +110,12 @@ impl Knobs {
 const ANCHORS: [(&str, &str); 4] =
     [("900001", "80000001"), ("900002", "80000002"), ("900003", "80000003"), ("900004", "80000004")];
 
-/// The daemon's threads on the sim board, by what bounds them: 8 for its life (main, inputs,
-/// snapshots, uploader, scheduler, signals, door, ctl); one per control connection, at most
+/// The daemon's threads on the sim board, by what bounds them: 9 for its life (main, inputs,
+/// snapshots, uploader, scheduler, signals, door, door-watch, ctl); one per control connection, at most
 /// `ctl::MAX_CONNECTIONS` (16), plus 4 for connection threads that freed their place and are
 /// still ending (the place is freed inside the thread, so a new one may start first); 2 while a
 /// firmware update runs (update, the installer's stderr reader). A thread past this is a leak.
-const MAX_THREADS: u64 = 8 + facegate::ctl::MAX_CONNECTIONS as u64 + 4 + 2;
+const MAX_THREADS: u64 = 9 + facegate::ctl::MAX_CONNECTIONS as u64 + 4 + 2;
 
 /// The daemon's open descriptors, by what bounds them: stdio (3, and a second /dev/null); 4
 /// store connections (gate, snapshots, uploader, scheduler) of up to 3 each (database, WAL,
