@@ -11,7 +11,7 @@ mod common;
 
 use std::time::{Duration, Instant};
 
-use common::{DEADLINE, Daemon, MockCloud};
+use common::{DEADLINE, Daemon, Misbehaviour, MockCloud};
 use facegate::ctl::{self, Request};
 use facegate::store::Store;
 use serde_json::{Value, json};
@@ -178,4 +178,99 @@ fn a_sync_of_25000_persons_never_pauses_for_an_interval() {
     });
     assert!(count, "not every person was stored\n{}", d.log_tail(40));
     assert!(largest < Duration::from_secs(25), "largest gap {largest:?}");
+}
+
+/// A cloud stuck re-sending one command (the same msgID every poll) is slowed down: after
+/// `STUCK_REPEATS` (3) in a row the service is polled at its interval, and the log and
+/// `facegate status` say why; once the cloud moves on, its commands stream again at once. The
+/// gaps are measured at the mock: the stuck ones are bounded from below (the daemon waits at
+/// least the interval, which load can only lengthen), the streaming ones from above by the same
+/// interval, a bound generous enough for a loaded machine.
+#[test]
+fn a_cloud_repeating_one_msg_id_is_polled_at_its_interval() {
+    const INTERVAL: Duration = Duration::from_secs(10);
+    let cloud = MockCloud::start();
+    let mut services = MockCloud::fast_services();
+    services["setDevInfoServiceInterval"] = json!(INTERVAL.as_secs().to_string());
+    cloud.set_register_resp(services);
+    let stuck = json!({"msgID": "777777", "isOnlineSetDevInfo": "1", "voiceVolume": "5"});
+    for _ in 0..4 {
+        cloud.push_command("/device/setDevInfo", stuck.clone());
+    }
+    let moved_on: Vec<String> = (0..3)
+        .map(|i| {
+            cloud.push_command("/device/setDevInfo", json!({"isOnlineSetDevInfo": "1", "voiceVolume": i.to_string()}))
+        })
+        .collect();
+    let d = Daemon::start(&cloud.url(), "");
+    let done = cloud.wait_until(DEADLINE + 3 * INTERVAL, |c| c.pending("/device/setDevInfo") == 0);
+    assert!(done, "the commands were never all polled\n{}\n{}", cloud.dump(), d.log_tail(40));
+    // The polls that carried a command, in order (the last poll of the queue carried none).
+    let polls: Vec<(Instant, String)> = cloud
+        .requests_to("/device/setDevInfo")
+        .into_iter()
+        .filter(|r| !r.is_result())
+        .map(|r| (r.at, r.answer))
+        .collect();
+    let carried: Vec<&(Instant, String)> = polls.iter().filter(|(_, a)| !a.contains("msgID=000000")).collect();
+    assert_eq!(carried.len(), 7, "{polls:?}");
+    let gap = |i: usize| carried[i].0 - carried[i - 1].0;
+    // The 3rd 777777 in a row marks the cloud stuck: the 4th, and the first command after it,
+    // each wait an interval.
+    for i in [3, 4] {
+        assert!(gap(i) >= INTERVAL - Duration::from_millis(50), "poll #{i} came {:?} after the last", gap(i));
+    }
+    // Once the cloud moved on, its commands stream: no interval between them.
+    for i in [5, 6] {
+        assert!(gap(i) < INTERVAL, "poll #{i} came {:?} after the last: the slow-down outlived the repeats", gap(i));
+    }
+    for id in &moved_on {
+        assert!(
+            cloud.wait_until(DEADLINE, |c| !c.results_for(id).is_empty()),
+            "no result for {id}\n{}",
+            d.log_tail(40)
+        );
+    }
+    let log = d.log_text();
+    assert_eq!(
+        log.matches("re-sends command msgID \"777777\"").count(),
+        1,
+        "said once in the log, not per poll\n{}",
+        d.log_tail(40)
+    );
+    let out = d.cli(&["status", "--json"]);
+    let shown: Value = serde_json::from_slice(&out.stdout).unwrap_or(Value::Null);
+    let last_error = text(&shown, "last_error");
+    assert!(last_error.contains("777777"), "status --json: {shown}");
+}
+
+/// (e) A cloud that answers HTTP 500 for 10 s (reachable, so the link stays up) and then
+/// properly again: the records made meanwhile are all acknowledged within 3 s of its return,
+/// with `retry_max_ms` at its default. Before, the uploader's own back-off for bad answers had
+/// doubled to 8 s and more, and nothing ended it when the polls were answered properly again
+/// (the soak's seed 643543733, step 149: 253 records 10.5 s after an 8-s garbage outage).
+#[test]
+fn records_of_a_ten_second_http_500_outage_arrive_within_three_seconds_of_its_end() {
+    let cloud = MockCloud::start();
+    cloud.set_register_resp(MockCloud::fast_services());
+    let d = start_with_default_backoff(&cloud);
+    cloud.misbehave(None, Misbehaviour::Status(500), usize::MAX / 2);
+    let outage = Instant::now();
+    let ids: Vec<String> = (0..20).map(|i| card(&d, &format!("{}", 720_000 + i))).collect();
+    std::thread::sleep(Duration::from_secs(10).saturating_sub(outage.elapsed()));
+    let failures = d.log_text().matches(" not delivered (").count();
+    assert!(failures >= 2, "the uploader should have met the 500s at least twice\n{}", d.log_tail(40));
+    cloud.clear_misbehaviour();
+    let back = Instant::now();
+    let all = cloud.wait_until(DEADLINE, |c| {
+        let seen: Vec<String> = c.records().iter().map(|r| text(r, "msgID")).collect();
+        ids.iter().all(|id| seen.contains(id))
+    });
+    let took = back.elapsed();
+    assert!(all, "not every record arrived\n{}", d.log_tail(60));
+    assert!(
+        took <= Duration::from_secs(3),
+        "the last record arrived {took:?} after the 500s ended\n{}",
+        d.log_tail(60)
+    );
 }

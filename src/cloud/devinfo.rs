@@ -50,6 +50,7 @@ pub fn poll_set(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let msg = if msg.is_empty() { code.prompt().to_string() } else { msg };
     let result = SetDevInfoResult::new(&cmd, s.device_no(), code, &msg, &param);
     s.report(Service::SetDevInfo.path(), &result)?;
+    s.note_command(&cmd.msg_id);
     Ok(Outcome::Command)
 }
 

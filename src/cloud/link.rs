@@ -36,6 +36,11 @@ pub(crate) struct LinkView {
 
 #[derive(Debug)]
 struct State {
+    /// The last answer was one the protocol cannot use (an HTTP error status, not a message):
+    /// the cloud is reachable but broken.
+    broken: bool,
+    /// How many times a broken cloud answered well again.
+    recoveries: u64,
     up: bool,
     since_ms: i64,
     down_at: Instant,
@@ -61,7 +66,15 @@ impl Link {
         let now = Instant::now();
         online.store(false, Ordering::Relaxed);
         Link {
-            state: Mutex::new(State { up: false, since_ms: 0, down_at: now, gap: Duration::ZERO, next_probe: now }),
+            state: Mutex::new(State {
+                broken: false,
+                recoveries: 0,
+                up: false,
+                since_ms: 0,
+                down_at: now,
+                gap: Duration::ZERO,
+                next_probe: now,
+            }),
             initial,
             max,
             online,
@@ -91,8 +104,34 @@ impl Link {
         if was_down {
             log::info!("cloud reachable again after {} ms", s.down_at.elapsed().as_millis());
         }
-        *s = State { up: true, since_ms: now_ms(), down_at: s.down_at, gap: Duration::ZERO, next_probe: s.next_probe };
+        *s = State { up: true, since_ms: now_ms(), gap: Duration::ZERO, ..*s };
         true
+    }
+
+    /// The cloud answered with something the protocol cannot use (an HTTP error status, a body
+    /// that is not the expected message): reachable, but broken.
+    pub fn answered_badly(&self) {
+        self.lock().broken = true;
+    }
+
+    /// The cloud answered with a proper message. Returns true when that ended a time of bad
+    /// answers (the caller wakes the uploader: its records wait on their own back-off after a
+    /// broken answer, and an HTTP 500 or garbage outage must end as fast as a refused one).
+    pub fn answered_well(&self) -> bool {
+        let mut s = self.lock();
+        if !s.broken {
+            return false;
+        }
+        s.broken = false;
+        s.recoveries += 1;
+        log::info!("cloud answers properly again");
+        true
+    }
+
+    /// How many times a broken cloud answered well again: a wait that began before a recovery
+    /// has outlived its cause.
+    pub fn recoveries(&self) -> u64 {
+        self.lock().recoveries
     }
 
     /// An exchange could not reach the cloud. The first failure takes the link down; a later
@@ -176,6 +215,17 @@ mod tests {
         let v = l.view();
         assert!(v.up && v.backoff_ms == 0 && v.since_ms > 0, "{v:?}");
         assert_eq!(l.wait_until(), None);
+    }
+
+    #[test]
+    fn a_proper_answer_after_bad_ones_is_one_recovery() {
+        let l = link(1_000, 60_000);
+        assert!(!l.answered_well(), "no bad answer yet: nothing to recover from");
+        l.answered_badly();
+        l.answered_badly();
+        assert!(l.answered_well());
+        assert!(!l.answered_well(), "once");
+        assert_eq!(l.recoveries(), 1);
     }
 
     #[test]

@@ -277,6 +277,7 @@ impl<'a> Session<'a> {
                 } else {
                     // The cloud answered, even if badly: it is reachable.
                     self.contact_ok();
+                    self.handles.link.answered_badly();
                 }
                 Err(PollError::Exchange(e))
             }
@@ -295,10 +296,22 @@ impl<'a> Session<'a> {
         body: impl FnOnce() -> Vec<u8>,
     ) -> Result<T, PollError> {
         let answer = self.post_encoded(path, body)?;
-        protocol::decode::<T>(&answer).map_err(|e| {
+        let decoded = protocol::decode::<T>(&answer).map_err(|e| {
             let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
             PollError::Malformed(format!("{e} (answer began: {preview:?})"))
-        })
+        });
+        self.note_answer(decoded.is_ok());
+        decoded
+    }
+
+    /// Tells the link whether the cloud's answer was a proper message; the first proper one
+    /// after bad ones wakes the uploader.
+    fn note_answer(&mut self, proper: bool) {
+        if !proper {
+            self.handles.link.answered_badly();
+        } else if self.handles.link.answered_well() {
+            self.handles.uploader.wake();
+        }
     }
 
     /// Polls `service` and decodes the cloud's command, checking its msgType.
@@ -309,10 +322,12 @@ impl<'a> Session<'a> {
         let req = protocol::PollReq::for_service(service, self.device_no(), self.version())
             .ok_or_else(|| PollError::Malformed(format!("{} is not a polled service", service.path())))?;
         let answer = self.post_raw(service.path(), &req)?;
-        protocol::decode_message::<C>(&answer).map_err(|e| {
+        let decoded = protocol::decode_message::<C>(&answer).map_err(|e| {
             let preview: String = String::from_utf8_lossy(&answer).chars().take(120).collect();
             PollError::Malformed(format!("{e} (answer began: {preview:?})"))
-        })
+        });
+        self.note_answer(decoded.is_ok());
+        decoded
     }
 
     /// Reports the result of `cmd` with `code` and `msg` (the code's prompt when empty).
@@ -326,8 +341,14 @@ impl<'a> Session<'a> {
         let msg = if msg.is_empty() { code.prompt().to_string() } else { msg.to_string() };
         let result = cmd.result(self.device_no(), code, &msg);
         self.report(service.path(), &result)?;
-        self.last_command = Some(cmd.msg_id().trim().to_string());
+        self.note_command(cmd.msg_id());
         Ok(Outcome::Command)
+    }
+
+    /// Notes the msgID of a command carried out, for the scheduler's repeat check: every poll
+    /// that returns [`Outcome::Command`] calls this (or [`Session::finish`], which does).
+    pub(crate) fn note_command(&mut self, msg_id: &str) {
+        self.last_command = Some(msg_id.trim().to_string());
     }
 
     /// Reports a command's result, retrying with back-off until the cloud answers 2xx: the cloud

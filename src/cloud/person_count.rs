@@ -19,5 +19,6 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         }
     };
     s.report(Service::PersonCount.path(), &result)?;
+    s.note_command(&cmd.msg_id);
     Ok(Outcome::Command)
 }

@@ -37,5 +37,6 @@ pub fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     let msg = if detail.is_empty() { code.prompt().to_string() } else { format!("{}: {detail}", code.prompt()) };
     let result = PhotoResult::new(&cmd, s.device_no(), code, &msg, photo.as_deref());
     s.report(Service::Photo.path(), &result)?;
+    s.note_command(&cmd.msg_id);
     Ok(Outcome::Command)
 }

@@ -42,6 +42,7 @@ pub(crate) fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
     }
     let handles = s.handles.clone();
     let transport = s.transport.clone();
+    let msg_id = cmd.msg_id.clone();
     let spawned = std::thread::Builder::new().name("update".into()).spawn(move || {
         let store = match Store::open(&handles.cfg.storage.dir) {
             Ok(st) => st,
@@ -63,6 +64,7 @@ pub(crate) fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         RUNNING.store(false, Ordering::SeqCst);
         log::error!("cannot start the update thread: {e}");
     }
+    s.note_command(&msg_id);
     Ok(Outcome::Command)
 }
 

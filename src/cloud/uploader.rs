@@ -13,9 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::clock::now_ms;
 use crate::cloud::{Backoff, Handles, Lifecycle, PollError, Session, Transport};
-use crate::gate::SNAPSHOT_TIMEOUT;
 use crate::protocol::binary::encode_base64;
 use crate::protocol::{Service, UploadRecord, UploadRecordResp};
 use crate::store::{OutboxRecord, Store};
@@ -86,6 +84,10 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
     // No try before this instant; after an unreachable cloud (true) the link coming up ends
     // the wait (a success anywhere wakes us).
     let mut retry_at: Option<(Instant, bool)> = None;
+    // The link's count of recoveries from bad answers when the last failed try began: a
+    // recovery since (a poll answered properly after an HTTP 500, garbage or wrong-msgID
+    // outage) ends the wait too. Read before the try, so a recovery during it is not missed.
+    let mut recoveries_at_failure = 0;
     let mut was_offline = false;
     // Records up to this msgID are backlog even if never tried: those found at start and those
     // made while records could not be sent. Without it, a backlog of never-tried records would
@@ -100,7 +102,8 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             continue;
         }
         let online = handles.link.view().up;
-        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(online && *unreachable)) {
+        let recovered = handles.link.recoveries() != recoveries_at_failure;
+        if let Some((at, _)) = retry_at.filter(|(_, unreachable)| !(recovered || (online && *unreachable))) {
             let now = Instant::now();
             if now < at {
                 // A new record does not shorten the wait: it goes with the next try, as part of
@@ -117,6 +120,10 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             }
         }
         was_offline = !online;
+        // Read before the batch: a snapshot attached between the batch and this read would
+        // otherwise let the backlog go before the live record it belongs to (the gate counts
+        // the job before the record is stored).
+        let snapshot_coming = handles.gate.snapshots_in_flight();
         // Read before the batch. While no record is stored after it, none can have been evicted
         // (the caps act on insert) and the pending count stands: neither is read per record.
         let newest = session.store.last_msg_id().unwrap_or(0);
@@ -131,9 +138,11 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         };
         // The live query's condition: a backlog batch never meets it (see next_batch_after).
         let live = batch.first().is_some_and(|r| r.attempts == 0 && r.msg_id > backlog_end);
-        if !live && snapshot_due(&session.store) {
+        if !live && snapshot_coming {
             // A live record waits for its camera snapshot: it goes before the backlog, so wait
-            // for it (the snapshot worker wakes us) rather than start on the backlog.
+            // for it (the snapshot worker wakes us) rather than start on the backlog. The gate
+            // counts the jobs: no patience guessed from the clock, which load outlasted (the
+            // backlog went first) and a clock step fooled.
             signal.wait(Duration::from_millis(100), lifecycle);
             continue;
         }
@@ -149,6 +158,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
             }
             // offLineRecordNum: the records still waiting besides this one.
             let waiting = pending.saturating_sub(1 + i as u64);
+            let recoveries_before = handles.link.recoveries();
             match send(&mut session, rec, waiting) {
                 Ok(()) => {
                     acked.push(rec.msg_id);
@@ -174,6 +184,7 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
                         Err(e) => log::warn!("record {}: attempt not noted: {e}", rec.msg_id),
                     }
                     backlog_end = backlog_end.max(upto);
+                    recoveries_at_failure = recoveries_before;
                     let unreachable = session.link_wait(&e);
                     let wait = unreachable.unwrap_or_else(|| backoff.next_delay());
                     retry_at = Some((Instant::now() + wait, unreachable.is_some()));
@@ -185,16 +196,6 @@ pub(crate) fn run(handles: &std::sync::Arc<Handles>, transport: &Transport) {
         commit_marks(&mut session.store, &mut acked);
     }
     commit_marks(&mut session.store, &mut acked);
-}
-
-/// Whether a record's camera snapshot is still being taken and may yet come: the snapshot
-/// worker gives up after [`SNAPSHOT_TIMEOUT`]; a record older than that (its
-/// attach failed) is not waited for, and neither is one stamped in the future (a clock step).
-fn snapshot_due(store: &Store) -> bool {
-    let Ok(Some(made)) = store.newest_snapshot_wait() else { return false };
-    let now = now_ms();
-    let patience = SNAPSHOT_TIMEOUT.as_millis() as i64 + 1_000;
-    (0..patience).contains(&(now - made))
 }
 
 /// Commits the delivery marks collected so far (before the outbox is read again, so an
@@ -233,6 +234,8 @@ fn send(session: &mut Session<'_>, rec: &OutboxRecord, off_line_record_num: u64)
     let body = || msg.encode_with_photos(rec.recognition_photo.as_deref(), compare.as_deref());
     let resp: UploadRecordResp = session.exchange_encoded(Service::Record.path(), body)?;
     if resp.msg_id.trim() != rec.msg_id.to_string() {
+        // A message, but not this record's answer: as broken as garbage for the link.
+        session.handles.link.answered_badly();
         return Err(PollError::Malformed(format!(
             "uploadRecordResp echoed msgID {:?}, expected {}",
             resp.msg_id, rec.msg_id

@@ -13,7 +13,7 @@ mod snapshot;
 mod watch;
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc::Sender;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
@@ -32,7 +32,7 @@ use crate::settings::{Settings, SettingsCell};
 use crate::store::{NewRecord, Store, UnrecordedPasses};
 use crate::{Error, Result};
 
-pub use snapshot::{SNAPSHOT_TIMEOUT, SnapshotQueue};
+pub use snapshot::SnapshotQueue;
 
 /// Called after a record was committed and is ready to send (the uploader's wake-up); the gate
 /// does not know who listens.
@@ -110,6 +110,10 @@ pub struct Gate {
     cloud_online: Arc<AtomicBool>,
     control_wait: Duration,
     snapshots: Sender<snapshot::Job>,
+    /// Snapshot jobs queued and not yet attached: the uploader holds the backlog while a live
+    /// record's photo is still coming (counted, not guessed from the clock: under load the
+    /// camera and the store can take longer than any fixed patience).
+    snapshots_in_flight: AtomicUsize,
     on_record: RecordNotify,
     on_full: OnFull,
     /// The door's own inputs and alarms.
@@ -153,6 +157,7 @@ impl Gate {
             cloud_online: wiring.cloud_online,
             control_wait: wiring.control_wait,
             snapshots: tx,
+            snapshots_in_flight: AtomicUsize::new(0),
             on_record: wiring.on_record,
             on_full: wiring.on_full,
             watch,
@@ -245,6 +250,11 @@ impl Gate {
             Some((p.id_number.clone(), slot))
         });
         let held = !self.cloud_online.load(Ordering::Relaxed) && !settings.retransmission;
+        if snapshot.is_some() {
+            // Counted before the record is visible to the uploader, so it never sees the record
+            // waiting for a snapshot without the job in flight.
+            self.snapshots_in_flight.fetch_add(1, Ordering::SeqCst);
+        }
         let inserted = store.insert_record(&NewRecord {
             created_ms: now,
             fields,
@@ -255,7 +265,12 @@ impl Gate {
         });
         let outcome = match inserted {
             Ok(outcome) => outcome,
-            Err(e) => return self.pass_without_record(d, e, &decision, &credential, &settings, now),
+            Err(e) => {
+                if snapshot.is_some() {
+                    self.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
+                }
+                return self.pass_without_record(d, e, &decision, &credential, &settings, now);
+            }
         };
         if outcome.evicted > 0 {
             log::warn!(
@@ -287,6 +302,7 @@ impl Gate {
             Some(size) => {
                 if self.snapshots.send(snapshot::Job { msg_id: outcome.msg_id, size, queued: Instant::now() }).is_err()
                 {
+                    self.snapshots_in_flight.fetch_sub(1, Ordering::SeqCst);
                     log::warn!("record {}: no snapshot worker; sent without a photo after restart", outcome.msg_id);
                 }
             }
@@ -412,6 +428,12 @@ impl Gate {
             Some(p) => p.write(data),
             None => Err(Error::Hardware("no RS485 port on this board".into())),
         }
+    }
+
+    /// Whether a record's camera snapshot is queued or being taken: it will be attached (or the
+    /// record let go without one) within the worker's bound, `snapshot::SNAPSHOT_TIMEOUT` per job.
+    pub fn snapshots_in_flight(&self) -> bool {
+        self.snapshots_in_flight.load(Ordering::SeqCst) > 0
     }
 
     /// One camera frame as a JPEG of `size`, if there is a camera.

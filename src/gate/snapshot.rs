@@ -61,6 +61,8 @@ impl Gate {
                 }
                 Err(e) => log::error!("record {msg_id}: {e}; it goes after a restart"),
             }
+            // Before the wake-up, so the uploader it wakes sees the job done.
+            self.snapshots_in_flight.fetch_sub(1, std::sync::atomic::Ordering::SeqCst);
             (self.on_record)();
         }
     }
