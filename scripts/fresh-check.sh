@@ -60,6 +60,9 @@ copy_repo() {
     # The tracked files as they are in this working copy (no target/, no caches).
     git ls-files -z | tar --null -T - -cf - | tar -xf - -C "$root/root/facegate"
     cp /etc/resolv.conf "$root/etc/resolv.conf"
+    # debootstrap writes no /etc/hosts; every installed Debian has one (the installer's, or the
+    # cloud image's) naming localhost, which the tests resolve. The installer's two lines:
+    [ -e "$root/etc/hosts" ] || printf '127.0.0.1\tlocalhost\n::1\t\tlocalhost ip6-localhost ip6-loopback\n' >"$root/etc/hosts"
     # The site's own certificate authorities (a TLS-inspecting proxy's, say) are the network's,
     # not a build tool: without them crates.io and PyPI are unreachable from the root. Debian's
     # ca-certificates, installed by the set-up inside, picks them up from here.
