@@ -14,27 +14,12 @@ use std::process::Command;
 use std::time::Duration;
 
 use base64::Engine as _;
-use common::{DEADLINE, Daemon, MockCloud};
+use common::{DEADLINE, Daemon, MockCloud, fast_cloud, wait_ready};
 use facegate::ctl::{self, Request, Response};
 use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-fn fast_cloud() -> MockCloud {
-    let cloud = MockCloud::start();
-    cloud.set_register_resp(MockCloud::fast_services());
-    cloud
-}
-
-fn wait_ready(d: &Daemon, cloud: &MockCloud) {
-    assert!(
-        d.wait_until(DEADLINE, |d| ctl::request(&d.socket_path(), &Request::Status, Duration::from_secs(5)).is_ok()),
-        "the control socket never answered\n{}",
-        d.log_tail(40)
-    );
-    assert!(cloud.wait_for_requests("/device/open", 1, DEADLINE), "no poll\n{}", d.log_tail(40));
-}
 
 /// Presents a card through the control socket and returns the answer, whatever it says.
 fn card(d: &Daemon, number: &str) -> Response {

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use chrono::Timelike;
-use common::{DEADLINE, Daemon, Misbehaviour, MockCloud, RecordReply};
+use common::{DEADLINE, Daemon, Misbehaviour, MockCloud, RecordReply, fast_cloud, wait_ready};
 use facegate::cloud::uploader::DELIVERY_BATCH;
 use facegate::ctl::{self, Request, Response};
 use facegate::model::{Person, Priority};
@@ -27,29 +27,6 @@ use serde_json::{Value, json};
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-/// A mock cloud with every service on and polled every second.
-fn fast_cloud() -> MockCloud {
-    let cloud = MockCloud::start();
-    cloud.set_register_resp(MockCloud::fast_services());
-    cloud
-}
-
-/// Waits until the daemon answers on its control socket and has applied its first
-/// registerResp (a poll only starts after the service table is in force).
-fn wait_ready(d: &Daemon, cloud: &MockCloud) {
-    assert!(
-        d.wait_until(DEADLINE, |d| ctl::request(&d.socket_path(), &Request::Status, Duration::from_secs(5)).is_ok()),
-        "the control socket never answered\n{}",
-        d.log_tail(40)
-    );
-    assert!(
-        cloud.wait_for_requests("/device/open", 1, DEADLINE),
-        "no poll after registration\n{}\n{}",
-        cloud.dump(),
-        d.log_tail(40)
-    );
-}
 
 /// Presents a credential through the control socket; panics unless the daemon handled it.
 fn present(d: &Daemon, req: Request) -> Response {

@@ -357,3 +357,31 @@ pub fn record_photo_bytes(storage: &Path) -> u64 {
     let bytes: i64 = c.query_row("SELECT photo_bytes FROM outbox_stats WHERE id = 1", [], |r| r.get(0)).unwrap();
     u64::try_from(bytes).unwrap()
 }
+
+/// A mock cloud with every service on and polled every second.
+pub fn fast_cloud() -> MockCloud {
+    let cloud = MockCloud::start();
+    cloud.set_register_resp(MockCloud::fast_services());
+    cloud
+}
+
+/// Waits until the daemon answers on its control socket and has applied its first
+/// registerResp (a poll only starts after the service table is in force).
+pub fn wait_ready(d: &Daemon, cloud: &MockCloud) {
+    assert!(
+        d.wait_until(DEADLINE, |d| facegate::ctl::request(
+            &d.socket_path(),
+            &facegate::ctl::Request::Status,
+            Duration::from_secs(5)
+        )
+        .is_ok()),
+        "the control socket never answered\n{}",
+        d.log_tail(40)
+    );
+    assert!(
+        cloud.wait_for_requests("/device/open", 1, DEADLINE),
+        "no poll after registration\n{}\n{}",
+        cloud.dump(),
+        d.log_tail(40)
+    );
+}
