@@ -181,6 +181,8 @@ struct Stats {
     pressures: u64,
     /// Cloud commands refused for want of space under storage pressure, then re-sent.
     refused_under_pressure: u64,
+    /// Commands re-sent because a restart or an outage carried them away without a result.
+    resent_after_loss: u64,
     latency_max: Duration,
     latency_sum: Duration,
     latency_n: u64,
@@ -215,6 +217,9 @@ struct Soak {
     config: PathBuf,
     /// Bumped whenever the daemon is stopped or started on purpose.
     epoch: AtomicU64,
+    /// Bumped at the start of every cloud outage: a command the cloud handed out in a poll
+    /// whose answer was then lost (black hole, slow drip) never reaches the daemon.
+    outages_begun: AtomicU64,
     /// The daemon is being restarted: refusals are expected.
     down: AtomicBool,
     /// A cloud outage or storage pressure is on: delays are expected.
@@ -284,6 +289,11 @@ impl Soak {
 
     fn pid(&self) -> Option<u32> {
         lock(&self.daemon).pid()
+    }
+
+    /// Counts the events that may carry a handed-out command away: restarts and outages.
+    fn losses(&self) -> u64 {
+        self.epoch.load(Ordering::SeqCst) + self.outages_begun.load(Ordering::SeqCst)
     }
 
     fn excused(&self, epoch_before: u64) -> bool {
@@ -621,7 +631,7 @@ fn run_sync(s: &Soak, label: &'static str, cmds: Vec<Value>) {
     // Slowness without a pause: results per calm 10-s window while commands are queued.
     let mut window = (Instant::now(), 0usize);
     let mut slow_reported = false;
-    let epoch0 = s.epoch.load(Ordering::SeqCst);
+    let losses0 = s.losses();
     // Commands the device refused for want of space: the cloud re-sends them (new msgIDs).
     let mut resent_for_space = 0usize;
     while !pending.is_empty() {
@@ -690,8 +700,9 @@ fn run_sync(s: &Soak, label: &'static str, cmds: Vec<Value>) {
             window = (Instant::now(), done);
         }
         if quiet > Duration::from_secs(5) && s.cloud.pending("/person/operate") == 0 && !s.down.load(Ordering::SeqCst) {
-            // Everything was carried away, yet some results never came: lost in a kill.
-            if s.epoch.load(Ordering::SeqCst) != epoch0 || quiet > Duration::from_secs(60) {
+            // Everything was carried away, yet some results never came: lost in a kill or an
+            // outage.
+            if s.losses() != losses0 || quiet > Duration::from_secs(60) {
                 for (id, cmd) in &pending {
                     let mut c = cmd.clone();
                     c["msgID"] = id.clone().into();
@@ -804,10 +815,9 @@ impl Operator {
 fn command(s: &Soak, label: &'static str, path: &str, cmd: Value, ok: impl Fn(&[Value]) -> Result<(), String>) {
     let step = s.next_step();
     *lock(&s.stats).commands.entry(label).or_default() += 1;
-    let mut epoch = s.epoch.load(Ordering::SeqCst);
+    let mut losses = s.losses();
     let mut id = s.cloud.push_command(path, cmd.clone());
     let end = Instant::now() + Duration::from_secs(90);
-    let mut resent = false;
     loop {
         let got = lock(&s.log).results.get(&id).cloned();
         if let Some(results) = got {
@@ -820,7 +830,7 @@ fn command(s: &Soak, label: &'static str, path: &str, cmd: Value, ok: impl Fn(&[
                 // Refused for want of space under storage pressure: the cloud sends it again.
                 lock(&s.stats).refused_under_pressure += 1;
                 id = s.cloud.push_command(path, cmd.clone());
-                (resent, epoch) = (false, s.epoch.load(Ordering::SeqCst));
+                losses = s.losses();
                 continue;
             }
             s.check("command_result", step, verdict.is_ok(), || {
@@ -828,13 +838,17 @@ fn command(s: &Soak, label: &'static str, path: &str, cmd: Value, ok: impl Fn(&[
             });
             return;
         }
-        if !resent
-            && s.epoch.load(Ordering::SeqCst) != epoch
+        let calm_for = s.now_ms().saturating_sub(s.trouble_end_ms.load(Ordering::SeqCst));
+        if s.losses() != losses
             && s.cloud.pending(path) == 0
             && !s.down.load(Ordering::SeqCst)
+            && !s.trouble.load(Ordering::SeqCst)
+            && calm_for > 2_000
         {
-            // Carried away by a poll of a daemon that was then killed: the cloud re-sends.
-            resent = true;
+            // Carried away by a poll of a daemon that was then killed, or whose answer an
+            // outage lost: the cloud, owed a result, re-sends it under its msgID.
+            losses = s.losses();
+            lock(&s.stats).resent_after_loss += 1;
             let mut c = cmd.clone();
             c["msgID"] = id.clone().into();
             s.cloud.push_command(path, c);
@@ -1018,6 +1032,7 @@ fn outage(s: &Soak, rng: &mut fastrand::Rng) {
     let kind = OUTAGES[rng.usize(..OUTAGES.len())];
     let secs = 2 + rng.u64(..14);
     *lock(&s.stats).outages.entry(outage_name(kind)).or_default() += 1;
+    s.outages_begun.fetch_add(1, Ordering::SeqCst);
     s.trouble.store(true, Ordering::SeqCst);
     const FOREVER: usize = usize::MAX / 2;
     match kind {
@@ -1075,18 +1090,20 @@ fn outage(s: &Soak, rng: &mut fastrand::Rng) {
         st.resume_n += 1;
     }
     s.check("resume", step, took <= s.knobs.resume, || {
-        let left = {
+        let left: Vec<&String> = {
             let log = lock(&s.log);
-            owed.iter().filter(|id| !log.acked.contains_key(*id)).count()
+            owed.iter().filter(|id| !log.acked.contains_key(*id)).collect()
         };
         format!(
-            "after a {secs}-s {} outage{}, {} records owed: all delivered after {} ({} still owed at {:.0} s)",
+            "after a {secs}-s {} outage{}, {} records owed: all delivered after {} ({} still owed at {:.0} s: \
+             msgIDs {:?})",
             outage_name(kind),
             if night { " ending at night (no new credentials)" } else { "" },
             owed.len(),
             waited.map_or("never".to_string(), |d| format!("{:.1} s", d.as_secs_f64())),
-            left,
-            ended.elapsed().as_secs_f64()
+            left.len(),
+            ended.elapsed().as_secs_f64(),
+            &left[..left.len().min(5)]
         )
     });
 }
@@ -1453,7 +1470,10 @@ fn report(s: &Soak) -> bool {
         s.step.load(Ordering::SeqCst)
     ));
     out.push_str(&format!("events      {:?} (refused while restarting: {})\n", st.events, st.refused_while_down));
-    out.push_str(&format!("commands    {:?}; person/operate commands answered {}\n", st.commands, st.person_commands));
+    out.push_str(&format!(
+        "commands    {:?}; person/operate commands answered {}; re-sent after a loss {}\n",
+        st.commands, st.person_commands, st.resent_after_loss
+    ));
     for (label, n, secs) in &st.big_syncs {
         out.push_str(&format!(
             "sync        {label}: {n} commands in {secs:.1} s ({:.0}/s)\n",
@@ -1563,6 +1583,7 @@ fn field_soak() {
         daemon: Mutex::new(daemon),
         cloud,
         epoch: AtomicU64::new(0),
+        outages_begun: AtomicU64::new(0),
         down: AtomicBool::new(false),
         trouble: AtomicBool::new(false),
         trouble_end_ms: AtomicU64::new(0),

@@ -636,6 +636,52 @@ mod tests {
         assert_eq!(opens(&r.log), 1, "{:?}", lock(&r.log));
     }
 
+    /// A snapshot that cannot be attached (the write fails: a full disk, here a database
+    /// locked past the busy timeout) must not keep its record from the uploader until a
+    /// restart: the soak found one record owed for good after storage pressure.
+    #[test]
+    fn a_record_whose_snapshot_cannot_be_attached_still_reaches_the_uploader() {
+        let r = rig(&[]);
+        let db = r.gate.decider().store.path().to_path_buf();
+        let msg_id = r
+            .gate
+            .decider()
+            .store
+            .insert_record(&crate::store::NewRecord { created_ms: 1, awaiting_snapshot: true, ..Default::default() })
+            .unwrap()
+            .msg_id;
+        let waiting = || r.gate.decider().store.oldest_snapshot_wait_id().unwrap();
+        assert_eq!(waiting(), Some(msg_id));
+        let (tx, queue) = snapshot::queue();
+        // Another writer holds the database for longer than the store waits for it.
+        let blocker = rusqlite::Connection::open(&db).unwrap();
+        blocker.execute_batch("BEGIN IMMEDIATE").unwrap();
+        r.gate.snapshots_in_flight.fetch_add(1, Ordering::SeqCst);
+        tx.send(snapshot::Job { msg_id, size: SnapSize::Small, queued: Instant::now() }).unwrap();
+        std::thread::scope(|scope| {
+            let worker = scope.spawn(|| {
+                r.gate.run_snapshots(queue, Store::open(db.parent().unwrap()).unwrap());
+            });
+            // The worker's write has failed once the store's busy timeout has passed.
+            let deadline = Instant::now() + Duration::from_secs(30);
+            while r.gate.snapshots_in_flight() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert!(!r.gate.snapshots_in_flight(), "the worker never finished the job");
+            assert_eq!(waiting(), Some(msg_id), "the record was released while the database was locked");
+            blocker.execute_batch("ROLLBACK").unwrap();
+            // With the database free again, the record goes without a restart.
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while waiting().is_some() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            assert_eq!(waiting(), None, "the record still waits for a snapshot that will never come");
+            assert!(r.told.load(Ordering::SeqCst) >= 2, "the uploader was told when the record went");
+            drop(tx);
+            worker.join().unwrap();
+        });
+    }
+
     #[test]
     fn the_clouds_verdict_opens_only_a_door_that_still_waits() {
         let r = rig(&[]);
