@@ -246,6 +246,70 @@ fn on_full_deny_keeps_the_door_shut_when_the_record_cannot_be_saved() {
     assert_eq!(status_json(&d)["unrecorded_passes"], 0);
 }
 
+/// The outside tester's bypass: with `on_full = "deny"` and the default `recogIntervalTime`,
+/// the first try on a full disk was refused, and the second, a second later, opened as "same
+/// person within recogIntervalTime: not recorded again". A record that was not saved is no
+/// record for the interval.
+#[test]
+fn on_full_deny_is_not_bypassed_by_presenting_the_card_again_within_the_interval() {
+    let cloud = fast_cloud();
+    let d = Daemon::start(
+        &cloud.url(),
+        "[params]\nfaceRFIDCardEnable = \"1\"\nrecogIntervalTime = \"30\"\nopenDoorTimeDelayMs = \"1\"\n\
+         [storage]\non_full = \"deny\"\n",
+    );
+    wait_ready(&d, &cloud);
+    add_person(&cloud, &d, "8899");
+    // Nothing can be written at all: the first try is refused for certain.
+    empty_logs(&d);
+    set_file_size_limit(d.pid().unwrap(), "1");
+    for i in 0..3 {
+        let r = card(&d, "8899");
+        assert!(!r.ok && !r.open, "try {i} on the full disk: {r:?}\n{}", d.log_tail(20));
+        assert!(r.error.contains("disk full"), "try {i}: {r:?}");
+    }
+    assert_eq!(relay_opens(&d), 0, "the door opened for an unrecorded pass: {:?}", d.actuator_log());
+    assert_eq!(status_json(&d)["unrecorded_passes"], 0);
+}
+
+/// The outside tester's lost records: the cloud away, the file size limit a little above the
+/// database, and 20 of 22 acknowledged passes were dropped as "evicted" — though only the WAL
+/// was short of room, and a checkpoint lets it start over in the blocks it has. No undelivered
+/// record may go while a checkpoint makes the room.
+#[test]
+fn a_wal_that_cannot_grow_is_checkpointed_before_any_undelivered_record_is_dropped() {
+    let cloud = fast_cloud();
+    let d = Daemon::start(
+        &cloud.url(),
+        "[params]\nfaceRFIDCardEnable = \"1\"\nrecogIntervalTime = \"0\"\nopenDoorTimeDelayMs = \"1\"\n\
+         jpegEncodeSizeMode = \"0\"\n",
+    );
+    wait_ready(&d, &cloud);
+    add_person(&cloud, &d, "8899");
+    go_offline(&d, &cloud);
+    let mut acknowledged = vec![recorded_card(&d, "8899")];
+    // Room for the database to grow by what 30 records need, far less than their WAL frames
+    // (about ten 1-KiB pages a commit): the WAL meets the limit within a dozen commits.
+    empty_logs(&d);
+    let db = d.dir().join(facegate::store::DB_FILE);
+    let limit = fs::metadata(&db).unwrap().len() + 128 * 1024;
+    let pid = d.pid().unwrap();
+    set_file_size_limit(pid, &limit.to_string());
+    for _ in 0..30 {
+        acknowledged.push(recorded_card(&d, "8899"));
+    }
+    let (_, count) = cli(&d, &["records", "count"]);
+    assert!(count.trim().ends_with(" 0 evicted"), "records were dropped to make room: {count}\n{}", d.log_tail(30));
+    assert!(
+        d.log_tail(400).contains("checkpointing and trying again"),
+        "the limit never bit: the test proves nothing\n{}",
+        d.log_tail(30)
+    );
+    set_file_size_limit(pid, "unlimited");
+    cloud.resume();
+    wait_all_uploaded(&cloud, &d, &acknowledged);
+}
+
 /// Below the reserve the store makes room in itself instead of growing: delivered records go
 /// first, then photos; no undelivered record is dropped while a write has not failed. `doctor`
 /// fails its storage line, `status` says so, and every acknowledged record is delivered.

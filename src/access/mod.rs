@@ -200,6 +200,8 @@ pub struct Decision {
     pub display: String,
     /// The IC card involved ("" for none): the card presented, or the one paired with a face.
     pub card_number: String,
+    /// The identity `recogIntervalTime` noted for this record, for [`Engine::record_not_saved`].
+    repeat_key: Option<String>,
 }
 
 /// Whether a presented card number is the registered one: by value, as [`CardNumber`]
@@ -449,10 +451,9 @@ impl Engine {
             texts(a.verdict, a.person, &policy.texts)
         };
 
-        if record {
-            if let Some(key) = a.repeat_key {
-                self.last_record_ms.insert(key, now_ms);
-            }
+        let repeat_key = if record { a.repeat_key } else { None };
+        if let Some(key) = &repeat_key {
+            self.last_record_ms.insert(key.clone(), now_ms);
         }
 
         Decision {
@@ -469,6 +470,17 @@ impl Engine {
             voice,
             display,
             card_number: a.card_number,
+            repeat_key,
+        }
+    }
+
+    /// The record `decision` asked for could not be saved (a full disk): the presentation does
+    /// not count for `recogIntervalTime`, so the next one within the interval is decided and
+    /// recorded afresh — it must not pass as "already recorded" (a door kept shut by
+    /// `on_full = "deny"` would open on the second try).
+    pub fn record_not_saved(&mut self, decision: &Decision) {
+        if let Some(key) = &decision.repeat_key {
+            self.last_record_ms.remove(key);
         }
     }
 

@@ -391,6 +391,28 @@ fn recog_interval_suppresses_repeats_and_expires() {
     assert!(later.record && !later.repeat);
 }
 
+/// A record that could not be saved (a full disk) is no record for `recogIntervalTime`: the
+/// next presentation is decided and recorded afresh, not waved through as a repeat (with
+/// `on_full = "deny"` the repeat opened the door the first try had kept shut).
+#[test]
+fn recog_interval_ignores_a_record_that_was_not_saved() {
+    let p = person("2001", Priority::Windowed);
+    let policy = policy();
+    let mut engine = Engine::new();
+    let now = wednesday_noon();
+    let first = engine.decide(&face("2001"), Some(&p), &policy, now, 100_000);
+    assert!(first.record && !first.repeat);
+    engine.record_not_saved(&first);
+    let again = engine.decide(&face("2001"), Some(&p), &policy, now, 100_500);
+    assert!(again.record && !again.repeat, "{again:?}");
+    // Saved this time: the interval holds again.
+    let repeat = engine.decide(&face("2001"), Some(&p), &policy, now, 101_000);
+    assert!(!repeat.record && repeat.repeat, "{repeat:?}");
+    // A repeat made no record of its own: nothing to undo, the interval still holds.
+    engine.record_not_saved(&repeat);
+    assert!(engine.decide(&face("2001"), Some(&p), &policy, now, 101_500).repeat);
+}
+
 #[test]
 fn recog_interval_counts_the_person_not_the_credential() {
     let p = person("2001", Priority::Windowed);

@@ -329,6 +329,7 @@ impl Gate {
         settings: &Settings,
         now: i64,
     ) -> Result<Passage> {
+        d.engine.record_not_saved(decision);
         let full = crate::store::is_out_of_space(&e);
         let text = e.to_string();
         let text = text.trim_start_matches("storage error: ");

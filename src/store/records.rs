@@ -184,17 +184,29 @@ impl Store {
     /// first, so the record reuses freed pages instead of growing the file: delivered records
     /// go first, then the photos of undelivered ones, then the oldest undelivered records
     /// (counted as the caps count them). A write that still finds no room (SQLITE_FULL, or
-    /// EFBIG past a file size limit) is retried once after a checkpoint and making room.
+    /// EFBIG past a file size limit) is retried after a checkpoint, which lets the WAL start
+    /// over in the space it already has; only if that try fails too is room made by dropping
+    /// the oldest undelivered records, and tried once more.
     pub fn insert_record(&mut self, record: &NewRecord) -> Result<InsertOutcome> {
         // Below the reserve, room is made from what may go without loss (delivered records,
         // photos); an undelivered record goes only once a write actually found no room.
         let low = self.space_is_low();
         match self.insert_once(record, low.then_some(false)) {
             Err(e) if super::is_out_of_space(&e) => {
-                log::warn!("{e}; making room in the database and trying once more");
+                log::warn!("{e}; checkpointing and trying again");
                 self.low_until = Some(std::time::Instant::now() + super::LOW_SPACE_HOLD);
+                // Most often it is the WAL that cannot grow: after a checkpoint it is rewritten
+                // from its start, in blocks it already holds, and the record fits with nothing
+                // dropped. Room made from delivered records and photos only.
                 self.checkpoint_restart();
-                self.insert_once(record, Some(true))
+                match self.insert_once(record, Some(false)) {
+                    Err(e) if super::is_out_of_space(&e) => {
+                        log::warn!("{e}; making room in the database, undelivered records too, and trying once more");
+                        self.checkpoint_restart();
+                        self.insert_once(record, Some(true))
+                    }
+                    other => other,
+                }
             }
             other => other,
         }
