@@ -380,3 +380,33 @@ fn a_flicked_tamper_switch_leaves_a_busy_alarm_command_told_its_current_state() 
         d.log_tail(20)
     );
 }
+
+#[test]
+fn doctor_fails_an_alarm_or_announcer_command_that_cannot_run() {
+    let cloud = MockCloud::start();
+    let scripts = script_dir();
+    let plain = scripts.path().join("announce.sh");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let missing = scripts.path().join("alarm.sh");
+    let toml = format!("[alarm]\ncommand = \"{} x\"\n[announcer]\ncommand = \"{}\"\n", missing.display(), plain.display());
+    let d = Daemon::prepare(|dir| {
+        let mut c = common::ConfigBuilder::new(&cloud.url(), dir);
+        c.merge_toml(&toml);
+        c.render()
+    });
+    let out = d.cli(&["doctor"]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{report}");
+    let row = |item: &str| report.lines().find(|l| l.contains(item)).unwrap_or_default().to_string();
+    assert!(row("alarm command").starts_with("FAIL") && row("alarm command").contains("alarm.sh"), "{report}");
+    assert!(row("announcer command").starts_with("FAIL") && row("announcer command").ends_with("is not executable"), "{report}");
+    // A program on PATH is fine; no command configured, no line.
+    let ok = Daemon::prepare(|dir| {
+        let mut c = common::ConfigBuilder::new(&cloud.url(), dir);
+        c.merge_toml("[alarm]\ncommand = \"sh /etc/facegate/alarm.sh\"\n");
+        c.render()
+    });
+    let report = String::from_utf8_lossy(&ok.cli(&["doctor"]).stdout).to_string();
+    assert!(report.lines().any(|l| l.starts_with("OK") && l.contains("alarm command")), "{report}");
+    assert!(!report.contains("announcer command"), "{report}");
+}

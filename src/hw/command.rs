@@ -40,6 +40,33 @@ pub fn install_argv(template: &[String], file: &Path) -> Vec<String> {
     argv
 }
 
+/// Where the program of a configured command (its first word) is, for `doctor`: the path it
+/// runs, or why it cannot run (missing, not a file, not executable). A bare name is looked up
+/// on `PATH` as the daemon's spawn would.
+pub fn find_program(command: &str) -> std::result::Result<std::path::PathBuf, String> {
+    use std::os::unix::fs::PermissionsExt;
+    let program = command.split_whitespace().next().ok_or("the command is empty")?;
+    let runnable = |path: &Path| -> std::result::Result<(), String> {
+        let meta = std::fs::metadata(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        if !meta.is_file() {
+            return Err(format!("{} is not a file", path.display()));
+        }
+        if meta.permissions().mode() & 0o111 == 0 {
+            return Err(format!("{} is not executable", path.display()));
+        }
+        Ok(())
+    };
+    if program.contains('/') {
+        let path = Path::new(program);
+        return runnable(path).map(|()| path.to_path_buf());
+    }
+    let search = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&search)
+        .map(|dir| dir.join(program))
+        .find(|p| runnable(p).is_ok())
+        .ok_or_else(|| format!("`{program}` is not an executable on PATH"))
+}
+
 /// Announcements waiting for the command; more than this means the command hangs, and stale
 /// greetings are worth less than fresh ones.
 const QUEUE: usize = 8;
@@ -377,6 +404,24 @@ mod tests {
         assert!(err.contains("`false x` failed"), "{err}");
         assert!(run(&argv(&["/nonexistent/facegate-test"])).is_err());
         assert!(run(&[]).is_err());
+    }
+
+    #[test]
+    fn find_program_names_what_cannot_run() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(find_program("sh -c true").unwrap().ends_with("sh"), "on PATH");
+        let missing = dir.path().join("alarm.sh");
+        let e = find_program(&format!("{} x", missing.display())).unwrap_err();
+        assert!(e.contains(&missing.display().to_string()), "{e}");
+        std::fs::write(&missing, "#!/bin/sh\n").unwrap();
+        let e = find_program(&missing.display().to_string()).unwrap_err();
+        assert!(e.ends_with("is not executable"), "{e}");
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&missing, std::fs::Permissions::from_mode(0o700)).unwrap();
+        assert_eq!(find_program(&missing.display().to_string()).unwrap(), missing);
+        assert!(find_program(&dir.path().display().to_string()).unwrap_err().ends_with("is not a file"));
+        assert!(find_program("facegate-no-such-program-xyz").unwrap_err().contains("not an executable on PATH"));
+        assert!(find_program("  ").is_err());
     }
 
     #[test]
