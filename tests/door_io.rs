@@ -339,7 +339,11 @@ fn a_flicked_tamper_switch_leaves_a_busy_alarm_command_told_its_current_state() 
     // Each run records its arguments, then stays busy while the block file exists.
     std::fs::write(
         &script,
-        format!("#!/bin/sh\necho \"$1 $2\" >> {}\nwhile [ -e {} ]; do sleep 0.05; done\n", out.display(), block.display()),
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {}\nwhile [ -e {} ]; do sleep 0.05; done\n",
+            out.display(),
+            block.display()
+        ),
     )
     .unwrap();
     std::fs::write(&block, "").unwrap();
@@ -356,12 +360,7 @@ fn a_flicked_tamper_switch_leaves_a_busy_alarm_command_told_its_current_state() 
     live_is(&d, "alarms", "none");
     // A fire meanwhile reaches the command while tamper's run is still busy.
     input(&d, "fire_input", "active");
-    assert!(
-        d.wait_until(DEADLINE, |_| heard() == "tamper start\nfire start\n"),
-        "{:?}\n{}",
-        heard(),
-        d.log_tail(20)
-    );
+    assert!(d.wait_until(DEADLINE, |_| heard() == "tamper start\nfire start\n"), "{:?}\n{}", heard(), d.log_tail(20));
     // Released: the command hears tamper's current state, once.
     std::fs::remove_file(&block).unwrap();
     assert!(
@@ -388,7 +387,8 @@ fn doctor_fails_an_alarm_or_announcer_command_that_cannot_run() {
     let plain = scripts.path().join("announce.sh");
     std::fs::write(&plain, "#!/bin/sh\n").unwrap();
     let missing = scripts.path().join("alarm.sh");
-    let toml = format!("[alarm]\ncommand = \"{} x\"\n[announcer]\ncommand = \"{}\"\n", missing.display(), plain.display());
+    let toml =
+        format!("[alarm]\ncommand = \"{} x\"\n[announcer]\ncommand = \"{}\"\n", missing.display(), plain.display());
     let d = Daemon::prepare(|dir| {
         let mut c = common::ConfigBuilder::new(&cloud.url(), dir);
         c.merge_toml(&toml);
@@ -399,7 +399,10 @@ fn doctor_fails_an_alarm_or_announcer_command_that_cannot_run() {
     assert!(!out.status.success(), "{report}");
     let row = |item: &str| report.lines().find(|l| l.contains(item)).unwrap_or_default().to_string();
     assert!(row("alarm command").starts_with("FAIL") && row("alarm command").contains("alarm.sh"), "{report}");
-    assert!(row("announcer command").starts_with("FAIL") && row("announcer command").ends_with("is not executable"), "{report}");
+    assert!(
+        row("announcer command").starts_with("FAIL") && row("announcer command").ends_with("is not executable"),
+        "{report}"
+    );
     // A program on PATH is fine; no command configured, no line.
     let ok = Daemon::prepare(|dir| {
         let mut c = common::ConfigBuilder::new(&cloud.url(), dir);
