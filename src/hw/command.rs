@@ -363,19 +363,12 @@ fn wait_bounded(
     }
 }
 
-/// Kills `child` and everything in its process group (it leads one: `process_group(0)`).
-#[cfg(target_os = "linux")]
+/// Kills `child` with its process group, or at least `child`.
 fn kill_group(child: &mut std::process::Child) {
-    if let Err(e) = super::linux::sys::kill_process_group(child.id()) {
+    if let Err(e) = super::kill_process_group(child) {
         log::warn!("alarm command: could not kill process group {}: {e}", child.id());
         let _ = child.kill();
     }
-}
-
-/// Kills `child` (its group only on Linux, where the C library calls live).
-#[cfg(not(target_os = "linux"))]
-fn kill_group(child: &mut std::process::Child) {
-    let _ = child.kill();
 }
 
 /// An announcer that only logs, for terminals without a configured command.
