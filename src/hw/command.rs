@@ -307,10 +307,11 @@ impl Output {
         Output { pipe, kept: Vec::new(), discarded: 0 }
     }
 
-    /// Reads whatever is in the pipe now.
+    /// Reads what is in the pipe now, at most 1 MiB: a run writing without end must not keep
+    /// its runner from the timeout.
     fn drain(&mut self) {
         let mut buf = [0u8; 16 * 1024];
-        loop {
+        for _ in 0..64 {
             match self.pipe.read(&mut buf) {
                 Ok(0) | Err(_) => return,
                 Ok(n) => {
@@ -608,6 +609,19 @@ mod tests {
             std::thread::sleep(Duration::from_millis(10));
         }
         assert!(marker.exists(), "the chatty run never finished");
+        // One that writes without end is still killed at its timeout.
+        let after = dir.path().join("after");
+        let script = format!("if [ \"$2\" = start ]; then exec yes; fi; touch {}", after.display());
+        let a = AlarmCommand::new(argv(&["sh", "-c", &script, "sh"]), Duration::from_millis(300)).unwrap();
+        a.notify(Alarm::Tamper, true);
+        a.notify(Alarm::Tamper, false);
+        for _ in 0..3000 {
+            if after.exists() {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(after.exists(), "an endless writer held its runner past the timeout");
         // The cap itself, at and past the bound.
         let (reader, mut writer) = UnixStream::pair().unwrap();
         let mut output = Output::new(reader);
