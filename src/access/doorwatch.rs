@@ -175,7 +175,7 @@ pub enum Event {
 pub enum Action {
     /// Pulse the relay for the exit button (a local open: log it).
     ExitPulse(Duration),
-    /// End the running pulse: the door closed after a pass (relock on close).
+    /// End the running pulse: the door closed after a pass and no grant is left (relock on close).
     Relock,
     /// Hold the relay open for the door's own reasons (fire, a held exit button), or stop.
     LocalHold(bool),
@@ -772,7 +772,7 @@ mod tests {
     }
 
     /// 200,000 random events (a day of a busy door, ten times over) keep the invariants: alarms
-    /// start and end in turn, the alarm output is on exactly while one is active, the local
+    /// start and end in turn, grants stay bounded and no relock leaves one behind, the alarm output is on exactly while one is active, the local
     /// hold follows the fire input (and a held exit button when configured), and held-open is
     /// timed only while the door is open.
     #[test]
@@ -808,7 +808,12 @@ mod tests {
                 if let Level(ExitButton, p) = event {
                     pressed = p;
                 }
-                for a in w.handle(now, event, &t) {
+                let actions = w.handle(now, event, &t);
+                assert!(w.grants.len() <= MAX_GRANTS);
+                if actions.contains(&Relock) {
+                    assert!(w.grants.is_empty(), "relocked with a grant left: {:?}", w.grants);
+                }
+                for a in actions {
                     match a {
                         AlarmStart(k) => assert!(active.insert(k), "{k:?} started twice"),
                         AlarmEnd(k) => assert!(active.remove(&k), "{k:?} ended without a start"),
