@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::Output;
 
 use common::{DEADLINE, Daemon, MockCloud};
-use serde_json::Value;
+use serde_json::{Value, json};
 
 fn text(o: &Output) -> String {
     format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
@@ -285,4 +285,131 @@ fn door_and_alarm_settings_are_bounded_with_file_line_and_key() {
         let (passed, out) = check(bad);
         assert!(!passed && out.contains("facegate.toml") && out.contains(says), "{bad}: {out}");
     }
+}
+
+#[test]
+fn two_cards_shown_while_the_door_is_unlocked_cover_two_passes() {
+    let cloud = MockCloud::start();
+    cloud.set_register_resp(MockCloud::fast_services());
+    cloud.push_command(
+        "/person/operate",
+        json!({"isRegisterPersonInfo": "1", "personInfoData": [
+            {"operateType": "0", "idNumber": "7001", "name": "A", "normalNumber": "4242",
+             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"},
+            {"operateType": "0", "idNumber": "7002", "name": "B", "normalNumber": "4343",
+             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"}]}),
+    );
+    // A minute-long pulse: only relock-on-close can end it within the test.
+    let d = daemon(&cloud, "[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"60000\"\n");
+    assert!(
+        cloud.wait_until(DEADLINE, |c| c.requests_to("/person/operate").iter().any(|r| r.is_result())),
+        "{}",
+        cloud.dump()
+    );
+    input(&d, "door_contact", "closed");
+    live_is(&d, "door", "closed");
+    for card in ["4242", "4343"] {
+        let out = d.cli(&["card", card]);
+        assert!(text(&out).starts_with("door opened; record "), "card {card}: {}", text(&out));
+    }
+    // A passes: the door closes behind A, and B's grant keeps the relay released.
+    input(&d, "door_contact", "open");
+    live_is(&d, "door", "open");
+    input(&d, "door_contact", "closed");
+    live_is(&d, "door", "closed");
+    // B passes: not forced, and B's close relocks.
+    input(&d, "door_contact", "open");
+    live_is(&d, "door", "open");
+    assert_eq!(live(&d)["alarms"], "none", "{}", d.log_tail(20));
+    assert_eq!(states(&d, "relay"), ["closed", "open"], "relocked before B passed\n{}", d.log_tail(20));
+    input(&d, "door_contact", "closed");
+    log_is(&d, "relay", &["closed", "open", "closed"]);
+    assert!(states(&d, "alarm_output").is_empty(), "{}", d.log_tail(20));
+    // Both grants used: a third opening is forced.
+    input(&d, "door_contact", "open");
+    live_is(&d, "alarms", "forced_open");
+}
+
+#[test]
+fn a_flicked_tamper_switch_leaves_a_busy_alarm_command_told_its_current_state() {
+    let cloud = MockCloud::start();
+    let scripts = script_dir();
+    let (out, block) = (scripts.path().join("alarms"), scripts.path().join("block"));
+    let script = scripts.path().join("alarm.sh");
+    // Each run records its arguments, then stays busy while the block file exists.
+    std::fs::write(
+        &script,
+        format!(
+            "#!/bin/sh\necho \"$1 $2\" >> {}\nwhile [ -e {} ]; do sleep 0.05; done\n",
+            out.display(),
+            block.display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(&block, "").unwrap();
+    let d = daemon(&cloud, &format!("[alarm]\ncommand = \"sh {}\"\n", script.display()));
+    let heard = || std::fs::read_to_string(&out).unwrap_or_default();
+    input(&d, "tamper", "active");
+    assert!(d.wait_until(DEADLINE, |_| heard() == "tamper start\n"), "{:?}\n{}", heard(), d.log_tail(20));
+    // The tester's flicking while the command is busy, left clear at the end.
+    for _ in 0..25 {
+        input(&d, "tamper", "clear");
+        input(&d, "tamper", "active");
+    }
+    input(&d, "tamper", "clear");
+    live_is(&d, "alarms", "none");
+    // A fire meanwhile reaches the command while tamper's run is still busy.
+    input(&d, "fire_input", "active");
+    assert!(d.wait_until(DEADLINE, |_| heard() == "tamper start\nfire start\n"), "{:?}\n{}", heard(), d.log_tail(20));
+    // Released: the command hears tamper's current state, once.
+    std::fs::remove_file(&block).unwrap();
+    assert!(
+        d.wait_until(DEADLINE, |_| heard() == "tamper start\nfire start\ntamper end\n"),
+        "{:?}\n{}",
+        heard(),
+        d.log_tail(20)
+    );
+    assert!(d.log_text().contains("50 tamper notices coalesced"), "{}", d.log_tail(20));
+    // Nothing else is pending for tamper: its next notice is the next line.
+    input(&d, "tamper", "active");
+    assert!(
+        d.wait_until(DEADLINE, |_| heard() == "tamper start\nfire start\ntamper end\ntamper start\n"),
+        "{:?}\n{}",
+        heard(),
+        d.log_tail(20)
+    );
+}
+
+#[test]
+fn doctor_fails_an_alarm_or_announcer_command_that_cannot_run() {
+    let cloud = MockCloud::start();
+    let scripts = script_dir();
+    let plain = scripts.path().join("announce.sh");
+    std::fs::write(&plain, "#!/bin/sh\n").unwrap();
+    let missing = scripts.path().join("alarm.sh");
+    let toml =
+        format!("[alarm]\ncommand = \"{} x\"\n[announcer]\ncommand = \"{}\"\n", missing.display(), plain.display());
+    let d = Daemon::prepare(|dir| {
+        let mut c = common::ConfigBuilder::new(&cloud.url(), dir);
+        c.merge_toml(&toml);
+        c.render()
+    });
+    let out = d.cli(&["doctor"]);
+    let report = String::from_utf8_lossy(&out.stdout).to_string();
+    assert!(!out.status.success(), "{report}");
+    let row = |item: &str| report.lines().find(|l| l.contains(item)).unwrap_or_default().to_string();
+    assert!(row("alarm command").starts_with("FAIL") && row("alarm command").contains("alarm.sh"), "{report}");
+    assert!(
+        row("announcer command").starts_with("FAIL") && row("announcer command").ends_with("is not executable"),
+        "{report}"
+    );
+    // A program on PATH is fine; no command configured, no line.
+    let ok = Daemon::prepare(|dir| {
+        let mut c = common::ConfigBuilder::new(&cloud.url(), dir);
+        c.merge_toml("[alarm]\ncommand = \"sh /etc/facegate/alarm.sh\"\n");
+        c.render()
+    });
+    let report = String::from_utf8_lossy(&ok.cli(&["doctor"]).stdout).to_string();
+    assert!(report.lines().any(|l| l.starts_with("OK") && l.contains("alarm command")), "{report}");
+    assert!(!report.contains("announcer command"), "{report}");
 }

@@ -11,12 +11,18 @@
 //! | event | what happens |
 //! |---|---|
 //! | exit button pressed | a local pulse of `openDoorTimeDelayMs` (logged as a local open); a held button holds the door only with `[door] exit_hold` (then another pulse on release) |
-//! | door contact opens during a pulse, or within `forced_window_secs` of a grant, exit press or remote open | a pass |
-//! | door contact opens otherwise (relay released, no recent grant) | `forced_open` alarm until it closes |
-//! | door contact closes after a pass | the running pulse ends (relock on close); the grant is used up |
+//! | door contact opens during a pulse, or while a grant, exit press or remote open is left | a pass, which uses up the oldest grant left |
+//! | door contact opens otherwise (relay released, no grant left) | `forced_open` alarm until it closes |
+//! | door contact closes after a pass | the running pulse ends (relock on close) only if no grant is left; otherwise it runs on for the next pass |
 //! | door open longer than `held_open_secs` while nothing holds it open | `held_open` alarm until it closes |
 //! | fire input active | the relay is held open over everything else (alwaysOpenDoor, schedules, blacklists), `fire` alarm; when it clears the relay goes back to what the rest asks |
 //! | tamper active | `tamper` alarm until it clears |
+//!
+//! A grant is left from when it is given (before the opening, or while the door stands open
+//! for someone else's pass) until an opening uses it, or until both its own pulse and
+//! `forced_window_secs` after it have ended: two cards shown while the door was unlocked cover
+//! two passes. The exit button's release pulse under `exit_hold` renews the press's grant
+//! (the same person), and is no grant at all while the door stands open for the press's pass.
 //!
 //! The alarm output is on while any alarm is active. The first reading of the door contact
 //! (at start) raises no forced-open alarm: nobody knows how the door came to be open.
@@ -169,7 +175,7 @@ pub enum Event {
 pub enum Action {
     /// Pulse the relay for the exit button (a local open: log it).
     ExitPulse(Duration),
-    /// End the running pulse: the door closed after a pass (relock on close).
+    /// End the running pulse: the door closed after a pass and no grant is left (relock on close).
     Relock,
     /// Hold the relay open for the door's own reasons (fire, a held exit button), or stop.
     LocalHold(bool),
@@ -181,6 +187,28 @@ pub enum Action {
     AlarmOutput(bool),
 }
 
+/// Grants kept at most; more in one forced window means cards are shown far faster than
+/// anyone can pass, and the oldest go first.
+const MAX_GRANTS: usize = 64;
+
+/// One grant, exit press or remote open not yet used by an opening of the door.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Grant {
+    /// When it was given.
+    at: u64,
+    /// When its own pulse ends.
+    pulse_until: u64,
+    /// Given by the exit button (its release renews it rather than adding one).
+    exit: bool,
+}
+
+impl Grant {
+    /// Still left at `now`: its pulse runs, or the forced window after it lasts.
+    fn left(&self, now: u64, window: u64) -> bool {
+        now < self.pulse_until || now.saturating_sub(self.at) <= window
+    }
+}
+
 /// The door-watch state machine of one door.
 #[derive(Debug, Clone, Default)]
 pub struct DoorWatch {
@@ -190,8 +218,8 @@ pub struct DoorWatch {
     fire: bool,
     tamper: bool,
     always_open: bool,
-    /// When the last grant, exit press or remote open came.
-    authorised_at: Option<u64>,
+    /// Grants, exit presses and remote opens no opening has used yet, oldest first.
+    grants: std::collections::VecDeque<Grant>,
     /// The running pulse ends then (as far as the watch knows).
     pulse_until: u64,
     /// The door opened for a pass and has not closed since.
@@ -214,6 +242,8 @@ impl DoorWatch {
     pub fn handle(&mut self, now: u64, event: Event, timing: &Timing) -> Vec<Action> {
         let mut out = Vec::new();
         let ms = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let window = ms(timing.forced_window);
+        self.grants.retain(|g| g.left(now, window));
         match event {
             Event::Level(Input::ExitButton, pressed) => {
                 if pressed == self.exit_pressed {
@@ -223,8 +253,18 @@ impl DoorWatch {
                 // Pressed: a pulse. Released: a pulse again only if the button held the door,
                 // so whoever held it still has the usual time to push the door.
                 if pressed || timing.exit_hold {
-                    self.authorised_at = Some(now);
-                    self.pulse_until = self.pulse_until.max(now.saturating_add(ms(timing.open_door)));
+                    let until = now.saturating_add(ms(timing.open_door));
+                    self.pulse_until = self.pulse_until.max(until);
+                    if pressed {
+                        self.grant(Grant { at: now, pulse_until: until, exit: true });
+                    } else if !self.passing {
+                        // The press's grant, renewed: still one person. While the door stands
+                        // open for the press's pass, the pulse only keeps it released.
+                        if let Some(i) = self.grants.iter().rposition(|g| g.exit) {
+                            self.grants.remove(i);
+                        }
+                        self.grant(Grant { at: now, pulse_until: until, exit: true });
+                    }
                     out.push(Action::ExitPulse(timing.open_door));
                 }
             }
@@ -234,22 +274,19 @@ impl DoorWatch {
                     return out;
                 }
                 if open {
-                    let authorised = self.holding()
-                        || now < self.pulse_until
-                        || self.authorised_at.is_some_and(|t| now.saturating_sub(t) <= ms(timing.forced_window));
+                    let authorised = self.holding() || now < self.pulse_until || !self.grants.is_empty();
                     if authorised {
+                        // One opening, one grant: whoever else was granted still has theirs.
+                        self.grants.pop_front();
                         self.passing = true;
                     } else if before.is_some() {
                         self.start(Alarm::ForcedOpen, &mut out);
                     }
                 } else {
-                    if self.passing && now < self.pulse_until {
+                    // Relock only when nobody else granted is still to pass.
+                    if self.passing && now < self.pulse_until && self.grants.is_empty() {
                         out.push(Action::Relock);
                         self.pulse_until = now;
-                    }
-                    if self.passing {
-                        // One grant, one pass: the next opening needs a new one.
-                        self.authorised_at = None;
                     }
                     self.passing = false;
                     self.end(Alarm::ForcedOpen, &mut out);
@@ -278,8 +315,9 @@ impl DoorWatch {
                 }
             }
             Event::Opened(length) => {
-                self.authorised_at = Some(now);
-                self.pulse_until = self.pulse_until.max(now.saturating_add(ms(length)));
+                let until = now.saturating_add(ms(length));
+                self.pulse_until = self.pulse_until.max(until);
+                self.grant(Grant { at: now, pulse_until: until, exit: false });
             }
             Event::AlwaysOpen(on) => self.always_open = on,
             Event::Tick => {}
@@ -341,6 +379,13 @@ impl DoorWatch {
     /// Something holds the relay open on purpose: fire, alwaysOpenDoor, a held exit button.
     fn holding(&self) -> bool {
         self.fire || self.always_open || self.local_hold
+    }
+
+    fn grant(&mut self, grant: Grant) {
+        if self.grants.len() >= MAX_GRANTS {
+            self.grants.pop_front();
+        }
+        self.grants.push_back(grant);
     }
 
     fn active(&self, alarm: Alarm) -> bool {
@@ -486,6 +531,85 @@ mod tests {
             ],
         );
         assert_eq!(w.door_open(), Some(false));
+    }
+
+    #[test]
+    fn each_grant_covers_one_pass_and_relock_waits_for_the_last() {
+        let pulse = Duration::from_millis(5000);
+        // A and B both granted before the door opens: A's close leaves the relay released for
+        // B, whose opening is a pass; B's close relocks.
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(pulse), &[]),
+                (500, Opened(pulse), &[]),
+                (1000, Level(DoorContact, true), &[]),
+                (2000, Level(DoorContact, false), &[]),
+                (3000, Level(DoorContact, true), &[]),
+                (4000, Level(DoorContact, false), &[Relock]),
+                // Both used: a third opening is forced.
+                (4500, Level(DoorContact, true), &[AlarmStart(Alarm::ForcedOpen), AlarmOutput(true)]),
+            ],
+        );
+        // B granted while the door stands open for A: the same, B's grant waits for its own opening.
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(pulse), &[]),
+                (500, Level(DoorContact, true), &[]),
+                (1000, Opened(pulse), &[]),
+                (2000, Level(DoorContact, false), &[]),
+                (2500, Level(DoorContact, true), &[]),
+                (3000, Level(DoorContact, false), &[Relock]),
+            ],
+        );
+        // B's pulse already ended: its grant is left for the forced window (at the bound), and
+        // its close has no pulse to end.
+        let short = Duration::from_millis(1000);
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(short), &[]),
+                (100, Opened(short), &[]),
+                (500, Level(DoorContact, true), &[]),
+                (800, Level(DoorContact, false), &[]),
+                (10_100, Level(DoorContact, true), &[]),
+                (10_500, Level(DoorContact, false), &[]),
+            ],
+        );
+        // One ms past B's window: forced.
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(short), &[]),
+                (100, Opened(short), &[]),
+                (500, Level(DoorContact, true), &[]),
+                (800, Level(DoorContact, false), &[]),
+                (10_101, Level(DoorContact, true), &[AlarmStart(Alarm::ForcedOpen), AlarmOutput(true)]),
+            ],
+        );
+        // A grant that ran out before A's door closed does not keep the relay released.
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(Duration::from_millis(60_000)), &[]),
+                (100, Opened(short), &[]),
+                (500, Level(DoorContact, true), &[]),
+                (30_000, Level(DoorContact, false), &[Relock]),
+            ],
+        );
+        // Grants are bounded: the oldest go first, the newest still cover their passes.
+        let mut w = DoorWatch::new();
+        w.handle(0, Level(DoorContact, false), &timing());
+        for i in 0..(MAX_GRANTS as u64 * 10) {
+            w.handle(i, Opened(Duration::from_millis(60_000)), &timing());
+        }
+        assert_eq!(w.grants.len(), MAX_GRANTS);
     }
 
     #[test]
@@ -648,7 +772,7 @@ mod tests {
     }
 
     /// 200,000 random events (a day of a busy door, ten times over) keep the invariants: alarms
-    /// start and end in turn, the alarm output is on exactly while one is active, the local
+    /// start and end in turn, grants stay bounded and no relock leaves one behind, the alarm output is on exactly while one is active, the local
     /// hold follows the fire input (and a held exit button when configured), and held-open is
     /// timed only while the door is open.
     #[test]
@@ -684,7 +808,12 @@ mod tests {
                 if let Level(ExitButton, p) = event {
                     pressed = p;
                 }
-                for a in w.handle(now, event, &t) {
+                let actions = w.handle(now, event, &t);
+                assert!(w.grants.len() <= MAX_GRANTS);
+                if actions.contains(&Relock) {
+                    assert!(w.grants.is_empty(), "relocked with a grant left: {:?}", w.grants);
+                }
+                for a in actions {
                     match a {
                         AlarmStart(k) => assert!(active.insert(k), "{k:?} started twice"),
                         AlarmEnd(k) => assert!(active.remove(&k), "{k:?} ended without a start"),

@@ -90,6 +90,16 @@ pub fn doctor(cfg: &Config, out: &mut dyn std::io::Write) -> Result<bool> {
         }
         Err(e) => line(false, "board profile", &e.to_string()),
     }
+    // A configured command whose program cannot run would only show in the log at the first
+    // alarm (or greeting): too late.
+    for (item, command) in [("alarm command", &cfg.alarm.command), ("announcer command", &cfg.announcer.command)] {
+        if !command.trim().is_empty() {
+            match crate::hw::command::find_program(command) {
+                Ok(path) => line(true, item, &path.display().to_string()),
+                Err(e) => line(false, item, &e),
+            }
+        }
+    }
     let (firmware_ok, firmware) = crate::firmware::policy_line(&cfg.update, cfg.path.parent());
     line(firmware_ok, "firmware updates", &firmware);
     match Transport::new(&cfg.cloud) {

@@ -151,13 +151,13 @@ impl Gate {
                 log::warn!("alarm {} started", alarm.name());
                 self.announce(alarm.text(), alarm.text());
                 if let Some(c) = &self.watch.alarm_command {
-                    c.notify(alarm.name(), true);
+                    c.notify(alarm, true);
                 }
             }
             Action::AlarmEnd(alarm) => {
                 log::info!("alarm {} ended", alarm.name());
                 if let Some(c) = &self.watch.alarm_command {
-                    c.notify(alarm.name(), false);
+                    c.notify(alarm, false);
                 }
             }
             Action::AlarmOutput(on) => self.set_alarm_output(on),

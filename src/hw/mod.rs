@@ -226,6 +226,16 @@ pub(crate) mod linux;
 pub mod serial;
 pub mod wiegand;
 
+/// Kills `child` and every process in its group: `child` must lead one (spawned with
+/// `process_group(0)`) and not be reaped yet. Here rather than in `command`, which `linux`
+/// imports (a cycle); only the group kill of the Linux backend reaches the C library.
+pub(crate) fn kill_process_group(child: &mut std::process::Child) -> std::io::Result<()> {
+    #[cfg(target_os = "linux")]
+    return linux::sys::kill_process_group(child.id());
+    #[cfg(not(target_os = "linux"))]
+    return child.kill();
+}
+
 /// The device parameters (set by the cloud through setDevInfo) that the hardware backends
 /// follow while running.
 ///

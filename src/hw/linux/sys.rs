@@ -159,6 +159,22 @@ pub(crate) fn file_size_limit() -> Option<u64> {
     Some(lim.rlim_cur as u64)
 }
 
+/// Sends SIGKILL to every process in the process group `pgid` (a child started with
+/// `process_group(0)` leads the group whose id is its pid). The caller must not have reaped
+/// that child yet, so the id cannot have been reused for someone else's group.
+pub(crate) fn kill_process_group(pgid: u32) -> io::Result<()> {
+    let pgid = libc::pid_t::try_from(pgid)
+        .ok()
+        .filter(|p| *p > 1)
+        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "not a process group id"))?;
+    // SAFETY: kill takes two integers and touches no memory of ours; a negative pid aims it
+    // at that process group only (pgid > 1 above, so never -1, "every process").
+    if unsafe { libc::kill(-pgid, libc::SIGKILL) } != 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use std::io::Write;
@@ -197,6 +213,15 @@ mod tests {
         let e = kernel_rs485_supported(tty_fd(&slave)).unwrap_err();
         assert!(e.raw_os_error().is_some(), "{e}");
         assert!(enable_kernel_rs485(tty_fd(&slave)).is_err());
+    }
+
+    #[test]
+    fn kill_process_group_refuses_ids_that_aim_wider_than_one_group() {
+        // 0 would be our own group, 1 (as -1) every process we may signal.
+        for pgid in [0, 1, u32::MAX] {
+            let e = kill_process_group(pgid).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{pgid}: {e}");
+        }
     }
 
     #[test]
