@@ -15,13 +15,14 @@
 //!
 //! With the defaults (1 s, 60 s) that is a probe every second (less jitter) for the first
 //! minute of an outage, one every D/60 after that, and one a minute from the first hour on:
-//! some 350 probes in the first hour (see the unit tests; 140 with the former divisor of 20),
-//! each a refused connect while the cloud is away (two while records wait: the scheduler's and
-//! the uploader's), a SYN answered by a RST, which a cloud's load balancer answers without
-//! waking a server. For a fleet of 10,000 terminals that is 10,000 to 20,000 such packets a
-//! second in the first minute of a cloud-wide outage; what a returning cloud meets is spread by the jitter
-//! (each gap up to a quarter shorter, so the fleet does not probe in lockstep) over the gap
-//! the outage has reached, and the drains behind it are what the cloud must absorb either way.
+//! some 350 probes in the first hour (see the unit tests; about 165 with the former divisor of
+//! 20), each a refused connect while the cloud is away (two while records wait: the
+//! scheduler's and the uploader's), a SYN answered by a RST, which a cloud's load balancer
+//! answers without waking a server. For a fleet of 10,000 terminals that is 10,000 to 20,000
+//! such packets a second in the first minute of a cloud-wide outage; what a returning cloud
+//! meets is spread by the jitter (each gap up to a quarter shorter, so the fleet does not probe
+//! in lockstep) over the gap the outage has reached, and the drains behind it are what the
+//! cloud must absorb either way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
