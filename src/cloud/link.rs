@@ -12,6 +12,17 @@
 //! length D the link notices the cloud's return within D / [`GAP_DIVISOR`] (a doubling
 //! back-off would take up to D), while a cloud that stays away is still probed only once per
 //! `retry_max_ms`.
+//!
+//! With the defaults (1 s, 60 s) that is a probe every second (less jitter) for the first
+//! minute of an outage, one every D/60 after that, and one a minute from the first hour on:
+//! some 350 probes in the first hour (see the unit tests; about 165 with the former divisor of
+//! 20), each a refused connect while the cloud is away (two while records wait: the
+//! scheduler's and the uploader's), a SYN answered by a RST, which a cloud's load balancer
+//! answers without waking a server. For a fleet of 10,000 terminals that is 10,000 to 20,000
+//! such packets a second in the first minute of a cloud-wide outage; what a returning cloud
+//! meets is spread by the jitter (each gap up to a quarter shorter, so the fleet does not probe
+//! in lockstep) over the gap the outage has reached, and the drains behind it are what the
+//! cloud must absorb either way.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -20,8 +31,12 @@ use std::time::{Duration, Instant};
 use crate::clock::now_ms;
 
 /// The probe gap is the outage's length so far divided by this (then clamped to the configured
-/// back-off bounds): the cloud's return is noticed within 5 % of the outage.
-pub(crate) const GAP_DIVISOR: u32 = 20;
+/// back-off bounds): the cloud's return is noticed within a sixtieth of the outage, one second
+/// per minute. Issue 14's goal is a 60-s outage over within 1 s plus the drain: with 20 (a
+/// 3-s gap at 60 s) noticing alone took up to 3 s. The gap cannot go below `retry_initial_ms`
+/// (1 s by default) whatever the divisor, so a larger one would only shorten the gaps of
+/// outages longer than a minute, at the price of more probes into a cloud that stays away.
+pub(crate) const GAP_DIVISOR: u32 = 60;
 
 /// What `facegate status` shows of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -231,12 +246,58 @@ mod tests {
     #[test]
     fn the_gap_is_a_fraction_of_the_outage_within_the_bounds() {
         let l = link(1_000, 60_000);
-        for (down_s, lo, hi) in [(0, 750, 1_000), (10, 750, 1_000), (100, 3_750, 5_000), (1_200, 45_000, 60_000)] {
+        for (down_s, lo, hi) in
+            [(0, 750, 1_000), (10, 750, 1_000), (59, 750, 1_000), (120, 1_500, 2_000), (1_200, 15_000, 20_000)]
+        {
             let g = l.gap_after(Duration::from_secs(down_s)).as_millis() as u64;
             assert!((lo..=hi).contains(&g), "after {down_s} s: {g} ms");
         }
         // A cloud that stays away for a day is probed at the cap, never beyond it.
         let g = l.gap_after(Duration::from_secs(86_400)).as_millis() as u64;
         assert!((45_000..=60_000).contains(&g), "{g}");
+    }
+
+    /// Issue 14's benchmark: the cloud returns after a 60-s outage. Whatever the jitter, the
+    /// last probe before the return was made at most a second before the next one, so the
+    /// return is noticed within 1 s (the goal's "1 s +"). With a divisor of 20 this gap was up
+    /// to 3 s.
+    #[test]
+    fn a_one_minute_outage_is_noticed_within_a_second() {
+        let l = link(1_000, 60_000);
+        for down_ms in (50_000..=60_000).step_by(100) {
+            for _ in 0..20 {
+                let g = l.gap_after(Duration::from_millis(down_ms));
+                assert!(g <= Duration::from_secs(1), "after {down_ms} ms: {g:?}");
+                // Never faster than the configured back-off allows, less its jitter.
+                assert!(g >= Duration::from_millis(750), "after {down_ms} ms: {g:?}");
+            }
+        }
+    }
+
+    /// The price of noticing fast: the probes a cloud that stays away gets, counted over a
+    /// simulated outage (each probe fails at once, the next goes one gap later). 308 in the
+    /// first hour with no jitter, 410 with the most, then one per `retry_max_ms`: the cap holds
+    /// for a cloud that stays away.
+    #[test]
+    fn a_cloud_that_stays_away_is_probed_less_and_less_then_at_the_cap() {
+        let l = link(1_000, 60_000);
+        let (mut t, mut probes_first_hour, mut probes_first_minute) = (Duration::ZERO, 0u32, 0u32);
+        let mut last_gap = Duration::ZERO;
+        while t < Duration::from_secs(2 * 3_600) {
+            let g = l.gap_after(t);
+            if t < Duration::from_secs(60) {
+                probes_first_minute += 1;
+            }
+            if t < Duration::from_secs(3_600) {
+                probes_first_hour += 1;
+            } else {
+                assert!(g >= Duration::from_secs(45) && g <= Duration::from_secs(60), "at {t:?}: {g:?}");
+            }
+            assert!(g >= last_gap.mul_f64(0.75), "the gap only grows (less jitter): {last_gap:?} then {g:?}");
+            last_gap = g;
+            t += g;
+        }
+        assert!((60..=80).contains(&probes_first_minute), "{probes_first_minute} probes in the first minute");
+        assert!((300..=410).contains(&probes_first_hour), "{probes_first_hour} probes in the first hour");
     }
 }
