@@ -19,9 +19,9 @@ gnu=x86_64-unknown-linux-gnu
 # The bench binary finds the daemon through CARGO_BIN_EXE_facegate: same target, same profile.
 CARGO_TARGET_DIR="$dir" CARGO_TARGET_X86_64_UNKNOWN_LINUX_MUSL_RUSTFLAGS="-C link-self-contained=no" \
     musl_cargo zigbuild --locked --profile bench --target "$musl" -Zbuild-std=std,panic_abort \
-    --bin facegate --bench access
+    --bin facegate --bench access -Zpanic-abort-tests
 CARGO_TARGET_DIR="$dir" RUSTC_BOOTSTRAP=1 debian_cargo build --locked --profile bench --target "$gnu" \
-    -Zbuild-std=std,panic_abort --bin facegate --bench access
+    -Zbuild-std=std,panic_abort --bin facegate --bench access -Zpanic-abort-tests
 
 bench_bin() { find "$dir/$1/release/deps" -maxdepth 1 -type f -executable -name 'access-*' -printf '%T@ %p\n' | sort -n | tail -n 1 | cut -d' ' -f2; }
 declare -A bin=([$gnu]="$(bench_bin "$gnu")" [$musl]="$(bench_bin "$musl")")
