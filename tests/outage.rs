@@ -274,3 +274,41 @@ fn records_of_a_ten_second_http_500_outage_arrive_within_three_seconds_of_its_en
         d.log_tail(60)
     );
 }
+
+/// The field soak's seed 20261207: 312 records arrived 19 s after a 13-s HTTP 500 outage,
+/// because the scheduler, whose first proper poll would have woken the uploader, was sitting
+/// out a stream item's back-off, and the uploader's own back-off had doubled to 19 s. Here
+/// the services are polled once an hour, so nothing but the uploader's own retries can notice
+/// the end of a 20-s outage: they must come at the link's pace (a second), not doubled (the
+/// try after the end would be 3 to 16 s late).
+#[test]
+fn records_of_an_http_500_outage_arrive_within_three_seconds_of_its_end_with_no_poll_to_wake_them() {
+    let cloud = MockCloud::start();
+    let mut hourly = MockCloud::fast_services();
+    for (k, v) in hourly.as_object_mut().unwrap().iter_mut() {
+        if k.ends_with("Interval") {
+            *v = "3600".into();
+        }
+    }
+    cloud.set_register_resp(hourly);
+    let d = start_with_default_backoff(&cloud);
+    cloud.misbehave(None, Misbehaviour::Status(500), usize::MAX / 2);
+    let outage = Instant::now();
+    let ids: Vec<String> = (0..20).map(|i| card(&d, &format!("{}", 730_000 + i))).collect();
+    std::thread::sleep(Duration::from_secs(20).saturating_sub(outage.elapsed()));
+    let failures = d.log_text().matches(" not delivered (").count();
+    assert!(failures >= 5, "the uploader should have met the 500s all along\n{}", d.log_tail(40));
+    cloud.clear_misbehaviour();
+    let back = Instant::now();
+    let all = cloud.wait_until(DEADLINE, |c| {
+        let seen: Vec<String> = c.records().iter().map(|r| text(r, "msgID")).collect();
+        ids.iter().all(|id| seen.contains(id))
+    });
+    let took = back.elapsed();
+    assert!(all, "not every record arrived\n{}", d.log_tail(60));
+    assert!(
+        took <= Duration::from_secs(3),
+        "the last record arrived {took:?} after the 500s ended\n{}",
+        d.log_tail(60)
+    );
+}

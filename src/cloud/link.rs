@@ -38,6 +38,16 @@ use crate::clock::now_ms;
 /// outages longer than a minute, at the price of more probes into a cloud that stays away.
 pub(crate) const GAP_DIVISOR: u32 = 60;
 
+/// The wait before the next try after trouble that has lasted `down_for`: a [`GAP_DIVISOR`]th
+/// of it within `initial..=max`, less up to a quarter of jitter so a fleet does not try in
+/// lockstep (jitter only shortens: the bound on noticing the return holds). The link's probes
+/// and the uploader's retries after the cloud's refusals both wait this long.
+pub(crate) fn outage_gap(down_for: Duration, initial: Duration, max: Duration) -> Duration {
+    let base = (down_for / GAP_DIVISOR).clamp(initial, max.max(initial));
+    let ms = base.as_millis() as u64;
+    Duration::from_millis(ms - fastrand::u64(0..=ms / 4))
+}
+
 /// What `facegate status` shows of the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct LinkView {
@@ -177,9 +187,7 @@ impl Link {
     /// configured bounds, less up to a quarter of jitter so a fleet does not probe in lockstep
     /// (jitter only shortens: the bound on noticing the return holds).
     fn gap_after(&self, down_for: Duration) -> Duration {
-        let base = (down_for / GAP_DIVISOR).clamp(self.initial, self.max);
-        let ms = base.as_millis() as u64;
-        Duration::from_millis(ms - fastrand::u64(0..=ms / 4))
+        outage_gap(down_for, self.initial, self.max)
     }
 
     /// The link as `facegate status` shows it.

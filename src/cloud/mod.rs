@@ -437,16 +437,39 @@ pub(crate) struct Backoff {
     initial_ms: u64,
     max_ms: u64,
     current_ms: u64,
+    /// `Some` for [`Backoff::outage`]: when the current run of failures began (`None` before
+    /// its first failure).
+    streak: Option<Option<Instant>>,
 }
 
 impl Backoff {
     /// Starts at `initial_ms`, doubling up to `max_ms`.
     pub fn new(initial_ms: u64, max_ms: u64) -> Backoff {
-        Backoff { initial_ms: initial_ms.max(1), max_ms: max_ms.max(initial_ms.max(1)), current_ms: 0 }
+        Backoff { initial_ms: initial_ms.max(1), max_ms: max_ms.max(initial_ms.max(1)), current_ms: 0, streak: None }
+    }
+
+    /// Waits as the link probes ([`link::outage_gap`]): a fraction of how long the failures
+    /// have lasted, from `initial_ms` up to `max_ms`, not a doubling per failure. For retries
+    /// that must notice the cloud's return within seconds after a short spell of refusals (an
+    /// HTTP 500 or garbage outage of a few seconds doubles a back-off to 16 s and more).
+    pub fn outage(initial_ms: u64, max_ms: u64) -> Backoff {
+        Backoff { streak: Some(None), ..Backoff::new(initial_ms, max_ms) }
     }
 
     /// The next delay: the current step with up to ±25 % jitter, never above the cap.
     pub fn next_delay(&mut self) -> Duration {
+        self.next_delay_at(Instant::now())
+    }
+
+    fn next_delay_at(&mut self, now: Instant) -> Duration {
+        if let Some(streak) = &mut self.streak {
+            let since = *streak.get_or_insert(now);
+            return link::outage_gap(
+                now.saturating_duration_since(since),
+                Duration::from_millis(self.initial_ms),
+                Duration::from_millis(self.max_ms),
+            );
+        }
         self.current_ms =
             if self.current_ms == 0 { self.initial_ms } else { (self.current_ms.saturating_mul(2)).min(self.max_ms) };
         let quarter = self.current_ms / 4;
@@ -457,6 +480,9 @@ impl Backoff {
     /// Back to the initial step after a success.
     pub fn reset(&mut self) {
         self.current_ms = 0;
+        if let Some(streak) = &mut self.streak {
+            *streak = None;
+        }
     }
 }
 
@@ -502,5 +528,30 @@ mod tests {
         assert!((750..=1_000).contains(&capped), "{capped}");
         b.reset();
         assert!(b.next_delay().as_millis() as u64 <= 125);
+    }
+
+    /// After a minute of refusals the next try comes within a second, not after a back-off
+    /// doubled 6 times; after an hour, at the cap; a success starts over.
+    #[test]
+    fn an_outage_backoff_is_a_fraction_of_the_failures_so_far() {
+        let mut b = Backoff::outage(1_000, 60_000);
+        let t0 = Instant::now();
+        let ms = |d: Duration| d.as_millis() as u64;
+        assert!((750..=1_000).contains(&ms(b.next_delay_at(t0))));
+        for s in 1..=60 {
+            let d = ms(b.next_delay_at(t0 + Duration::from_secs(s)));
+            assert!((750..=1_000).contains(&d), "after {s} s of failures: {d} ms");
+        }
+        let d = ms(b.next_delay_at(t0 + Duration::from_secs(600)));
+        assert!((7_500..=10_000).contains(&d), "after 10 min: {d} ms");
+        let d = ms(b.next_delay_at(t0 + Duration::from_secs(7_200)));
+        assert!((45_000..=60_000).contains(&d), "after 2 h: {d} ms");
+        b.reset();
+        let d = ms(b.next_delay_at(t0 + Duration::from_secs(7_201)));
+        assert!((750..=1_000).contains(&d), "a new streak starts over: {d} ms");
+        // The doubling kind is unchanged by the streak logic.
+        let mut doubling = Backoff::new(1_000, 60_000);
+        let waits: Vec<u64> = (0..7).map(|_| ms(doubling.next_delay())).collect();
+        assert!(waits[6] >= 45_000, "{waits:?}");
     }
 }
