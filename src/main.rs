@@ -11,6 +11,13 @@ use facegate::config::{self, Config};
 use facegate::ctl::Request;
 use facegate::{Error, Result};
 
+/// musl's allocator (mallocng) trades speed for size and hardening; on the static builds the
+/// door's path went a quarter slower than with glibc (BENCHMARKS.md, "musl or glibc").
+/// dlmalloc, one global lock, suits a daemon of a few threads.
+#[cfg(target_env = "musl")]
+#[global_allocator]
+static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
+
 /// On-device agent of a face-recognition access-control terminal.
 #[derive(Parser)]
 #[command(name = "facegate", version, about, term_width = 80)]
