@@ -310,6 +310,81 @@ fn a_wal_that_cannot_grow_is_checkpointed_before_any_undelivered_record_is_dropp
     wait_all_uploaded(&cloud, &d, &acknowledged);
 }
 
+/// The second outside tester: the cloud up, the disk full, records pending. The cloud
+/// acknowledged a record, marking it delivered failed, and the uploader sent it again at once:
+/// 17,042 uploads of 6 records in 5 s. Delivered records whose marks fail are now marked
+/// first, or waited for at the link's pace, and not sent again meanwhile.
+#[test]
+fn a_full_disk_with_the_cloud_up_does_not_send_delivered_records_again_and_again() {
+    let cloud = fast_cloud();
+    let mut d = Daemon::start(
+        &cloud.url(),
+        "[params]\nfaceRFIDCardEnable = \"1\"\nrecogIntervalTime = \"0\"\nopenDoorTimeDelayMs = \"1\"\n\
+         jpegEncodeSizeMode = \"0\"\ncloudOfflineRetransmission = \"1\"\n",
+    );
+    wait_ready(&d, &cloud);
+    add_person(&cloud, &d, "8899");
+    go_offline(&d, &cloud);
+    let ids: Vec<String> = (0..5).map(|_| recorded_card(&d, "8899")).collect();
+    // Nothing can be written at all: neither a mark nor a checkpoint.
+    empty_logs(&d);
+    let pid = d.pid().unwrap();
+    set_file_size_limit(pid, "1");
+    let before = cloud.records().len();
+    cloud.resume();
+    assert!(
+        cloud.wait_until(DEADLINE, |c| c.records().len() > before),
+        "no record reached the cloud (running: {})",
+        d.is_running()
+    );
+    std::thread::sleep(Duration::from_secs(5));
+    let uploads = cloud.records().len() - before;
+    assert!(uploads <= 3 * ids.len(), "{uploads} uploads of {} records in 5 s on a full disk", ids.len());
+    // Space returns: the marks go in, nothing is pending, nothing was lost.
+    set_file_size_limit(pid, "unlimited");
+    wait_all_uploaded(&cloud, &d, &ids);
+    assert!(
+        d.wait_until(DEADLINE, |d| cli(d, &["records", "count"]).1.contains(" 0 pending")),
+        "{}",
+        cli(&d, &["records", "count"]).1
+    );
+}
+
+/// The second outside tester: on a full disk the cloud's delete of a person failed to be
+/// stored (answered 200), and the deleted person's card kept opening the door ("NOT
+/// RECORDED"). A delete the store cannot take now takes effect at the door at once; once it
+/// is stored (the cloud sends it again) the person stays out.
+#[test]
+fn a_person_deleted_while_the_disk_is_full_is_denied_at_once() {
+    let cloud = fast_cloud();
+    let d = Daemon::start(
+        &cloud.url(),
+        "[params]\nfaceRFIDCardEnable = \"1\"\nrecogIntervalTime = \"0\"\nopenDoorTimeDelayMs = \"1\"\n",
+    );
+    wait_ready(&d, &cloud);
+    add_person(&cloud, &d, "8899");
+    recorded_card(&d, "8899");
+    empty_logs(&d);
+    let pid = d.pid().unwrap();
+    set_file_size_limit(pid, "1");
+    let delete = json!({"isRegisterPersonInfo": "1", "personInfoCount": "1",
+        "personInfoData": [{"operateType": "2", "idNumber": "1001"}]});
+    let id = cloud.push_command("/person/operate", delete.clone());
+    assert!(cloud.wait_until(DEADLINE, |c| !c.results_for(&id).is_empty()));
+    assert_eq!(cloud.results_for(&id)[0]["errorCode"], "200", "the delete was stored on a full disk?");
+    let opens = relay_opens(&d);
+    let r = card(&d, "8899");
+    assert!(!r.open, "the deleted person's card opened on a full disk: {r:?}");
+    assert_eq!(relay_opens(&d), opens, "{:?}", d.actuator_log());
+    // Space returns and the cloud sends the delete again: stored, and still denied.
+    set_file_size_limit(pid, "unlimited");
+    let id = cloud.push_command("/person/operate", delete);
+    assert!(cloud.wait_until(DEADLINE, |c| !c.results_for(&id).is_empty()));
+    assert_eq!(cloud.results_for(&id)[0]["errorCode"], "100");
+    let r = card(&d, "8899");
+    assert!(r.ok && !r.open && r.detail.contains("unknown card"), "{r:?}");
+}
+
 /// Below the reserve the store makes room in itself instead of growing: delivered records go
 /// first, then photos; no undelivered record is dropped while a write has not failed. `doctor`
 /// fails its storage line, `status` says so, and every acknowledged record is delivered.

@@ -413,3 +413,44 @@ fn doctor_fails_an_alarm_or_announcer_command_that_cannot_run() {
     assert!(report.lines().any(|l| l.starts_with("OK") && l.contains("alarm command")), "{report}");
     assert!(!report.contains("announcer command"), "{report}");
 }
+
+/// The second outside tester: one card swiped four times within `recogIntervalTime` gave one
+/// record and three "not recorded again", and let four people through with no alarm. The
+/// repeats renew the one grant: one pass, and the next opening is forced.
+#[test]
+fn one_card_swiped_again_and_again_covers_one_pass() {
+    let cloud = MockCloud::start();
+    cloud.set_register_resp(MockCloud::fast_services());
+    cloud.push_command(
+        "/person/operate",
+        json!({"isRegisterPersonInfo": "1", "personInfoData": [
+            {"operateType": "0", "idNumber": "7001", "name": "A", "normalNumber": "4242",
+             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"}]}),
+    );
+    let d = daemon(
+        &cloud,
+        "[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"60000\"\nrecogIntervalTime = \"60\"\n",
+    );
+    assert!(
+        cloud.wait_until(DEADLINE, |c| c.requests_to("/person/operate").iter().any(|r| r.is_result())),
+        "{}",
+        cloud.dump()
+    );
+    input(&d, "door_contact", "closed");
+    live_is(&d, "door", "closed");
+    let first = d.cli(&["card", "4242"]);
+    assert!(text(&first).starts_with("door opened; record "), "{}", text(&first));
+    for _ in 0..3 {
+        let again = d.cli(&["card", "4242"]);
+        assert!(text(&again).contains("not recorded again"), "{}", text(&again));
+    }
+    // One person passes; the door relocks behind them, and a second opening on the same
+    // single record is forced (with a grant per swipe it was a pass, and no alarm came).
+    input(&d, "door_contact", "open");
+    live_is(&d, "door", "open");
+    input(&d, "door_contact", "closed");
+    live_is(&d, "door", "closed");
+    input(&d, "door_contact", "open");
+    live_is(&d, "alarms", "forced_open");
+    log_is(&d, "relay", &["closed", "open", "closed"]);
+}

@@ -164,6 +164,11 @@ pub enum Event {
     Level(Input, bool),
     /// The gate pulsed the door for a grant, a remote or technician open, for this long.
     Opened(Duration),
+    /// The gate pulsed the door again for a credential shown again within `recogIntervalTime`
+    /// (not recorded again): it renews a grant still unused instead of adding one, so one card
+    /// swiped four times lets one person through, not four on a single record; with no grant
+    /// left (the person passed and came back) it is a grant of its own.
+    Renewed(Duration),
     /// `alwaysOpenDoor` was set or cleared.
     AlwaysOpen(bool),
     /// Time passed (the deadline came).
@@ -318,6 +323,14 @@ impl DoorWatch {
                 let until = now.saturating_add(ms(length));
                 self.pulse_until = self.pulse_until.max(until);
                 self.grant(Grant { at: now, pulse_until: until, exit: false });
+            }
+            Event::Renewed(length) => {
+                let until = now.saturating_add(ms(length));
+                self.pulse_until = self.pulse_until.max(until);
+                match self.grants.back_mut() {
+                    Some(g) => g.pulse_until = g.pulse_until.max(until),
+                    None => self.grant(Grant { at: now, pulse_until: until, exit: false }),
+                }
             }
             Event::AlwaysOpen(on) => self.always_open = on,
             Event::Tick => {}
@@ -531,6 +544,42 @@ mod tests {
             ],
         );
         assert_eq!(w.door_open(), Some(false));
+    }
+
+    /// The second outside tester: one card swiped four times within `recogIntervalTime` (one
+    /// record, three "not recorded again") let four people through with no alarm. A repeat
+    /// renews the grant still unused; it adds one only when none is left (the same person
+    /// passed and came back).
+    #[test]
+    fn a_credential_shown_again_renews_its_grant_instead_of_adding_one() {
+        let pulse = Duration::from_millis(5000);
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(pulse), &[]),
+                (300, Renewed(pulse), &[]),
+                (600, Renewed(pulse), &[]),
+                (900, Renewed(pulse), &[]),
+                (1000, Level(DoorContact, true), &[]),
+                (2000, Level(DoorContact, false), &[Relock]),
+                // One grant, one pass: the second opening is forced.
+                (2500, Level(DoorContact, true), &[AlarmStart(Alarm::ForcedOpen), AlarmOutput(true)]),
+            ],
+        );
+        // Passed, then shown again within the interval: a grant of its own, no alarm.
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Opened(pulse), &[]),
+                (500, Level(DoorContact, true), &[]),
+                (1000, Level(DoorContact, false), &[Relock]),
+                (1500, Renewed(pulse), &[]),
+                (2000, Level(DoorContact, true), &[]),
+                (2500, Level(DoorContact, false), &[Relock]),
+            ],
+        );
     }
 
     #[test]
@@ -798,6 +847,7 @@ mod tests {
                     1 | 2 => Level(DoorContact, r & 8 != 0),
                     3 => Level(Fire, r & 8 != 0),
                     4 => Level(Tamper, r & 8 != 0),
+                    5 if r & 16 != 0 => Renewed(Duration::from_millis(r % 60_000)),
                     5 => Opened(Duration::from_millis(r % 60_000)),
                     6 => AlwaysOpen(r & 8 != 0),
                     _ => Tick,

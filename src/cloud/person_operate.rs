@@ -49,9 +49,18 @@ pub(crate) fn poll(s: &mut Session<'_>) -> Result<Outcome, PollError> {
         failures.push((ErrorCode::PersonParamsInvalid, "no person in personInfoData".into()));
     }
     for info in &cmd.persons {
-        if let Err((code, why)) = apply(&mut s.store, info, recognizer.as_ref(), max_persons) {
-            log::warn!("person {:?} rejected with {}: {why}", info.id_number, code.code());
-            failures.push((code, format!("{}: {why}", info.id_number)));
+        let id = info.id_number.trim();
+        match apply(&mut s.store, info, recognizer.as_ref(), max_persons) {
+            Ok(()) => s.handles.gate.person_stored(id),
+            Err((code, why)) => {
+                // A delete the store could not take (a full disk) still takes effect at the
+                // door; the cloud, answered 200, sends it again.
+                if info.operate_type.trim() == "2" && code == ErrorCode::Failed && !id.is_empty() {
+                    s.handles.gate.revoke_unstored(id);
+                }
+                log::warn!("person {:?} rejected with {}: {why}", info.id_number, code.code());
+                failures.push((code, format!("{}: {why}", info.id_number)));
+            }
         }
     }
     match failures.first() {

@@ -105,6 +105,10 @@ pub struct Gate {
     decider: Mutex<Decider>,
     /// Records whose door waits for the cloud's controlState, with their deadlines.
     awaiting: Mutex<HashMap<u64, Instant>>,
+    /// Persons the cloud deleted whose delete could not be stored (a full disk): unknown to
+    /// the door until the delete, or a new add, is stored. A revoked card must not open for
+    /// as long as the disk stays full.
+    revoked: Mutex<std::collections::HashSet<String>>,
     /// The recognizer's most recent face photo, for face/photo with photoType 0.
     last_face_photo: Mutex<Option<(Instant, Vec<u8>)>>,
     cloud_online: Arc<AtomicBool>,
@@ -153,6 +157,7 @@ impl Gate {
                 engine: Engine::default(),
             }),
             awaiting: Mutex::new(HashMap::new()),
+            revoked: Mutex::new(std::collections::HashSet::new()),
             last_face_photo: Mutex::new(None),
             cloud_online: wiring.cloud_online,
             control_wait: wiring.control_wait,
@@ -199,6 +204,8 @@ impl Gate {
             Credential::Password(p) => d.store.person_by_password(p)?,
             _ => None,
         };
+        // A person whose delete is not stored yet is nobody.
+        let person = person.filter(|p| !self.is_revoked(&p.id_number));
         let now = crate::clock::now_ms();
         let local = settings.local_time(now);
         let Decider { engine, store, .. } = &mut *d;
@@ -218,7 +225,11 @@ impl Gate {
         );
         if !decision.record {
             if decision.open {
-                self.door().pulse(settings.open_door);
+                if decision.repeat {
+                    self.door().pulse_renewed(settings.open_door);
+                } else {
+                    self.door().pulse(settings.open_door);
+                }
             }
             self.announce(&decision.voice, &decision.display);
             let detail = if decision.repeat {
@@ -383,6 +394,28 @@ impl Gate {
         if in_time != Some(false) {
             self.announce(voice, display);
         }
+    }
+
+    /// The cloud deleted person `id_number` but the delete could not be stored: the door
+    /// treats the person as unknown until [`Gate::person_stored`] says the store caught up.
+    pub fn revoke_unstored(&self, id_number: &str) {
+        if lock(&self.revoked).insert(id_number.trim().to_string()) {
+            log::warn!("person {id_number} is deleted by the cloud but the delete is not stored: denied until it is");
+        }
+    }
+
+    /// A change to person `id_number` (a delete, an add, a modify) is stored: any revocation
+    /// held for it in memory ends.
+    pub fn person_stored(&self, id_number: &str) {
+        let mut revoked = lock(&self.revoked);
+        if !revoked.is_empty() && revoked.remove(id_number.trim()) {
+            log::info!("person {id_number}: the cloud's change is stored");
+        }
+    }
+
+    fn is_revoked(&self, id_number: &str) -> bool {
+        let revoked = lock(&self.revoked);
+        !revoked.is_empty() && revoked.contains(id_number.trim())
     }
 
     /// The cloud's remote open (`device/open`): a pulse of openDoorTimeDelayMs and its text.

@@ -86,6 +86,13 @@ impl Door {
         let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE), None));
     }
 
+    /// [`Door::pulse`] for a credential shown again within `recogIntervalTime`: the door watch
+    /// hears [`DoorEvent::Renewed`], which renews an unused grant instead of adding one.
+    pub fn pulse_renewed(&self, duration: Duration) {
+        self.tell(DoorEvent::Renewed(duration.min(MAX_PULSE)));
+        let _ = self.commands.send(Command::Pulse(duration.min(MAX_PULSE), None));
+    }
+
     /// [`Door::pulse`], returning once the door thread has switched the relay for it (or after
     /// `patience`, should the thread be stuck): what follows the opening — the camera frame of
     /// who passed — then comes after it, however the threads are scheduled.

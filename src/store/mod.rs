@@ -396,14 +396,26 @@ impl Store {
     }
 
     /// Runs `f` in one IMMEDIATE transaction and commits; errors say what was being done.
-    fn write<T>(&mut self, what: &str, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
-        let run = || {
-            let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+    ///
+    /// A write that finds no room (a full disk, or a file size limit) is tried once more after
+    /// a checkpoint: most often it is the WAL that cannot grow, and after the checkpoint it is
+    /// rewritten from its start in blocks it already holds. Without this a full disk kept a
+    /// deleted person's card opening the door and delivered records being sent again.
+    fn write<T>(&mut self, what: &str, mut f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+        let mut run = |conn: &mut Connection| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let value = f(&tx)?;
             tx.commit()?;
             Ok(value)
         };
-        run().map_err(|e| describe(&self.path, what, e))
+        match run(&mut self.conn).map_err(|e| describe(&self.path, what, e)) {
+            Err(e) if is_out_of_space(&e) => {
+                log::warn!("{e}; checkpointing and trying again");
+                self.checkpoint_restart();
+                run(&mut self.conn).map_err(|e| describe(&self.path, what, e))
+            }
+            other => other,
+        }
     }
 
     /// Runs a read; errors say what was being done.

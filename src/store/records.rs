@@ -191,22 +191,13 @@ impl Store {
         // Below the reserve, room is made from what may go without loss (delivered records,
         // photos); an undelivered record goes only once a write actually found no room.
         let low = self.space_is_low();
+        // Each try is retried once after a checkpoint by `write` itself (the WAL starts over
+        // in the blocks it holds), so a failure here means the database itself has no room.
         match self.insert_once(record, low.then_some(false)) {
             Err(e) if super::is_out_of_space(&e) => {
-                log::warn!("{e}; checkpointing and trying again");
+                log::warn!("{e}; making room in the database, undelivered records too, and trying once more");
                 self.low_until = Some(std::time::Instant::now() + super::LOW_SPACE_HOLD);
-                // Most often it is the WAL that cannot grow: after a checkpoint it is rewritten
-                // from its start, in blocks it already holds, and the record fits with nothing
-                // dropped. Room made from delivered records and photos only.
-                self.checkpoint_restart();
-                match self.insert_once(record, Some(false)) {
-                    Err(e) if super::is_out_of_space(&e) => {
-                        log::warn!("{e}; making room in the database, undelivered records too, and trying once more");
-                        self.checkpoint_restart();
-                        self.insert_once(record, Some(true))
-                    }
-                    other => other,
-                }
+                self.insert_once(record, Some(true))
             }
             other => other,
         }
@@ -579,7 +570,7 @@ impl Store {
     /// that commit is atomic and ordered but may be lost to a power cut until the next fsync
     /// (a later synced commit of any connection, or a checkpoint); it can never be lost while
     /// an earlier commit survives. The connection is back to `FULL` afterwards.
-    fn write_unsynced<T>(&mut self, what: &str, f: impl FnOnce(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
+    fn write_unsynced<T>(&mut self, what: &str, f: impl FnMut(&Transaction<'_>) -> rusqlite::Result<T>) -> Result<T> {
         self.set_synchronous(what, "NORMAL")?;
         let result = self.write(what, f);
         // Never leave the connection unsynced: every later record must reach the disk.
