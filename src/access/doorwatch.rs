@@ -282,14 +282,26 @@ impl DoorWatch {
                     let authorised = self.holding() || now < self.pulse_until || !self.grants.is_empty();
                     if authorised {
                         // One opening, one grant: whoever else was granted still has theirs.
-                        self.grants.pop_front();
+                        // The grant used is the oldest whose pulse released the door now; one
+                        // whose pulse ended unused (an exit press nobody took) only covers an
+                        // opening within its window when no pulse runs.
+                        match self.grants.iter().position(|g| now < g.pulse_until) {
+                            Some(i) => {
+                                self.grants.remove(i);
+                            }
+                            None => {
+                                self.grants.pop_front();
+                            }
+                        }
                         self.passing = true;
                     } else if before.is_some() {
                         self.start(Alarm::ForcedOpen, &mut out);
                     }
                 } else {
-                    // Relock only when nobody else granted is still to pass.
-                    if self.passing && now < self.pulse_until && self.grants.is_empty() {
+                    // Relock unless someone else granted is still to pass under a running
+                    // pulse (a grant whose pulse ended holds no relay open).
+                    let waiting = self.grants.iter().any(|g| now < g.pulse_until);
+                    if self.passing && now < self.pulse_until && !waiting {
                         out.push(Action::Relock);
                         self.pulse_until = now;
                     }
@@ -544,6 +556,27 @@ mod tests {
             ],
         );
         assert_eq!(w.door_open(), Some(false));
+    }
+
+    /// The emulated board: an exit press nobody used, then a card holder's pass. The pass uses
+    /// the card's grant (the one whose pulse released the door), and the close relocks: the
+    /// exit press's grant, its pulse over, holds no relay open.
+    #[test]
+    fn a_grant_whose_pulse_ended_unused_does_not_stop_the_relock() {
+        let pulse = Duration::from_millis(3000);
+        table(
+            &timing(),
+            &[
+                (0, Level(DoorContact, false), &[]),
+                (0, Level(ExitButton, true), &[ExitPulse(pulse)]),
+                (100, Level(ExitButton, false), &[]),
+                (4000, Opened(pulse), &[]),
+                (4500, Level(DoorContact, true), &[]),
+                (5200, Level(DoorContact, false), &[Relock]),
+                // The exit press's grant is still within its window: an opening now is a pass.
+                (6000, Level(DoorContact, true), &[]),
+            ],
+        );
     }
 
     /// The second outside tester: one card swiped four times within `recogIntervalTime` (one
@@ -821,7 +854,7 @@ mod tests {
     }
 
     /// 200,000 random events (a day of a busy door, ten times over) keep the invariants: alarms
-    /// start and end in turn, grants stay bounded and no relock leaves one behind, the alarm output is on exactly while one is active, the local
+    /// start and end in turn, grants stay bounded and no relock cuts a granted pulse short, the alarm output is on exactly while one is active, the local
     /// hold follows the fire input (and a held exit button when configured), and held-open is
     /// timed only while the door is open.
     #[test]
@@ -861,7 +894,11 @@ mod tests {
                 let actions = w.handle(now, event, &t);
                 assert!(w.grants.len() <= MAX_GRANTS);
                 if actions.contains(&Relock) {
-                    assert!(w.grants.is_empty(), "relocked with a grant left: {:?}", w.grants);
+                    assert!(
+                        w.grants.iter().all(|g| g.pulse_until <= now),
+                        "relocked with a grant's pulse still running at {now}: {:?}",
+                        w.grants
+                    );
                 }
                 for a in actions {
                     match a {
