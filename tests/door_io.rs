@@ -290,22 +290,8 @@ fn door_and_alarm_settings_are_bounded_with_file_line_and_key() {
 #[test]
 fn two_cards_shown_while_the_door_is_unlocked_cover_two_passes() {
     let cloud = MockCloud::start();
-    cloud.set_register_resp(MockCloud::fast_services());
-    cloud.push_command(
-        "/person/operate",
-        json!({"isRegisterPersonInfo": "1", "personInfoData": [
-            {"operateType": "0", "idNumber": "7001", "name": "A", "normalNumber": "4242",
-             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"},
-            {"operateType": "0", "idNumber": "7002", "name": "B", "normalNumber": "4343",
-             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"}]}),
-    );
     // A minute-long pulse: only relock-on-close can end it within the test.
-    let d = daemon(&cloud, "[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"60000\"\n");
-    assert!(
-        cloud.wait_until(DEADLINE, |c| c.requests_to("/person/operate").iter().any(|r| r.is_result())),
-        "{}",
-        cloud.dump()
-    );
+    let d = daemon_with_cards(&cloud, "");
     input(&d, "door_contact", "closed");
     live_is(&d, "door", "closed");
     for card in ["4242", "4343"] {
@@ -420,22 +406,7 @@ fn doctor_fails_an_alarm_or_announcer_command_that_cannot_run() {
 #[test]
 fn one_card_swiped_again_and_again_covers_one_pass() {
     let cloud = MockCloud::start();
-    cloud.set_register_resp(MockCloud::fast_services());
-    cloud.push_command(
-        "/person/operate",
-        json!({"isRegisterPersonInfo": "1", "personInfoData": [
-            {"operateType": "0", "idNumber": "7001", "name": "A", "normalNumber": "4242",
-             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"}]}),
-    );
-    let d = daemon(
-        &cloud,
-        "[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"60000\"\nrecogIntervalTime = \"60\"\n",
-    );
-    assert!(
-        cloud.wait_until(DEADLINE, |c| c.requests_to("/person/operate").iter().any(|r| r.is_result())),
-        "{}",
-        cloud.dump()
-    );
+    let d = daemon_with_cards(&cloud, "recogIntervalTime = \"60\"\n");
     input(&d, "door_contact", "closed");
     live_is(&d, "door", "closed");
     let first = d.cli(&["card", "4242"]);
@@ -453,4 +424,25 @@ fn one_card_swiped_again_and_again_covers_one_pass() {
     input(&d, "door_contact", "open");
     live_is(&d, "alarms", "forced_open");
     log_is(&d, "relay", &["closed", "open", "closed"]);
+}
+
+/// A daemon whose cloud has registered persons A (card 4242) and B (card 4343), with a
+/// minute-long door pulse and `extra` more `[params]` lines; returns once they are stored.
+fn daemon_with_cards(cloud: &MockCloud, extra: &str) -> Daemon {
+    cloud.set_register_resp(MockCloud::fast_services());
+    cloud.push_command(
+        "/person/operate",
+        json!({"isRegisterPersonInfo": "1", "personInfoData": [
+            {"operateType": "0", "idNumber": "7001", "name": "A", "normalNumber": "4242",
+             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"},
+            {"operateType": "0", "idNumber": "7002", "name": "B", "normalNumber": "4343",
+             "validDateStart": "2020_1_1", "validDateEnd": "2099_12_31", "priority": "2"}]}),
+    );
+    let d = daemon(cloud, &format!("[params]\nfaceRFIDCardEnable = \"1\"\nopenDoorTimeDelayMs = \"60000\"\n{extra}"));
+    assert!(
+        cloud.wait_until(DEADLINE, |c| c.requests_to("/person/operate").iter().any(|r| r.is_result())),
+        "{}",
+        cloud.dump()
+    );
+    d
 }
